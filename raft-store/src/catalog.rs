@@ -1,0 +1,415 @@
+//! The catalog state and the deterministic application of a [`Command`] to it.
+//!
+//! Pure and in memory: the state machine persists what [`CatalogState::apply`] reports as
+//! changed, and snapshots serialize the whole value. Every command checks first and mutates
+//! after, so a refused command changes nothing.
+
+use std::collections::BTreeMap;
+
+use confeitaria_types::{
+    Categoria, Doce, EstadoReserva, Estoque, EstoqueDetalhe, ItemReserva, NovaReserva, NovoDoce,
+    PaginaDoces, Reserva,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::command::{conflict, invalid, Command, CommandError, CommandOutput, CommandResult};
+
+/// A sweet as the state keeps it: descriptive fields plus the three stock counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoceRecord {
+    /// The sweet (its `estoque` field is derived from `contadores` on the way out).
+    pub doce: Doce,
+    /// Available, reserved and sold units.
+    pub contadores: Estoque,
+}
+
+impl DoceRecord {
+    /// The sweet as the API shows it.
+    pub fn to_doce(&self) -> Doce {
+        Doce {
+            estoque: self.contadores.disponivel,
+            ..self.doce.clone()
+        }
+    }
+}
+
+/// A key of the state that a command changed, for incremental persistence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Changed {
+    /// A category by slug.
+    Categoria(String),
+    /// A sweet by id.
+    Doce(u64),
+    /// A reservation by id.
+    Reserva(String),
+    /// `last_id` or `seeded`.
+    Meta,
+}
+
+/// The whole catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogState {
+    /// Categories by slug.
+    pub categorias: BTreeMap<String, Categoria>,
+    /// Sweets by id.
+    pub doces: BTreeMap<u64, DoceRecord>,
+    /// Reservations by id.
+    pub reservas: BTreeMap<String, Reserva>,
+    /// Last id assigned to a sweet.
+    pub last_id: u64,
+    /// Whether the starting catalog has been written.
+    pub seeded: bool,
+}
+
+fn not_found(what: impl Into<String>) -> CommandError {
+    CommandError::NotFound { what: what.into() }
+}
+
+/// Sums quantities per product, so a reservation naming a product twice is checked once.
+fn per_product(itens: &[ItemReserva]) -> BTreeMap<u64, u64> {
+    let mut m = BTreeMap::new();
+    for i in itens {
+        let q: &mut u64 = m.entry(i.doce_id).or_default();
+        *q = q.saturating_add(i.quantidade);
+    }
+    m
+}
+
+impl CatalogState {
+    /// Applies a command, returning its result and the keys it changed (none if refused).
+    pub fn apply(&mut self, cmd: &Command) -> (CommandResult, Vec<Changed>) {
+        let mut changed = Vec::new();
+        let result = cmd
+            .validate()
+            .and_then(|()| self.execute(cmd, &mut changed));
+        if result.is_err() {
+            changed.clear();
+        }
+        (result, changed)
+    }
+
+    fn execute(&mut self, cmd: &Command, changed: &mut Vec<Changed>) -> CommandResult {
+        match cmd {
+            Command::Seed { categorias, doces } => {
+                if self.seeded {
+                    return Ok(CommandOutput::Seeded(false));
+                }
+                for c in categorias {
+                    self.categorias.insert(c.slug.clone(), c.clone());
+                    changed.push(Changed::Categoria(c.slug.clone()));
+                }
+                let known: Vec<&NovoDoce> = doces
+                    .iter()
+                    .filter(|d| self.categorias.contains_key(&d.categoria))
+                    .collect();
+                for d in known {
+                    self.create(d, changed)?;
+                }
+                self.seeded = true;
+                changed.push(Changed::Meta);
+                Ok(CommandOutput::Seeded(true))
+            }
+            Command::UpsertCategoria(c) => {
+                self.categorias.insert(c.slug.clone(), c.clone());
+                changed.push(Changed::Categoria(c.slug.clone()));
+                Ok(CommandOutput::Categoria(c.clone()))
+            }
+            Command::CreateDoce(d) => {
+                self.check_categoria(&d.categoria)?;
+                self.create(d, changed).map(CommandOutput::Doce)
+            }
+            Command::UpdateDoce { id, update } => {
+                if let Some(c) = &update.categoria {
+                    self.check_categoria(c)?;
+                }
+                let rec = self.record_mut(*id)?;
+                let d = &mut rec.doce;
+                if let Some(v) = &update.nome {
+                    d.nome = v.clone();
+                }
+                if let Some(v) = &update.descricao {
+                    d.descricao = v.clone();
+                }
+                if let Some(v) = update.preco_centavos {
+                    d.preco_centavos = v;
+                }
+                if let Some(v) = &update.categoria {
+                    d.categoria = v.clone();
+                }
+                if let Some(v) = update.ativo {
+                    d.ativo = v;
+                }
+                Ok(self.touch(*id, changed))
+            }
+            Command::SetEstoque { id, estoque } => {
+                self.record_mut(*id)?.contadores.disponivel = *estoque;
+                Ok(self.touch(*id, changed))
+            }
+            Command::AdjustEstoque { id, delta } => {
+                let c = &mut self.record_mut(*id)?.contadores;
+                let next = i128::from(c.disponivel) + i128::from(*delta);
+                c.disponivel = u64::try_from(next).map_err(|_| {
+                    conflict(
+                        "negative_stock",
+                        format!(
+                            "stock of product {id} cannot go below zero ({} available, delta {delta})",
+                            c.disponivel
+                        ),
+                    )
+                })?;
+                Ok(self.touch(*id, changed))
+            }
+            Command::Reservar(r) => self.reservar(r, changed),
+            Command::Confirmar { id } => self.confirmar(id, changed),
+            Command::Liberar { id } => Ok(self.liberar(id, changed)),
+        }
+    }
+
+    fn check_categoria(&self, slug: &str) -> Result<(), CommandError> {
+        if self.categorias.contains_key(slug) {
+            Ok(())
+        } else {
+            Err(invalid(
+                "unknown_category",
+                format!("category '{slug}' does not exist"),
+            ))
+        }
+    }
+
+    fn record_mut(&mut self, id: u64) -> Result<&mut DoceRecord, CommandError> {
+        self.doces
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("product {id}")))
+    }
+
+    /// Bumps a sweet's version, records it as changed and returns it.
+    fn touch(&mut self, id: u64, changed: &mut Vec<Changed>) -> CommandOutput {
+        changed.push(Changed::Doce(id));
+        match self.doces.get_mut(&id) {
+            Some(rec) => {
+                rec.doce.versao += 1;
+                CommandOutput::Doce(rec.to_doce())
+            }
+            None => CommandOutput::Empty,
+        }
+    }
+
+    fn create(&mut self, d: &NovoDoce, changed: &mut Vec<Changed>) -> Result<Doce, CommandError> {
+        self.last_id += 1;
+        let id = self.last_id;
+        let rec = DoceRecord {
+            doce: Doce {
+                id,
+                nome: d.nome.clone(),
+                descricao: d.descricao.clone(),
+                preco_centavos: d.preco_centavos,
+                categoria: d.categoria.clone(),
+                estoque: d.estoque,
+                ativo: d.ativo,
+                versao: 1,
+            },
+            contadores: Estoque {
+                disponivel: d.estoque,
+                ..Estoque::default()
+            },
+        };
+        let out = rec.to_doce();
+        self.doces.insert(id, rec);
+        changed.push(Changed::Doce(id));
+        changed.push(Changed::Meta);
+        Ok(out)
+    }
+
+    fn reservar(&mut self, r: &NovaReserva, changed: &mut Vec<Changed>) -> CommandResult {
+        if let Some(existing) = self.reservas.get(&r.id) {
+            return match existing.estado {
+                EstadoReserva::Liberada => Err(conflict(
+                    "reservation_released",
+                    format!("reservation {} was already released", r.id),
+                )),
+                _ if existing.itens == r.itens => Ok(CommandOutput::Reserva(existing.clone())),
+                _ => Err(conflict(
+                    "reservation_mismatch",
+                    format!("reservation {} exists with other items", r.id),
+                )),
+            };
+        }
+        let wanted = per_product(&r.itens);
+        for (&doce_id, &pedido) in &wanted {
+            let rec = self
+                .doces
+                .get(&doce_id)
+                .ok_or_else(|| not_found(format!("product {doce_id}")))?;
+            if !rec.doce.ativo {
+                return Err(conflict(
+                    "inactive_product",
+                    format!("product {doce_id} is not for sale"),
+                ));
+            }
+            if rec.contadores.disponivel < pedido {
+                return Err(CommandError::InsufficientStock {
+                    doce_id,
+                    disponivel: rec.contadores.disponivel,
+                    pedido,
+                });
+            }
+        }
+        for (&doce_id, &q) in &wanted {
+            if let Some(rec) = self.doces.get_mut(&doce_id) {
+                rec.contadores.disponivel -= q;
+                rec.contadores.reservado += q;
+            }
+            self.touch(doce_id, changed);
+        }
+        let reserva = Reserva {
+            id: r.id.clone(),
+            itens: r.itens.clone(),
+            estado: EstadoReserva::Reservada,
+        };
+        self.reservas.insert(r.id.clone(), reserva.clone());
+        changed.push(Changed::Reserva(r.id.clone()));
+        Ok(CommandOutput::Reserva(reserva))
+    }
+
+    fn confirmar(&mut self, id: &str, changed: &mut Vec<Changed>) -> CommandResult {
+        let reserva = self
+            .reservas
+            .get(id)
+            .ok_or_else(|| not_found(format!("reservation {id}")))?
+            .clone();
+        match reserva.estado {
+            EstadoReserva::Confirmada => Ok(CommandOutput::Reserva(reserva)),
+            EstadoReserva::Liberada => Err(conflict(
+                "reservation_released",
+                format!("reservation {id} was released and cannot be confirmed"),
+            )),
+            EstadoReserva::Reservada => {
+                self.move_units(&reserva.itens, changed, |c, q| {
+                    c.reservado = c.reservado.saturating_sub(q);
+                    c.vendido += q;
+                });
+                Ok(self.set_estado(id, EstadoReserva::Confirmada, changed))
+            }
+        }
+    }
+
+    /// Releases a reservation: held or sold units go back to available. An unknown id is
+    /// recorded as released so that a reservation arriving late with it is refused.
+    fn liberar(&mut self, id: &str, changed: &mut Vec<Changed>) -> CommandOutput {
+        let Some(reserva) = self.reservas.get(id).cloned() else {
+            let tombstone = Reserva {
+                id: id.to_owned(),
+                itens: Vec::new(),
+                estado: EstadoReserva::Liberada,
+            };
+            self.reservas.insert(id.to_owned(), tombstone.clone());
+            changed.push(Changed::Reserva(id.to_owned()));
+            return CommandOutput::Reserva(tombstone);
+        };
+        match reserva.estado {
+            EstadoReserva::Liberada => return CommandOutput::Reserva(reserva),
+            EstadoReserva::Reservada => self.move_units(&reserva.itens, changed, |c, q| {
+                c.reservado = c.reservado.saturating_sub(q);
+                c.disponivel += q;
+            }),
+            EstadoReserva::Confirmada => self.move_units(&reserva.itens, changed, |c, q| {
+                c.vendido = c.vendido.saturating_sub(q);
+                c.disponivel += q;
+            }),
+        }
+        self.set_estado(id, EstadoReserva::Liberada, changed)
+    }
+
+    fn move_units(
+        &mut self,
+        itens: &[ItemReserva],
+        changed: &mut Vec<Changed>,
+        f: impl Fn(&mut Estoque, u64),
+    ) {
+        for (doce_id, q) in per_product(itens) {
+            if let Some(rec) = self.doces.get_mut(&doce_id) {
+                f(&mut rec.contadores, q);
+                self.touch(doce_id, changed);
+            }
+        }
+    }
+
+    fn set_estado(
+        &mut self,
+        id: &str,
+        estado: EstadoReserva,
+        changed: &mut Vec<Changed>,
+    ) -> CommandOutput {
+        changed.push(Changed::Reserva(id.to_owned()));
+        let r = self
+            .reservas
+            .entry(id.to_owned())
+            .or_insert_with(|| Reserva {
+                id: id.to_owned(),
+                itens: Vec::new(),
+                estado,
+            });
+        r.estado = estado;
+        CommandOutput::Reserva(r.clone())
+    }
+
+    // ---- queries ----
+
+    /// One sweet.
+    pub fn doce(&self, id: u64) -> Option<Doce> {
+        self.doces.get(&id).map(DoceRecord::to_doce)
+    }
+
+    /// A page of sweets ordered by id.
+    pub fn pagina(&self, limit: u64, offset: u64) -> PaginaDoces {
+        let produtos = self
+            .doces
+            .values()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(DoceRecord::to_doce)
+            .collect();
+        PaginaDoces {
+            produtos,
+            total: self.doces.len() as u64,
+            limit,
+            offset,
+        }
+    }
+
+    /// Sweets of one category, or `None` if the category does not exist.
+    pub fn por_categoria(&self, slug: &str) -> Option<Vec<Doce>> {
+        self.categorias.get(slug)?;
+        Some(
+            self.doces
+                .values()
+                .filter(|r| r.doce.categoria == slug)
+                .map(DoceRecord::to_doce)
+                .collect(),
+        )
+    }
+
+    /// Every category, by slug.
+    pub fn lista_categorias(&self) -> Vec<Categoria> {
+        self.categorias.values().cloned().collect()
+    }
+
+    /// The stock counters of one sweet.
+    pub fn estoque(&self, id: u64) -> Option<EstoqueDetalhe> {
+        self.doces.get(&id).map(|r| EstoqueDetalhe {
+            doce_id: id,
+            disponivel: r.contadores.disponivel,
+            reservado: r.contadores.reservado,
+            vendido: r.contadores.vendido,
+            recebido: r.contadores.recebido(),
+        })
+    }
+
+    /// One reservation.
+    pub fn reserva(&self, id: &str) -> Option<Reserva> {
+        self.reservas.get(id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! Unit and property tests of the catalog commands.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn cat(slug: &str) -> Categoria {
+    Categoria {
+        slug: slug.into(),
+        nome: slug.to_uppercase(),
+    }
+}
+
+fn novo(nome: &str, estoque: u64) -> NovoDoce {
+    NovoDoce {
+        nome: nome.into(),
+        descricao: String::new(),
+        preco_centavos: 500,
+        categoria: "bolos".into(),
+        estoque,
+        ativo: true,
+    }
+}
+
+fn reserva(id: &str, itens: &[(u64, u64)]) -> Command {
+    Command::Reservar(NovaReserva {
+        id: id.into(),
+        itens: itens
+            .iter()
+            .map(|&(doce_id, quantidade)| ItemReserva {
+                doce_id,
+                quantidade,
+            })
+            .collect(),
+    })
+}
+
+fn state_with(stocks: &[u64]) -> CatalogState {
+    let mut s = CatalogState::default();
+    s.apply(&Command::UpsertCategoria(cat("bolos"))).0.unwrap();
+    for (i, &e) in stocks.iter().enumerate() {
+        s.apply(&Command::CreateDoce(novo(&format!("doce {i}"), e)))
+            .0
+            .unwrap();
+    }
+    s
+}
+
+#[test]
+fn reservation_is_all_or_nothing() {
+    let mut s = state_with(&[5, 1]);
+    let before = s.clone();
+    let (r, changed) = s.apply(&reserva("r1", &[(1, 3), (2, 2)]));
+    assert_eq!(
+        r,
+        Err(CommandError::InsufficientStock {
+            doce_id: 2,
+            disponivel: 1,
+            pedido: 2
+        })
+    );
+    assert!(changed.is_empty());
+    assert_eq!(s, before);
+    s.apply(&reserva("r2", &[(1, 3), (2, 1)])).0.unwrap();
+    assert_eq!(s.estoque(1).unwrap().reservado, 3);
+    assert_eq!(s.estoque(2).unwrap().disponivel, 0);
+}
+
+#[test]
+fn reserve_confirm_release_are_idempotent() {
+    let mut s = state_with(&[10]);
+    let first = s.apply(&reserva("r", &[(1, 4)])).0.unwrap();
+    assert_eq!(s.apply(&reserva("r", &[(1, 4)])).0.unwrap(), first);
+    assert_eq!(s.estoque(1).unwrap().reservado, 4);
+    assert!(matches!(
+        s.apply(&reserva("r", &[(1, 5)])).0,
+        Err(CommandError::Conflict { .. })
+    ));
+    s.apply(&Command::Confirmar { id: "r".into() }).0.unwrap();
+    s.apply(&Command::Confirmar { id: "r".into() }).0.unwrap();
+    let e = s.estoque(1).unwrap();
+    assert_eq!((e.disponivel, e.reservado, e.vendido), (6, 0, 4));
+    s.apply(&Command::Liberar { id: "r".into() }).0.unwrap();
+    s.apply(&Command::Liberar { id: "r".into() }).0.unwrap();
+    let e = s.estoque(1).unwrap();
+    assert_eq!((e.disponivel, e.reservado, e.vendido), (10, 0, 0));
+}
+
+#[test]
+fn release_before_reserve_leaves_a_tombstone_that_refuses_the_late_reservation() {
+    let mut s = state_with(&[10]);
+    s.apply(&Command::Liberar { id: "late".into() }).0.unwrap();
+    let (r, _) = s.apply(&reserva("late", &[(1, 1)]));
+    assert!(
+        matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "reservation_released")
+    );
+    assert_eq!(s.estoque(1).unwrap().disponivel, 10);
+}
+
+#[test]
+fn released_reservation_cannot_be_confirmed() {
+    let mut s = state_with(&[3]);
+    s.apply(&reserva("r", &[(1, 2)])).0.unwrap();
+    s.apply(&Command::Liberar { id: "r".into() }).0.unwrap();
+    assert!(matches!(
+        s.apply(&Command::Confirmar { id: "r".into() }).0,
+        Err(CommandError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.apply(&Command::Confirmar { id: "nope".into() }).0,
+        Err(CommandError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn stock_delta_below_zero_is_a_conflict_and_changes_nothing() {
+    let mut s = state_with(&[2]);
+    let before = s.clone();
+    let (r, _) = s.apply(&Command::AdjustEstoque { id: 1, delta: -3 });
+    assert!(matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "negative_stock"));
+    assert_eq!(s, before);
+    s.apply(&Command::AdjustEstoque { id: 1, delta: -2 })
+        .0
+        .unwrap();
+    assert_eq!(s.doce(1).unwrap().estoque, 0);
+}
+
+#[test]
+fn bad_fields_and_unknown_references_are_refused() {
+    let mut s = state_with(&[1]);
+    let before = s.clone();
+    let mut bad = novo("", 1);
+    assert!(matches!(
+        s.apply(&Command::CreateDoce(bad.clone())).0,
+        Err(CommandError::Invalid { .. })
+    ));
+    bad.nome = "x".into();
+    bad.categoria = "tortas".into();
+    assert!(
+        matches!(s.apply(&Command::CreateDoce(bad)).0, Err(CommandError::Invalid { ref code, .. }) if code == "unknown_category")
+    );
+    assert!(matches!(
+        s.apply(&reserva("r", &[(1, 0)])).0,
+        Err(CommandError::Invalid { .. })
+    ));
+    assert!(matches!(
+        s.apply(&reserva("r", &[(9, 1)])).0,
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.apply(&reserva("bad id!", &[(1, 1)])).0,
+        Err(CommandError::Invalid { .. })
+    ));
+    assert!(matches!(
+        s.apply(&Command::SetEstoque {
+            id: 1,
+            estoque: u64::MAX
+        })
+        .0,
+        Err(CommandError::Invalid { .. })
+    ));
+    assert!(matches!(
+        s.apply(&Command::AdjustEstoque {
+            id: 1,
+            delta: i64::MIN
+        })
+        .0,
+        Err(CommandError::Invalid { .. })
+    ));
+    assert_eq!(s, before);
+}
+
+#[test]
+fn seed_runs_once() {
+    let mut s = CatalogState::default();
+    let seed = Command::Seed {
+        categorias: vec![cat("bolos")],
+        doces: vec![novo("bolo", 3), novo("outro", 1)],
+    };
+    assert_eq!(s.apply(&seed).0, Ok(CommandOutput::Seeded(true)));
+    assert_eq!(s.apply(&seed).0, Ok(CommandOutput::Seeded(false)));
+    assert_eq!(s.doces.len(), 2);
+}
+
+fn arb_command() -> impl Strategy<Value = Command> {
+    let id = 1u64..=4;
+    let rid = (0u8..6).prop_map(|n| format!("r{n}"));
+    prop_oneof![
+        (id.clone(), 0u64..20).prop_map(|(id, estoque)| Command::SetEstoque { id, estoque }),
+        (id.clone(), -15i64..15).prop_map(|(id, delta)| Command::AdjustEstoque { id, delta }),
+        (
+            rid.clone(),
+            prop::collection::vec((1u64..=4, 1u64..6), 1..4)
+        )
+            .prop_map(|(r, itens)| {
+                Command::Reservar(NovaReserva {
+                    id: r,
+                    itens: itens
+                        .into_iter()
+                        .map(|(doce_id, quantidade)| ItemReserva {
+                            doce_id,
+                            quantidade,
+                        })
+                        .collect(),
+                })
+            }),
+        rid.clone().prop_map(|id| Command::Confirmar { id }),
+        rid.prop_map(|id| Command::Liberar { id }),
+    ]
+}
+
+/// Units the reservations in `estado` hold of product `id`.
+fn held(s: &CatalogState, id: u64, estado: EstadoReserva) -> u64 {
+    s.reservas
+        .values()
+        .filter(|r| r.estado == estado)
+        .flat_map(|r| r.itens.iter())
+        .filter(|i| i.doce_id == id)
+        .map(|i| i.quantidade)
+        .sum()
+}
+
+proptest! {
+    #[test]
+    fn counters_always_add_up_to_what_was_received(cmds in prop::collection::vec(arb_command(), 1..60)) {
+        let mut s = state_with(&[5, 5, 0, 10]);
+        let mut received: BTreeMap<u64, i128> = [(1, 5), (2, 5), (3, 0), (4, 10)].into_iter().collect();
+        for cmd in &cmds {
+            let before = s.clone();
+            let (r, _) = s.apply(cmd);
+            if r.is_err() {
+                prop_assert_eq!(&s, &before, "refused command changed state: {:?}", cmd);
+                continue;
+            }
+            match cmd {
+                Command::SetEstoque { id, estoque } => {
+                    let old = before.doces[id].contadores.disponivel;
+                    *received.get_mut(id).unwrap() += i128::from(*estoque) - i128::from(old);
+                }
+                Command::AdjustEstoque { id, delta } => {
+                    *received.get_mut(id).unwrap() += i128::from(*delta);
+                }
+                _ => {}
+            }
+            for (id, rec) in &s.doces {
+                let c = rec.contadores;
+                prop_assert_eq!(i128::from(c.recebido()), received[id]);
+                prop_assert_eq!(c.reservado, held(&s, *id, EstadoReserva::Reservada));
+                prop_assert_eq!(c.vendido, held(&s, *id, EstadoReserva::Confirmada));
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Catalog commands replicated through the Raft log, their validation, and their results.
+//!
+//! Validation is a pure function of the command, so the API rejects bad input before it
+//! reaches the log, and the state machine applies the same checks deterministically.
+
+use confeitaria_types::{AtualizaDoce, Categoria, Doce, NovaReserva, NovoDoce, Reserva};
+use serde::{Deserialize, Serialize};
+
+/// Largest price accepted, in cents.
+pub const MAX_PRECO_CENTAVOS: u64 = 100_000_000;
+/// Largest stock figure accepted in one command.
+pub const MAX_ESTOQUE: u64 = 1_000_000;
+/// Most lines in one reservation.
+pub const MAX_ITENS_RESERVA: usize = 100;
+/// Most units of one line in a reservation.
+pub const MAX_QUANTIDADE: u64 = 10_000;
+
+/// A change to the catalog, applied identically on every node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// The starting catalog, applied only once in the cluster's life.
+    Seed {
+        /// Categories to create.
+        categorias: Vec<Categoria>,
+        /// Sweets to create.
+        doces: Vec<NovoDoce>,
+    },
+    /// Create a category or rename it.
+    UpsertCategoria(Categoria),
+    /// Create a sweet; the state machine assigns its id.
+    CreateDoce(NovoDoce),
+    /// Change a sweet's descriptive fields.
+    UpdateDoce {
+        /// Sweet id.
+        id: u64,
+        /// Fields to change.
+        update: AtualizaDoce,
+    },
+    /// Set available stock.
+    SetEstoque {
+        /// Sweet id.
+        id: u64,
+        /// New available stock.
+        estoque: u64,
+    },
+    /// Adjust available stock; refused if it would go below zero.
+    AdjustEstoque {
+        /// Sweet id.
+        id: u64,
+        /// Signed change.
+        delta: i64,
+    },
+    /// Reserve every item or none; idempotent by reservation id.
+    Reservar(NovaReserva),
+    /// Turn a reservation's units into sold units; idempotent.
+    Confirmar {
+        /// Reservation id.
+        id: String,
+    },
+    /// Return a reservation's units to available; idempotent, and remembered even for an
+    /// id never reserved, so a late reservation with that id is refused.
+    Liberar {
+        /// Reservation id.
+        id: String,
+    },
+}
+
+/// What a successful command produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandOutput {
+    /// Nothing to report (blank and membership entries).
+    Empty,
+    /// The seed ran (`true`) or had already run (`false`).
+    Seeded(bool),
+    /// The category as stored.
+    Categoria(Categoria),
+    /// The sweet as stored.
+    Doce(Doce),
+    /// The reservation as stored.
+    Reserva(Reserva),
+}
+
+/// Why a command was refused. Refusals are deterministic and change nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum CommandError {
+    /// A bad field (400).
+    #[error("{message}")]
+    Invalid {
+        /// Error code, e.g. `invalid_field`, `unknown_category`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Unknown id (404).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// Not enough available stock for an item (409).
+    #[error("insufficient stock for product {doce_id}: {disponivel} available, {pedido} asked")]
+    InsufficientStock {
+        /// The short product.
+        doce_id: u64,
+        /// Units available.
+        disponivel: u64,
+        /// Units asked.
+        pedido: u64,
+    },
+    /// The command conflicts with the current state (409).
+    #[error("{message}")]
+    Conflict {
+        /// Error code, e.g. `negative_stock`, `reservation_released`.
+        code: String,
+        /// What conflicts.
+        message: String,
+    },
+}
+
+/// The result every applied command returns.
+pub type CommandResult = Result<CommandOutput, CommandError>;
+
+pub(crate) fn invalid(code: &str, message: impl Into<String>) -> CommandError {
+    CommandError::Invalid {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+pub(crate) fn conflict(code: &str, message: impl Into<String>) -> CommandError {
+    CommandError::Conflict {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), CommandError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(invalid(
+            "invalid_field",
+            format!("{field} must have {min} to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Slugs: 1..=64 of `a-z`, `0-9`, `-`.
+pub fn check_slug(slug: &str) -> Result<(), CommandError> {
+    if slug.is_empty()
+        || slug.len() > 64
+        || !slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid(
+            "invalid_field",
+            "slug must be 1 to 64 characters of a-z, 0-9 and -",
+        ));
+    }
+    Ok(())
+}
+
+/// Reservation ids: 1..=128 of `A-Za-z0-9_-`.
+pub fn check_reserva_id(id: &str) -> Result<(), CommandError> {
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(invalid(
+            "invalid_field",
+            "reservation id must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -",
+        ));
+    }
+    Ok(())
+}
+
+fn check_novo_doce(d: &NovoDoce) -> Result<(), CommandError> {
+    check_text("nome", &d.nome, 1, 200)?;
+    check_text("descricao", &d.descricao, 0, 2000)?;
+    check_slug(&d.categoria)?;
+    check_preco(d.preco_centavos)?;
+    check_estoque(d.estoque)
+}
+
+fn check_preco(p: u64) -> Result<(), CommandError> {
+    if p > MAX_PRECO_CENTAVOS {
+        return Err(invalid(
+            "invalid_field",
+            format!("preco_centavos must be at most {MAX_PRECO_CENTAVOS}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_estoque(e: u64) -> Result<(), CommandError> {
+    if e > MAX_ESTOQUE {
+        return Err(invalid(
+            "invalid_field",
+            format!("estoque must be at most {MAX_ESTOQUE}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Command {
+    /// Checks the command's own fields (not the state): bounds, formats, lengths.
+    pub fn validate(&self) -> Result<(), CommandError> {
+        match self {
+            Command::Seed { categorias, doces } => {
+                for c in categorias {
+                    check_slug(&c.slug)?;
+                    check_text("nome", &c.nome, 1, 100)?;
+                }
+                doces.iter().try_for_each(check_novo_doce)
+            }
+            Command::UpsertCategoria(c) => {
+                check_slug(&c.slug)?;
+                check_text("nome", &c.nome, 1, 100)
+            }
+            Command::CreateDoce(d) => check_novo_doce(d),
+            Command::UpdateDoce { update, .. } => {
+                if let Some(n) = &update.nome {
+                    check_text("nome", n, 1, 200)?;
+                }
+                if let Some(d) = &update.descricao {
+                    check_text("descricao", d, 0, 2000)?;
+                }
+                if let Some(c) = &update.categoria {
+                    check_slug(c)?;
+                }
+                update.preco_centavos.map_or(Ok(()), check_preco)
+            }
+            Command::SetEstoque { estoque, .. } => check_estoque(*estoque),
+            Command::AdjustEstoque { delta, .. } => {
+                if delta.unsigned_abs() > MAX_ESTOQUE {
+                    return Err(invalid(
+                        "invalid_field",
+                        format!("delta must be within ±{MAX_ESTOQUE}"),
+                    ));
+                }
+                Ok(())
+            }
+            Command::Reservar(r) => {
+                check_reserva_id(&r.id)?;
+                if r.itens.is_empty() || r.itens.len() > MAX_ITENS_RESERVA {
+                    return Err(invalid(
+                        "invalid_field",
+                        format!("itens must have 1 to {MAX_ITENS_RESERVA} lines"),
+                    ));
+                }
+                for i in &r.itens {
+                    if i.quantidade == 0 || i.quantidade > MAX_QUANTIDADE {
+                        return Err(invalid(
+                            "invalid_quantity",
+                            format!("quantidade must be 1 to {MAX_QUANTIDADE}"),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Command::Confirmar { id } | Command::Liberar { id } => check_reserva_id(id),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Node addresses and the `/cluster/status` document.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a catalog node listens: its public API and its Raft RPC port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAddr {
+    /// `host:port` of the REST API.
+    pub api_addr: String,
+    /// `host:port` of the Raft RPC listener.
+    pub rpc_addr: String,
+}
+
+/// Role of a node as it sees itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Leads the current term.
+    Leader,
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asking for votes.
+    Candidate,
+    /// Receives the log but does not vote.
+    Learner,
+    /// Stopped or shutting down.
+    Shutdown,
+}
+
+/// `GET /cluster/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// This node's id.
+    pub id: u64,
+    /// This node's role.
+    pub role: Role,
+    /// Current term.
+    pub term: u64,
+    /// Leader id, when one is known.
+    pub leader: Option<u64>,
+    /// API address of the leader, when known.
+    pub leader_api_addr: Option<String>,
+    /// Highest index this node knows committed (on the leader: its own).
+    pub commit_index: Option<u64>,
+    /// Highest index applied to this node's state machine.
+    pub applied_index: Option<u64>,
+    /// Last index in this node's log.
+    pub last_log_index: Option<u64>,
+    /// Voting members and learners with their addresses.
+    pub membership: Membership,
+    /// Milliseconds since the leader last heard from each peer (leader only).
+    pub last_contact_ms: BTreeMap<u64, Option<u64>>,
+}
+
+/// Current membership.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Voting member ids.
+    pub voters: Vec<u64>,
+    /// Every node (voters and learners) with its addresses.
+    pub nodes: BTreeMap<u64, NodeAddr>,
+}
+
+/// Body of `POST /cluster/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NovoMembro {
+    /// Id of the node to add.
+    pub id: u64,
+    /// Its REST API address.
+    pub api_addr: String,
+    /// Its Raft RPC address.
+    pub rpc_addr: String,
+}

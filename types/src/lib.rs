@@ -1,0 +1,17 @@
+//! Wire types shared by every Confeitaria crate, defined once.
+//!
+//! - [`cart`]: the shopper's cart (`Carrinho`) and the body that adds to it;
+//! - [`catalog`]: categories, sweets, stock counters and reservations (the catalog's JSON);
+//! - [`error`]: the error body every service answers 4xx and 5xx with;
+//! - [`cluster`]: node addresses and the `/cluster/status` document;
+//! - [`auth`]: the HS256 JWTs that admin and service calls carry.
+
+pub mod auth;
+pub mod cart;
+pub mod catalog;
+pub mod cluster;
+pub mod error;
+
+pub use catalog::*;
+pub use cluster::*;
+pub use error::{ErrorBody, ErrorDetail};
