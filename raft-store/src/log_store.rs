@@ -70,6 +70,15 @@ impl LogStore {
         Ok(())
     }
 
+    /// The last committed index this node persisted, if any.
+    pub fn committed_index(&self) -> Option<u64> {
+        self.get_meta::<Option<LogId<NodeId>>>(COMMITTED)
+            .ok()
+            .flatten()
+            .flatten()
+            .map(|l| l.index)
+    }
+
     /// Whether this node has ever voted or logged anything: an initialized store must never
     /// be initialized again.
     pub fn is_pristine(&self) -> Result<bool, StorageError> {

@@ -1,0 +1,194 @@
+//! `cluster.toml`: the local shop's nodes, services, ports and development secrets, parsed
+//! once at start-up by every binary.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use confeitaria_types::NodeAddr;
+use serde::{Deserialize, Serialize};
+
+/// A secret that never prints.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret's bytes, for signing and comparing.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// Secrets and the data directory.
+    pub cluster: ClusterSection,
+    /// Raft timing.
+    #[serde(default)]
+    pub raft: RaftTiming,
+    /// The catalog nodes.
+    pub nodes: Vec<NodeEntry>,
+    /// The cart service, when present.
+    #[serde(default)]
+    pub cart: Option<ServiceEntry>,
+    /// The orders service, when present.
+    #[serde(default)]
+    pub orders: Option<ServiceEntry>,
+    /// The gateway, when present.
+    #[serde(default)]
+    pub gateway: Option<ServiceEntry>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// Shared secret every Raft RPC must carry.
+    pub secret: Secret,
+    /// HS256 key for admin and service JWTs.
+    pub jwt_secret: Secret,
+    /// Root of every service's data (`<data_dir>/node-<id>`, ...).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+}
+
+fn default_data_dir() -> String {
+    "data".into()
+}
+
+/// `[raft]`: timing in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftTiming {
+    /// Leader heartbeat period.
+    pub heartbeat_ms: u64,
+    /// Lower bound of the randomized election timeout.
+    pub election_min_ms: u64,
+    /// Upper bound of the randomized election timeout.
+    pub election_max_ms: u64,
+    /// Take a snapshot after this many entries since the last one.
+    pub snapshot_every: u64,
+    /// How long a request waits for a leader before answering 503.
+    pub leader_wait_ms: u64,
+}
+
+impl Default for RaftTiming {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 50,
+            election_min_ms: 150,
+            election_max_ms: 300,
+            snapshot_every: 5000,
+            leader_wait_ms: 3000,
+        }
+    }
+}
+
+/// One `[[nodes]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// Node id (unique, non-zero).
+    pub id: u64,
+    /// REST API `host:port`.
+    pub api: String,
+    /// Raft RPC `host:port`.
+    pub rpc: String,
+}
+
+/// `[cart]`, `[orders]`, `[gateway]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceEntry {
+    /// `host:port` to listen on.
+    pub addr: String,
+    /// Redis URL, for services that use it; empty means the embedded store.
+    #[serde(default)]
+    pub redis_url: String,
+}
+
+/// Errors reading the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("invalid cluster file: {0}")]
+    Invalid(String),
+}
+
+impl ClusterFile {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and checks the file's text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let f: ClusterFile =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if f.nodes.is_empty() {
+            return Err(ConfigError::Invalid("at least one node is needed".into()));
+        }
+        let mut ids: Vec<u64> = f.nodes.iter().map(|n| n.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != f.nodes.len() || ids.contains(&0) {
+            return Err(ConfigError::Invalid(
+                "node ids must be unique and non-zero".into(),
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The nodes as a membership map.
+    pub fn members(&self) -> BTreeMap<u64, NodeAddr> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.id,
+                    NodeAddr {
+                        api_addr: n.api.clone(),
+                        rpc_addr: n.rpc.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// API addresses of every node.
+    pub fn api_addrs(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.api.clone()).collect()
+    }
+}

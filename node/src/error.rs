@@ -1,0 +1,171 @@
+//! The API's error type and its one `IntoResponse`: DESIGN.md's JSON error body with the
+//! right status. 5xx bodies never carry internals; the detail is logged here instead.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use confeitaria_types::auth::AuthError;
+use confeitaria_types::ErrorBody;
+use raft_store::CommandError;
+
+/// Every way an API call can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input (400).
+    #[error("{code}: {message}")]
+    BadRequest {
+        /// Error code.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Unknown id or route (404).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Method not allowed on this route (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Business conflict (409).
+    #[error("{code}: {message}")]
+    Conflict {
+        /// Error code.
+        code: String,
+        /// What conflicts.
+        message: String,
+    },
+    /// Body over the limit (413).
+    #[error("request body too large")]
+    TooLarge,
+    /// Missing, invalid or insufficient token (401/403).
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    /// No leader known within the wait (503, `Retry-After`).
+    #[error("no leader")]
+    NoLeader,
+    /// A dependency (a peer, the quorum) did not answer in time (503, `Retry-After`).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or a storage failure (500, opaque).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with code `invalid_field`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code: "invalid_field".into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        let message = e.to_string();
+        match e {
+            CommandError::Invalid { code, .. } => ApiError::BadRequest { code, message },
+            CommandError::NotFound { what } => ApiError::NotFound(what),
+            CommandError::InsufficientStock { .. } => ApiError::Conflict {
+                code: "insufficient_stock".into(),
+                message,
+            },
+            CommandError::Conflict { code, .. } => ApiError::Conflict { code, message },
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
+        let code = match r {
+            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+            JsonRejection::JsonSyntaxError(_) => "malformed_json",
+            _ => "invalid_field",
+        };
+        ApiError::BadRequest {
+            code: code.into(),
+            message: r.body_text(),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::BadRequest {
+            code: "invalid_path".into(),
+            message: r.body_text(),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest {
+            code: "invalid_query".into(),
+            message: r.body_text(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            ApiError::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, code.as_str(), message.clone())
+            }
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this path".into(),
+            ),
+            ApiError::Conflict { code, message } => {
+                (StatusCode::CONFLICT, code.as_str(), message.clone())
+            }
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body too large".into(),
+            ),
+            ApiError::Auth(AuthError::Forbidden) => {
+                (StatusCode::FORBIDDEN, "forbidden", self.to_string())
+            }
+            ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "unauthorized", self.to_string()),
+            ApiError::NoLeader => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_leader",
+                "the cluster has no leader yet; retry shortly".into(),
+            ),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "answering 503");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the catalog cannot answer right now; retry shortly".into(),
+                )
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "answering 500");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".into(),
+                )
+            }
+        };
+        let mut resp = (status, Json(ErrorBody::new(code, message))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,226 @@
+//! A catalog node: one member of the three-node Raft cluster that keeps the shop's catalog.
+//!
+//! - [`raft_node`]: the Raft member, and how writes and reads travel through it;
+//! - [`api`]: the public REST API (DESIGN.md "API");
+//! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
+//! - [`network`]: openraft's network over that port;
+//! - [`error`]: the API error and its JSON response;
+//! - [`metrics`]: Prometheus text;
+//! - [`seed`]: the bakery's starting catalog;
+//! - [`testing`]: in-process clusters on port 0 for this and other crates' tests.
+//!
+//! [`start`] takes its listeners and HTTP transport as parameters, so tests bind port 0 and
+//! simulations inject their own sockets.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod network;
+pub mod raft_node;
+pub mod rpc;
+pub mod seed;
+pub mod testing;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use confeitaria_client::config::{RaftTiming, Secret};
+use confeitaria_client::transport::HttpSend;
+use confeitaria_types::NodeAddr;
+use openraft::{Raft, SnapshotPolicy};
+use raft_store::NodeId;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::AppState;
+use crate::network::Network;
+use crate::raft_node::{CatalogNode, Contacts, Settings};
+use crate::rpc::RpcClient;
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] raft_store::OpenError),
+    /// The Raft configuration is invalid.
+    #[error("raft config: {0}")]
+    Config(String),
+    /// Raft failed to start or initialize.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// Everything a node needs besides its sockets.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// This node's id.
+    pub id: NodeId,
+    /// Directory of its sled database.
+    pub data_dir: PathBuf,
+    /// The initial membership, used only to initialize a brand-new cluster.
+    pub members: BTreeMap<NodeId, NodeAddr>,
+    /// Initialize the cluster with `members` if this node's store has never been used.
+    pub bootstrap: bool,
+    /// Secret every Raft RPC carries.
+    pub cluster_secret: Secret,
+    /// Key of admin and service JWTs.
+    pub jwt_secret: Secret,
+    /// Raft timing.
+    pub timing: RaftTiming,
+    /// Write the starting catalog when this node leads a cluster that has none.
+    pub seed: bool,
+}
+
+/// A running node: its Raft member, its servers and background tasks.
+#[derive(Debug)]
+pub struct NodeHandle {
+    /// The Raft member.
+    pub node: Arc<CatalogNode>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl NodeHandle {
+    /// Stops the node in order: Raft first, then the servers, then background tasks.
+    pub async fn stop(self) {
+        if let Err(e) = self.node.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// A token cancelled when the node stops.
+    pub fn cancelled(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+fn raft_config(t: &RaftTiming) -> Result<Arc<openraft::Config>, NodeError> {
+    let config = openraft::Config {
+        cluster_name: "confeitaria".into(),
+        heartbeat_interval: t.heartbeat_ms,
+        election_timeout_min: t.election_min_ms,
+        election_timeout_max: t.election_max_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(t.snapshot_every),
+        max_in_snapshot_log_to_keep: 1000,
+        install_snapshot_timeout: 2000,
+        ..Default::default()
+    };
+    config
+        .validate()
+        .map(Arc::new)
+        .map_err(|e| NodeError::Config(e.to_string()))
+}
+
+/// Opens the store, starts Raft, serves the API on `api` and Raft RPC on `rpc`, and
+/// initializes the cluster if asked and this store is new.
+pub async fn start<A, R>(
+    opts: NodeOptions,
+    api: A,
+    rpc: R,
+    http: Arc<dyn HttpSend>,
+) -> Result<NodeHandle, NodeError>
+where
+    A: axum::serve::Listener,
+    A::Addr: std::fmt::Debug,
+    R: axum::serve::Listener,
+    R::Addr: std::fmt::Debug,
+{
+    let (log, sm) = raft_store::open(&opts.data_dir)?;
+    let pristine = log
+        .is_pristine()
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let rpc_client = RpcClient::new(http, opts.cluster_secret.clone());
+    let contacts = Arc::new(Contacts::default());
+    let network = Network::new(rpc_client.clone(), contacts.clone());
+    let raft = Raft::new(
+        opts.id,
+        raft_config(&opts.timing)?,
+        network,
+        log.clone(),
+        sm.clone(),
+    )
+    .await
+    .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let settings = Settings {
+        id: opts.id,
+        cluster_secret: opts.cluster_secret.clone(),
+        jwt_secret: opts.jwt_secret.clone(),
+        leader_wait: Duration::from_millis(opts.timing.leader_wait_ms),
+        forward_timeout: Duration::from_secs(2),
+    };
+    let node = Arc::new(CatalogNode {
+        raft,
+        sm,
+        settings,
+        rpc: rpc_client,
+        log,
+        contacts,
+    });
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+
+    let state = AppState {
+        node: node.clone(),
+        metrics: Arc::default(),
+    };
+    let api_app = api::router(state);
+    let rpc_app = rpc::router(node.clone());
+    let stop = cancel.clone();
+    tracker.spawn(async move {
+        let _ = axum::serve(api, api_app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    let stop = cancel.clone();
+    tracker.spawn(async move {
+        let _ = axum::serve(rpc, rpc_app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+
+    if opts.bootstrap && pristine {
+        tracing::info!(id = opts.id, members = ?opts.members.keys(), "initializing a new cluster");
+        node.raft
+            .initialize(opts.members.clone())
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+    }
+    if opts.seed {
+        tracker.spawn(seed_when_leading(node.clone(), cancel.clone()));
+    }
+    Ok(NodeHandle {
+        node,
+        cancel,
+        tracker,
+    })
+}
+
+/// Whenever this node leads a cluster whose catalog was never seeded, proposes the seed. The
+/// state machine applies it at most once, so racing leaders are harmless.
+async fn seed_when_leading(node: Arc<CatalogNode>, cancel: CancellationToken) {
+    let mut rx = node.raft.metrics();
+    loop {
+        let leads = rx.borrow_and_update().current_leader == Some(node.settings.id);
+        if leads && !node.sm.read().catalog.seeded {
+            match node.raft.client_write(seed::starting_catalog()).await {
+                Ok(_) => tracing::info!("starting catalog written"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "seeding failed; will retry on the next change")
+                }
+            }
+        }
+        if node.sm.read().catalog.seeded {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = rx.changed() => if changed.is_err() { return },
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! [`CatalogNode`]: one Raft member with its store, and the paths a request takes through it.
+//!
+//! - A write is proposed locally when this node leads; otherwise it is forwarded to the leader
+//!   over the RPC port and answered as if the leader had received it. With no leader known,
+//!   the node waits up to `leader_wait`, then answers 503.
+//! - A linearizable read on the leader confirms leadership with a quorum (read index) and
+//!   waits for it to apply; on a follower it asks the leader for that index and waits until
+//!   its own replica has applied it, then reads locally. A local read reads at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use confeitaria_client::config::Secret;
+use confeitaria_types::{ClusterStatus, Membership, NodeAddr, NovoMembro, Role};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Raft, ServerState};
+use raft_store::{Command, CommandOutput, NodeId, StateMachineStore, TypeConfig};
+use tokio::time::Instant;
+
+use crate::error::ApiError;
+use crate::rpc::{ForwardRequest, ForwardResponse, ReadIndexResponse, RpcClient, RpcError};
+
+/// What a node is told at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// This node's id.
+    pub id: NodeId,
+    /// Secret every RPC carries.
+    pub cluster_secret: Secret,
+    /// Key for admin and service JWTs.
+    pub jwt_secret: Secret,
+    /// How long a request waits for a leader before 503.
+    pub leader_wait: Duration,
+    /// Deadline of one forwarded request.
+    pub forward_timeout: Duration,
+}
+
+/// Where a write was executed, for the response headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    /// The leader that applied it.
+    pub leader: NodeId,
+}
+
+/// A Raft member and its state machine.
+pub struct CatalogNode {
+    /// The openraft handle.
+    pub raft: Raft<TypeConfig>,
+    /// The applied catalog.
+    pub sm: StateMachineStore,
+    /// Start-up settings.
+    pub settings: Settings,
+    /// Client for the peers' RPC ports.
+    pub rpc: RpcClient,
+    /// The log store, for the persisted committed index.
+    pub log: raft_store::LogStore,
+    /// Last contact with each peer.
+    pub contacts: Arc<Contacts>,
+}
+
+fn role_of(s: ServerState) -> Role {
+    match s {
+        ServerState::Leader => Role::Leader,
+        ServerState::Follower => Role::Follower,
+        ServerState::Candidate => Role::Candidate,
+        ServerState::Learner => Role::Learner,
+        ServerState::Shutdown => Role::Shutdown,
+    }
+}
+
+impl std::fmt::Debug for CatalogNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogNode")
+            .field("id", &self.settings.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CatalogNode {
+    /// The leader this node currently knows, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    fn rpc_addr_of(&self, id: NodeId) -> Option<String> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.rpc_addr.clone())
+    }
+
+    /// Waits until a leader other than `not` is known, or the deadline passes.
+    async fn await_leader(&self, not: Option<NodeId>, end: Instant) -> Result<NodeId, ApiError> {
+        let mut rx = self.raft.metrics();
+        loop {
+            let current = rx.borrow_and_update().current_leader;
+            if let Some(l) = current.filter(|l| Some(*l) != not) {
+                return Ok(l);
+            }
+            match tokio::time::timeout_at(end, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ApiError::Unavailable("raft stopped".into())),
+                Err(_) => return Err(ApiError::NoLeader),
+            }
+        }
+    }
+
+    /// Proposes `cmd` through the leader and returns its result once applied.
+    pub async fn write(&self, cmd: Command) -> Result<(CommandOutput, Served), ApiError> {
+        cmd.validate()?;
+        let retry_safe = is_idempotent(&cmd);
+        let req = ForwardRequest::Write(cmd);
+        match self.submit(req, retry_safe).await? {
+            (ForwardResponse::Applied(r), served) => Ok((r?, served)),
+            (other, _) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Sends a request to the leader (this node or a peer), following leader changes until
+    /// `leader_wait` runs out. A request that may have reached a leader is sent again only if
+    /// `retry_safe`.
+    async fn submit(
+        &self,
+        req: ForwardRequest,
+        retry_safe: bool,
+    ) -> Result<(ForwardResponse, Served), ApiError> {
+        let end = Instant::now() + self.settings.leader_wait;
+        let mut unreachable: Option<NodeId> = None;
+        loop {
+            let leader = self.await_leader(unreachable, end).await?;
+            if leader == self.settings.id {
+                match self.serve_forwarded(req.clone()).await {
+                    ForwardResponse::NotLeader(_) => {
+                        unreachable = Some(leader);
+                        continue;
+                    }
+                    resp => return Ok((resp, Served { leader })),
+                }
+            }
+            let Some(addr) = self.rpc_addr_of(leader) else {
+                return Err(ApiError::Unavailable(format!(
+                    "leader {leader} has no address"
+                )));
+            };
+            let budget = self
+                .settings
+                .forward_timeout
+                .min(end.saturating_duration_since(Instant::now()));
+            match self
+                .rpc
+                .call::<_, ForwardResponse>(&addr, "/raft/forward", &req, budget)
+                .await
+            {
+                Ok(ForwardResponse::NotLeader(_)) => unreachable = Some(leader),
+                Ok(resp) => return Ok((resp, Served { leader })),
+                Err(RpcError::Unreachable(_)) => unreachable = Some(leader),
+                Err(e) if retry_safe => {
+                    tracing::debug!(leader, error = %e, "forward failed, retrying");
+                    unreachable = Some(leader);
+                }
+                Err(e) => return Err(ApiError::Unavailable(format!("forward to {leader}: {e}"))),
+            }
+            if Instant::now() >= end {
+                return Err(ApiError::NoLeader);
+            }
+            // The leader we knew is gone or deposed: wait for news of another one.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Executes a request on this node as leader, or says it is not the leader.
+    pub async fn serve_forwarded(&self, req: ForwardRequest) -> ForwardResponse {
+        match req {
+            ForwardRequest::Write(cmd) => match self.raft.client_write(cmd).await {
+                Ok(resp) => ForwardResponse::Applied(resp.data),
+                Err(e) => not_leader_or_failed(e),
+            },
+            ForwardRequest::AddMember(m) => {
+                let node = NodeAddr {
+                    api_addr: m.api_addr,
+                    rpc_addr: m.rpc_addr,
+                };
+                if let Err(e) = self.raft.add_learner(m.id, node, true).await {
+                    return not_leader_or_failed(e);
+                }
+                let ids: BTreeSet<NodeId> = [m.id].into();
+                match self
+                    .raft
+                    .change_membership(ChangeMembers::AddVoterIds(ids), false)
+                    .await
+                {
+                    Ok(_) => ForwardResponse::MembershipChanged,
+                    Err(e) => not_leader_or_failed(e),
+                }
+            }
+            ForwardRequest::RemoveMember(id) => {
+                let ids: BTreeSet<NodeId> = [id].into();
+                match self
+                    .raft
+                    .change_membership(ChangeMembers::RemoveVoters(ids), false)
+                    .await
+                {
+                    Ok(_) => ForwardResponse::MembershipChanged,
+                    Err(e) => not_leader_or_failed(e),
+                }
+            }
+        }
+    }
+
+    /// As leader: confirms leadership with a quorum and returns the index a read must see.
+    pub async fn serve_read_index(&self) -> ReadIndexResponse {
+        match self.raft.get_read_log_id().await {
+            Ok((read, _)) => ReadIndexResponse::Index(read.map(|l| l.index)),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                ReadIndexResponse::NotLeader(f.leader_id)
+            }
+            Err(_) => ReadIndexResponse::NotLeader(None),
+        }
+    }
+
+    /// Waits until this node's replica reflects every write acknowledged before the call.
+    pub async fn linearizable_barrier(&self) -> Result<(), ApiError> {
+        let end = Instant::now() + self.settings.leader_wait;
+        let mut skip: Option<NodeId> = None;
+        loop {
+            let leader = self.await_leader(skip, end).await?;
+            let index = if leader == self.settings.id {
+                match self.serve_read_index().await {
+                    ReadIndexResponse::Index(i) => Some(i),
+                    ReadIndexResponse::NotLeader(_) => None,
+                }
+            } else if let Some(addr) = self.rpc_addr_of(leader) {
+                let budget = self
+                    .settings
+                    .forward_timeout
+                    .min(end.saturating_duration_since(Instant::now()));
+                match self
+                    .rpc
+                    .call::<_, ReadIndexResponse>(&addr, "/raft/read-index", &(), budget)
+                    .await
+                {
+                    Ok(ReadIndexResponse::Index(i)) => Some(i),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            match index {
+                Some(None) => return Ok(()),
+                Some(Some(i)) => {
+                    let wait = end.saturating_duration_since(Instant::now());
+                    return self
+                        .raft
+                        .wait(Some(wait))
+                        .applied_index_at_least(Some(i), "linearizable read")
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| ApiError::Unavailable(format!("waiting to apply {i}: {e}")));
+                }
+                None => {
+                    skip = Some(leader);
+                    if Instant::now() >= end {
+                        return Err(ApiError::NoLeader);
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    /// Adds or removes a voter, through the leader.
+    pub async fn change_members(&self, req: ForwardRequest) -> Result<(), ApiError> {
+        match self.submit(req, true).await? {
+            (ForwardResponse::MembershipChanged, _) => Ok(()),
+            (ForwardResponse::Failed(m), _) => Err(ApiError::Conflict {
+                code: "membership_change_failed".into(),
+                message: m,
+            }),
+            (other, _) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Adds `m` as a voter.
+    pub async fn add_member(&self, m: NovoMembro) -> Result<(), ApiError> {
+        self.change_members(ForwardRequest::AddMember(m)).await
+    }
+
+    /// The `/cluster/status` document.
+    pub fn status(&self) -> ClusterStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let nodes: BTreeMap<u64, NodeAddr> =
+            membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let leader_api_addr = m
+            .current_leader
+            .and_then(|l| nodes.get(&l))
+            .map(|n| n.api_addr.clone());
+        let last_contact_ms = nodes
+            .keys()
+            .filter(|id| **id != m.id)
+            .map(|id| (*id, self.contacts.millis_since(*id)))
+            .collect();
+        ClusterStatus {
+            id: m.id,
+            role: role_of(m.state),
+            term: m.current_term,
+            leader: m.current_leader,
+            leader_api_addr,
+            commit_index: self.log.committed_index(),
+            applied_index: m.last_applied.map(|l| l.index),
+            last_log_index: m.last_log_index,
+            membership: Membership { voters, nodes },
+            last_contact_ms,
+        }
+    }
+}
+
+/// Commands safe to send twice: the second application is a no-op or sets the same value.
+pub fn is_idempotent(cmd: &Command) -> bool {
+    !matches!(cmd, Command::CreateDoce(_) | Command::AdjustEstoque { .. })
+}
+
+fn not_leader_or_failed(
+    e: RaftError<NodeId, ClientWriteError<NodeId, NodeAddr>>,
+) -> ForwardResponse {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            ForwardResponse::NotLeader(f.leader_id)
+        }
+        RaftError::APIError(other) => ForwardResponse::Failed(other.to_string()),
+        RaftError::Fatal(f) => ForwardResponse::Failed(f.to_string()),
+    }
+}
+
+/// When each peer last answered (or, for the leader, last sent to us).
+#[derive(Debug, Default)]
+pub struct Contacts {
+    // A std mutex: held only to read or stamp one entry, never across an `.await`.
+    last: std::sync::Mutex<BTreeMap<NodeId, Instant>>,
+}
+
+impl Contacts {
+    /// Records contact with `id` now.
+    pub fn touch(&self, id: NodeId) {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Instant::now());
+    }
+
+    /// Milliseconds since the last contact with `id`, if there was one.
+    pub fn millis_since(&self, id: NodeId) -> Option<u64> {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .map(|t| t.elapsed().as_millis() as u64)
+    }
+}

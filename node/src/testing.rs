@@ -1,0 +1,225 @@
+//! In-process catalog clusters on port 0, for this crate's tests and other crates'.
+//!
+//! Every node gets its own data directory; a stopped node can be restarted on the same ports
+//! and data, as after a crash.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use confeitaria_client::config::{RaftTiming, Secret};
+use confeitaria_client::transport::Transport;
+use confeitaria_types::auth::{self, TokenRole};
+use confeitaria_types::NodeAddr;
+use raft_store::NodeId;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+use crate::{start, NodeHandle, NodeOptions};
+
+/// JWT secret of test clusters.
+pub const TEST_JWT_SECRET: &str = "test-jwt-secret";
+
+/// A cluster of nodes running in this process.
+#[derive(Debug)]
+pub struct TestCluster {
+    nodes: BTreeMap<NodeId, Option<NodeHandle>>,
+    addrs: BTreeMap<NodeId, (SocketAddr, SocketAddr)>,
+    dirs: BTreeMap<NodeId, TempDir>,
+    members: BTreeMap<NodeId, NodeAddr>,
+}
+
+/// Fast timing for tests: failover in a few hundred milliseconds.
+pub fn test_timing() -> RaftTiming {
+    RaftTiming {
+        heartbeat_ms: 50,
+        election_min_ms: 150,
+        election_max_ms: 300,
+        snapshot_every: 200,
+        leader_wait_ms: 3000,
+    }
+}
+
+impl TestCluster {
+    /// Starts `n` nodes (ids 1..=n), node 1 initializing the cluster, and waits until a
+    /// leader has written the starting catalog.
+    pub async fn spawn(n: u64) -> Self {
+        let mut listeners = BTreeMap::new();
+        let mut addrs = BTreeMap::new();
+        let mut members = BTreeMap::new();
+        for id in 1..=n {
+            let api = bind("127.0.0.1:0").await;
+            let rpc = bind("127.0.0.1:0").await;
+            let pair = (local(&api), local(&rpc));
+            members.insert(
+                id,
+                NodeAddr {
+                    api_addr: pair.0.to_string(),
+                    rpc_addr: pair.1.to_string(),
+                },
+            );
+            addrs.insert(id, pair);
+            listeners.insert(id, (api, rpc));
+        }
+        let mut c = TestCluster {
+            nodes: BTreeMap::new(),
+            addrs,
+            dirs: (1..=n).map(|id| (id, temp_dir())).collect(),
+            members,
+        };
+        for (id, (api, rpc)) in listeners {
+            let h = c.start_on(id, api, rpc).await;
+            c.nodes.insert(id, Some(h));
+        }
+        c.wait_seeded(Duration::from_secs(10)).await;
+        c
+    }
+
+    async fn start_on(&self, id: NodeId, api: TcpListener, rpc: TcpListener) -> NodeHandle {
+        let opts = NodeOptions {
+            id,
+            data_dir: self.dirs[&id].path().to_path_buf(),
+            members: self.members.clone(),
+            bootstrap: id == 1,
+            cluster_secret: Secret::new("test-cluster-secret"),
+            jwt_secret: Secret::new(TEST_JWT_SECRET),
+            timing: test_timing(),
+            seed: true,
+        };
+        match start(opts, api, rpc, Arc::new(Transport::http())).await {
+            Ok(h) => h,
+            Err(e) => panic!("node {id} failed to start: {e}"),
+        }
+    }
+
+    /// API addresses (`host:port`) of every node, running or not, by id.
+    pub fn api_addrs(&self) -> Vec<String> {
+        self.addrs.values().map(|(a, _)| a.to_string()).collect()
+    }
+
+    /// API address of node `id`.
+    pub fn api_addr(&self, id: NodeId) -> String {
+        self.addrs[&id].0.to_string()
+    }
+
+    /// A running node.
+    pub fn node(&self, id: NodeId) -> &NodeHandle {
+        match self.nodes.get(&id).and_then(Option::as_ref) {
+            Some(h) => h,
+            None => panic!("node {id} is not running"),
+        }
+    }
+
+    /// Ids of the running nodes.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(_, h)| h.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A valid token for `role`.
+    pub fn token(&self, role: TokenRole) -> String {
+        match auth::sign(
+            TEST_JWT_SECRET.as_bytes(),
+            role,
+            "test",
+            auth::now_secs(),
+            3600,
+        ) {
+            Ok(t) => t,
+            Err(e) => panic!("signing: {e}"),
+        }
+    }
+
+    /// Waits until every running node agrees on one leader, and returns it.
+    pub async fn wait_leader(&self, timeout: Duration) -> NodeId {
+        let end = Instant::now() + timeout;
+        loop {
+            let leaders: Vec<Option<NodeId>> = self
+                .running()
+                .iter()
+                .map(|id| self.node(*id).node.leader())
+                .collect();
+            if let Some(Some(l)) = leaders.first() {
+                if leaders.iter().all(|x| *x == Some(*l)) && self.running().contains(l) {
+                    return *l;
+                }
+            }
+            assert!(
+                Instant::now() < end,
+                "no agreed leader within {timeout:?}: {leaders:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until some running node has applied the starting catalog.
+    pub async fn wait_seeded(&self, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while !self
+            .running()
+            .iter()
+            .any(|id| self.node(*id).node.sm.read().catalog.seeded)
+        {
+            assert!(
+                Instant::now() < end,
+                "catalog not seeded within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops node `id` (its data stays).
+    pub async fn stop(&mut self, id: NodeId) {
+        if let Some(h) = self.nodes.get_mut(&id).and_then(Option::take) {
+            h.stop().await;
+        }
+    }
+
+    /// Restarts a stopped node on its old ports and data directory.
+    pub async fn restart(&mut self, id: NodeId) {
+        let (api, rpc) = self.addrs[&id];
+        let end = Instant::now() + Duration::from_secs(5);
+        let (api, rpc) = loop {
+            match (TcpListener::bind(api).await, TcpListener::bind(rpc).await) {
+                (Ok(a), Ok(r)) => break (a, r),
+                _ if Instant::now() < end => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => panic!("ports of node {id} did not free up"),
+            }
+        };
+        let h = self.start_on(id, api, rpc).await;
+        self.nodes.insert(id, Some(h));
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        for id in self.running() {
+            self.stop(id).await;
+        }
+    }
+}
+
+async fn bind(addr: &str) -> TcpListener {
+    match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => panic!("bind {addr}: {e}"),
+    }
+}
+
+fn local(l: &TcpListener) -> SocketAddr {
+    match l.local_addr() {
+        Ok(a) => a,
+        Err(e) => panic!("local_addr: {e}"),
+    }
+}
+
+fn temp_dir() -> TempDir {
+    match TempDir::new() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    }
+}

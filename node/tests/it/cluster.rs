@@ -1,0 +1,145 @@
+//! A three-node cluster in process: forwarding, read levels, failover, catch-up.
+
+use std::time::Duration;
+
+use catalog_node::testing::TestCluster;
+use confeitaria_types::auth::TokenRole;
+use http::Method;
+use tokio::time::Instant;
+
+use crate::helpers::{call, get};
+
+async fn set_stock(addr: &str, token: &str, id: u64, n: u64) -> crate::helpers::Reply {
+    call(
+        addr,
+        Method::PUT,
+        &format!("/api/produtos/{id}/estoque"),
+        Some(&format!("{{\"estoque\":{n}}}")),
+        Some(token),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_to_follower_is_forwarded_to_leader() {
+    let c = TestCluster::spawn(3).await;
+    let leader = c.wait_leader(Duration::from_secs(5)).await;
+    let follower = c.running().into_iter().find(|id| *id != leader).unwrap();
+    let admin = c.token(TokenRole::Admin);
+    let r = set_stock(&c.api_addr(follower), &admin, 1, 77).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.json["estoque"], 77);
+    assert_eq!(r.header("x-served-by"), Some(follower.to_string().as_str()));
+    assert_eq!(r.header("x-raft-leader"), Some(leader.to_string().as_str()));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linearizable_read_on_every_node_sees_an_acknowledged_write() {
+    let c = TestCluster::spawn(3).await;
+    let admin = c.token(TokenRole::Admin);
+    for round in 0..5u64 {
+        let writer = c.api_addr(round % 3 + 1);
+        let r = set_stock(&writer, &admin, 2, 100 + round).await;
+        assert_eq!(r.status, 200);
+        for addr in c.api_addrs() {
+            let r = get(&addr, "/api/produtos/2?consistency=linearizable").await;
+            assert_eq!(r.status, 200);
+            assert_eq!(
+                r.json["estoque"],
+                100 + round,
+                "stale linearizable read on {addr}"
+            );
+        }
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_read_converges_and_names_its_applied_index() {
+    let c = TestCluster::spawn(3).await;
+    let admin = c.token(TokenRole::Admin);
+    assert_eq!(set_stock(&c.api_addr(1), &admin, 3, 55).await.status, 200);
+    for addr in c.api_addrs() {
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = get(&addr, "/api/produtos/3?consistency=local").await;
+            assert_eq!(r.status, 200);
+            assert!(
+                r.header("x-raft-applied-index")
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+                    > 0
+            );
+            if r.json["estoque"] == 55 {
+                break;
+            }
+            assert!(Instant::now() < end, "local read on {addr} never converged");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_leader_is_replaced_and_writes_continue() {
+    let mut c = TestCluster::spawn(3).await;
+    let admin = c.token(TokenRole::Admin);
+    let old = c.wait_leader(Duration::from_secs(5)).await;
+    assert_eq!(set_stock(&c.api_addr(old), &admin, 4, 9).await.status, 200);
+    let stopped_at = Instant::now();
+    c.stop(old).await;
+    let new = c.wait_leader(Duration::from_secs(5)).await;
+    assert_ne!(new, old);
+    let survivor = c.running()[0];
+    let r = set_stock(&c.api_addr(survivor), &admin, 4, 10).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(3),
+        "failover took {:?}",
+        stopped_at.elapsed()
+    );
+    // The old leader comes back as a follower and catches up.
+    c.restart(old).await;
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = get(&c.api_addr(old), "/api/produtos/4?consistency=local").await;
+        if r.status == 200 && r.json["estoque"] == 10 {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "restarted node did not catch up: {:?}",
+            r.json
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_catalog_is_written_once_and_survives_a_full_restart() {
+    let mut c = TestCluster::spawn(3).await;
+    let r = get(&c.api_addr(2), "/api/produtos?limit=100").await;
+    assert_eq!(r.status, 200);
+    let total = r.json["total"].as_u64().unwrap();
+    assert_eq!(total, 20);
+    let cats = get(&c.api_addr(3), "/api/categorias").await;
+    assert_eq!(cats.json.as_array().unwrap().len(), 5);
+    for id in [1, 2, 3] {
+        c.stop(id).await;
+    }
+    for id in [1, 2, 3] {
+        c.restart(id).await;
+    }
+    c.wait_leader(Duration::from_secs(10)).await;
+    let r = get(&c.api_addr(1), "/api/produtos?limit=100").await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(
+        r.json["total"].as_u64().unwrap(),
+        20,
+        "seed ran twice or lost data"
+    );
+    c.shutdown().await;
+}
