@@ -72,6 +72,8 @@ pub struct NodeOptions {
     pub timing: RaftTiming,
     /// Write the starting catalog when this node leads a cluster that has none.
     pub seed: bool,
+    /// Deliberate bugs for checker tests; all off by default.
+    pub faults: raft_node::Faults,
 }
 
 /// A running node: its Raft member, its servers and background tasks.
@@ -153,6 +155,7 @@ where
         jwt_secret: opts.jwt_secret.clone(),
         leader_wait: Duration::from_millis(opts.timing.leader_wait_ms),
         forward_timeout: Duration::from_secs(2),
+        faults: opts.faults,
     };
     let node = Arc::new(CatalogNode {
         raft,

@@ -67,6 +67,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         jwt_secret: file.cluster.jwt_secret.clone(),
         timing: file.raft,
         seed: true,
+        faults: Default::default(),
     };
     let handle = catalog_node::start(opts, api, rpc, Arc::new(Transport::http())).await?;
     shutdown_signal().await;

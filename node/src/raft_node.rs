@@ -34,6 +34,16 @@ pub struct Settings {
     pub leader_wait: Duration,
     /// Deadline of one forwarded request.
     pub forward_timeout: Duration,
+    /// Deliberate bugs, for proving that the simulation checkers catch them. Never set in
+    /// production.
+    pub faults: Faults,
+}
+
+/// Deliberate bugs a test can switch on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Serve `linearizable` reads from the local replica without a read index (stale reads).
+    pub skip_read_index: bool,
 }
 
 /// Where a write was executed, for the response headers.
@@ -223,6 +233,9 @@ impl CatalogNode {
 
     /// Waits until this node's replica reflects every write acknowledged before the call.
     pub async fn linearizable_barrier(&self) -> Result<(), ApiError> {
+        if self.settings.faults.skip_read_index {
+            return Ok(());
+        }
         let end = Instant::now() + self.settings.leader_wait;
         let mut skip: Option<NodeId> = None;
         loop {

@@ -87,6 +87,7 @@ impl TestCluster {
             jwt_secret: Secret::new(TEST_JWT_SECRET),
             timing: test_timing(),
             seed: true,
+        faults: Default::default(),
         };
         match start(opts, api, rpc, Arc::new(Transport::http())).await {
             Ok(h) => h,
