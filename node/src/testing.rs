@@ -87,7 +87,7 @@ impl TestCluster {
             jwt_secret: Secret::new(TEST_JWT_SECRET),
             timing: test_timing(),
             seed: true,
-        faults: Default::default(),
+            faults: Default::default(),
         };
         match start(opts, api, rpc, Arc::new(Transport::http())).await {
             Ok(h) => h,
@@ -194,6 +194,22 @@ impl TestCluster {
         };
         let h = self.start_on(id, api, rpc).await;
         self.nodes.insert(id, Some(h));
+    }
+
+    /// Starts a new node `id` that is not yet a member (it never initializes a cluster), and
+    /// returns its API and RPC addresses; add it with `POST /cluster/members`.
+    pub async fn start_joiner(&mut self, id: NodeId) -> NodeAddr {
+        let api = bind("127.0.0.1:0").await;
+        let rpc = bind("127.0.0.1:0").await;
+        let pair = (local(&api), local(&rpc));
+        self.addrs.insert(id, pair);
+        self.dirs.insert(id, temp_dir());
+        let h = self.start_on(id, api, rpc).await;
+        self.nodes.insert(id, Some(h));
+        NodeAddr {
+            api_addr: pair.0.to_string(),
+            rpc_addr: pair.1.to_string(),
+        }
     }
 
     /// Stops every node.
