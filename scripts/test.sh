@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs what the tests start by themselves (redis-server)
+# when it is missing and this machine can install packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkg() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing $2 ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
+  else
+    echo "missing $1: install the Debian package $2 (sudo apt-get install -y $2)" >&2
+    exit 1
+  fi
+}
+
+need_pkg redis-server redis-server
+
+# Two cores: keep heavy integration tests from starving each other's timers.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
+cargo test --workspace --locked "$@"
