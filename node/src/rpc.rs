@@ -145,40 +145,43 @@ fn json<T: Serialize>(v: &T) -> Response {
     }
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|_| (StatusCode::BAD_REQUEST, "bad rpc body").into_response())
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Option<T> {
+    serde_json::from_slice(body).ok()
+}
+
+fn bad_body() -> Response {
+    (StatusCode::BAD_REQUEST, "bad rpc body").into_response()
 }
 
 async fn append(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<AppendEntriesRequest<TypeConfig>>(&body) {
-        Ok(req) => {
+        Some(req) => {
             node.contacts
                 .touch(req.vote.leader_id().voted_for().unwrap_or_default());
             json(&node.raft.append_entries(req).await)
         }
-        Err(r) => r,
+        None => bad_body(),
     }
 }
 
 async fn vote(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<VoteRequest<NodeId>>(&body) {
-        Ok(req) => json(&node.raft.vote(req).await),
-        Err(r) => r,
+        Some(req) => json(&node.raft.vote(req).await),
+        None => bad_body(),
     }
 }
 
 async fn snapshot(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<InstallSnapshotRequest<TypeConfig>>(&body) {
-        Ok(req) => json(&node.raft.install_snapshot(req).await),
-        Err(r) => r,
+        Some(req) => json(&node.raft.install_snapshot(req).await),
+        None => bad_body(),
     }
 }
 
 async fn forward(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<ForwardRequest>(&body) {
-        Ok(req) => json(&node.serve_forwarded(req).await),
-        Err(r) => r,
+        Some(req) => json(&node.serve_forwarded(req).await),
+        None => bad_body(),
     }
 }
 

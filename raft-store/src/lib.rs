@@ -7,6 +7,9 @@
 //! - [`state_machine`]: the catalog state persisted in sled, snapshots built and installed;
 //! - [`runtime`]: the async runtime whose randomness can be seeded (for simulations).
 
+// openraft's `StorageError` is large and its traits require it as the error type.
+#![allow(clippy::result_large_err)]
+
 pub mod catalog;
 pub mod command;
 pub mod config;

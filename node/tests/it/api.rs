@@ -32,7 +32,16 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
     let adm = Some(admin.as_str());
     let svc = Some(service.as_str());
     let big = format!("{{\"nome\":\"{}\"}}", "x".repeat(70_000));
-    let cases: Vec<(Method, &str, Option<&str>, Option<&str>, u16, &str)> = vec![
+    // (method, path, body, token, expected status, expected error code)
+    type Case<'a> = (
+        Method,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             Method::PUT,
             "/api/produtos/1/estoque",
