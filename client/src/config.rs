@@ -90,6 +90,13 @@ pub struct RaftTiming {
     pub snapshot_every: u64,
     /// How long a request waits for a leader before answering 503.
     pub leader_wait_ms: u64,
+    /// Log entries kept behind a snapshot; a follower further behind gets the snapshot.
+    #[serde(default = "default_keep_logs")]
+    pub keep_logs: u64,
+}
+
+fn default_keep_logs() -> u64 {
+    1000
 }
 
 impl Default for RaftTiming {
@@ -100,6 +107,7 @@ impl Default for RaftTiming {
             election_max_ms: 300,
             snapshot_every: 5000,
             leader_wait_ms: 3000,
+            keep_logs: default_keep_logs(),
         }
     }
 }

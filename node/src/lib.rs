@@ -109,7 +109,7 @@ fn raft_config(t: &RaftTiming) -> Result<Arc<openraft::Config>, NodeError> {
         election_timeout_min: t.election_min_ms,
         election_timeout_max: t.election_max_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(t.snapshot_every),
-        max_in_snapshot_log_to_keep: 1000,
+        max_in_snapshot_log_to_keep: t.keep_logs,
         install_snapshot_timeout: 2000,
         ..Default::default()
     };

@@ -39,6 +39,7 @@ pub fn test_timing() -> RaftTiming {
         election_max_ms: 300,
         snapshot_every: 200,
         leader_wait_ms: 3000,
+        keep_logs: 20,
     }
 }
 

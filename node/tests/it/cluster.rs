@@ -143,3 +143,60 @@ async fn starting_catalog_is_written_once_and_survives_a_full_restart() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
+    let mut c = TestCluster::spawn(3).await;
+    let admin = c.token(TokenRole::Admin);
+    let leader = c.wait_leader(Duration::from_secs(5)).await;
+    let dead = c.running().into_iter().find(|id| *id != leader).unwrap();
+    c.stop(dead).await;
+    let addr = c.api_addr(leader);
+    let r = call(
+        &addr,
+        Method::DELETE,
+        &format!("/cluster/members/{dead}"),
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // More entries than a snapshot interval plus the logs kept behind it (test timing: 200 + 20).
+    for i in 0..300u64 {
+        assert_eq!(set_stock(&addr, &admin, i % 20 + 1, i).await.status, 200);
+    }
+    let purged = c.node(leader).node.raft.metrics().borrow().purged;
+    assert!(purged.is_some(), "leader never purged its log");
+    let new = c.start_joiner(4).await;
+    let body = serde_json::json!({"id": 4, "api_addr": new.api_addr, "rpc_addr": new.rpc_addr})
+        .to_string();
+    let r = call(
+        &addr,
+        Method::POST,
+        "/cluster/members",
+        Some(&body),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    c.node(4)
+        .node
+        .raft
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.is_some(), "snapshot installed")
+        .await
+        .expect("the new node did not receive a snapshot");
+    let want = get(&addr, "/api/produtos?limit=100").await.json;
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = get(&new.api_addr, "/api/produtos?limit=100&consistency=local")
+            .await
+            .json;
+        if got == want {
+            break;
+        }
+        assert!(Instant::now() < end, "new node never converged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.shutdown().await;
+}
