@@ -39,7 +39,12 @@ pub enum OpenError {
 /// Opens (or creates) the node's sled database in `dir` and returns its log store and state
 /// machine. Both share one database: one file set, one flush.
 pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
-    let db = sled::Config::new().path(dir).open()?;
+    // sled's page cache defaults to 1 GiB; the catalog is small, and a node must stay well
+    // under 64 MiB resident.
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(16 * 1024 * 1024)
+        .open()?;
     let log = LogStore::open(&db)?;
     let sm = StateMachineStore::open(&db)?;
     Ok((log, sm))
