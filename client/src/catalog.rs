@@ -1,25 +1,32 @@
-//! [`CatalogClient`]: typed calls to the catalog across its nodes.
+//! [`CatalogClient`]: the catalog cluster seen as one service.
 //!
-//! Writes go first to the node believed to lead (learned from `X-Raft-Leader` and
-//! `/cluster/status`), so the follower's forwarding hop is only a fallback; reads go to any
-//! node. A node that refuses connections is skipped. Safe calls (reads, idempotent writes)
-//! are retried with exponential backoff and jitter under one overall deadline; a write that is
-//! not idempotent is sent again only when it certainly never left.
+//! - **Routing.** Writes (and linearizable reads) go first to the node believed to lead,
+//!   learned from `/cluster/status` and every response's `X-Raft-Leader`, so a follower's
+//!   forwarding hop is only a fallback; local reads are spread round-robin over the nodes.
+//! - **Retries.** Safe calls — reads, and writes that are idempotent (set stock, reservations
+//!   by id, updates) — are retried on another node, or after an exponential backoff with
+//!   jitter, until one overall deadline per call. A write that is not idempotent (create a
+//!   product, adjust stock by a delta) is sent again only when it certainly never left.
+//! - **Circuit breaker.** A node that cannot be reached is marked down and skipped, and
+//!   probed back with one request once its cool-down has passed ([`crate::breaker`]).
+//!
+//! The client is generic over its connector (like [`Transport`]), so it runs over plain TCP
+//! and inside turmoil simulations alike; its jitter comes from a seedable generator.
+//! The typed calls, one per endpoint, are in [`crate::endpoints`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use confeitaria_types::{
-    ClusterStatus, Doce, ErrorBody, EstoqueDetalhe, NovaReserva, PaginaDoces, Reserva,
-};
+use confeitaria_types::{ClusterStatus, ErrorBody};
 use http::{Method, StatusCode};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::breaker::{Breaker, BreakerPolicy, NodeState, Usable};
 use crate::transport::{Response, Transport, TransportError};
 
 /// How fresh a read must be.
@@ -33,7 +40,8 @@ pub enum Consistency {
 }
 
 impl Consistency {
-    fn query(self) -> &'static str {
+    /// The value of the `consistency` query parameter.
+    pub fn query(self) -> &'static str {
         match self {
             Consistency::Linearizable => "linearizable",
             Consistency::Local => "local",
@@ -58,7 +66,7 @@ pub enum ClientError {
         /// Message.
         message: String,
     },
-    /// The request was refused as malformed (400, 413, 422).
+    /// The request was refused as malformed (400, 405, 413, 422).
     #[error("{code}: {message}")]
     BadRequest {
         /// Error code.
@@ -74,6 +82,13 @@ pub enum ClientError {
     Unavailable(String),
 }
 
+impl ClientError {
+    /// True for errors that may go away by themselves (no leader, unavailable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ClientError::NoLeader | ClientError::Unavailable(_))
+    }
+}
+
 /// Per-call policy.
 #[derive(Debug, Clone, Copy)]
 pub struct CallPolicy {
@@ -81,9 +96,12 @@ pub struct CallPolicy {
     pub deadline: Duration,
     /// Deadline of one attempt.
     pub attempt: Duration,
-    /// First backoff; doubles each retry, with jitter.
+    /// First backoff; doubles each retry (up to [`MAX_BACKOFF`]), with jitter.
     pub backoff: Duration,
 }
+
+/// Longest pause between two rounds of attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 impl Default for CallPolicy {
     fn default() -> Self {
@@ -95,13 +113,53 @@ impl Default for CallPolicy {
     }
 }
 
-#[derive(Debug, Default)]
+/// Where a call should go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The leader first (writes, linearizable reads), then the others.
+    Leader,
+    /// Any node, round-robin (local reads).
+    Any,
+}
+
+/// Whether a call may be sent again after it may have arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Reads and idempotent writes.
+    Safe,
+    /// Non-idempotent writes: resent only when it certainly never left.
+    OnlyIfNeverSent,
+}
+
+/// A snapshot of what the client knows about one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// API address (`host:port`).
+    pub addr: String,
+    /// Node id, once learned from `/cluster/status`.
+    pub id: Option<u64>,
+    /// Breaker state.
+    pub state: NodeState,
+    /// Whether the client believes it leads.
+    pub leader: bool,
+    /// Requests sent to it.
+    pub attempts: u64,
+    /// Requests it answered (any status).
+    pub answers: u64,
+    /// Requests that failed at the transport.
+    pub failures: u64,
+}
+
+#[derive(Debug)]
 struct Topology {
     /// Node id to API address, learned from `/cluster/status`.
     addrs: BTreeMap<u64, String>,
     leader: Option<u64>,
     /// Round-robin cursor for reads.
     next: usize,
+    /// Breaker per API address.
+    nodes: BTreeMap<String, Breaker>,
+    rng: StdRng,
 }
 
 /// A client of the catalog cluster. Cheap to clone; clones share what they learned.
@@ -111,18 +169,21 @@ pub struct CatalogClient<C = HttpConnector> {
     seeds: Arc<Vec<String>>,
     token: Option<Arc<str>>,
     policy: CallPolicy,
-    // A std mutex: held only to read or update the map, never across an `.await`.
+    breaker: BreakerPolicy,
+    // A std mutex: held only to read or update the topology, never across an `.await`.
     topo: Arc<Mutex<Topology>>,
 }
 
 impl CatalogClient<HttpConnector> {
-    /// A client over plain TCP for nodes at `api_addrs` (`host:port`).
+    /// A client over plain TCP for nodes at `api_addrs` (`host:port`); any subset will do,
+    /// the others are learned from `/cluster/status`.
     pub fn new(api_addrs: Vec<String>) -> Self {
         Self::with_transport(api_addrs, Transport::http())
     }
 }
 
-fn to_error(resp: &Response) -> ClientError {
+/// Maps an error response to a [`ClientError`].
+pub(crate) fn to_error(resp: &Response) -> ClientError {
     let body: Option<ErrorBody> = serde_json::from_slice(&resp.body).ok();
     let (code, message) = body
         .map(|b| (b.error.code, b.error.message))
@@ -143,12 +204,24 @@ where
 {
     /// A client for nodes at `api_addrs` over `transport`.
     pub fn with_transport(api_addrs: Vec<String>, transport: Transport<C>) -> Self {
+        let breaker = BreakerPolicy::default();
+        let nodes = api_addrs
+            .iter()
+            .map(|a| (a.clone(), Breaker::new(&breaker)))
+            .collect();
         Self {
             transport,
             seeds: Arc::new(api_addrs),
             token: None,
             policy: CallPolicy::default(),
-            topo: Arc::default(),
+            breaker,
+            topo: Arc::new(Mutex::new(Topology {
+                addrs: BTreeMap::new(),
+                leader: None,
+                next: 0,
+                nodes,
+                rng: StdRng::from_entropy(),
+            })),
         }
     }
 
@@ -164,48 +237,158 @@ where
         self
     }
 
+    /// Replaces the circuit breaker's cool-downs.
+    pub fn with_breaker(mut self, breaker: BreakerPolicy) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// Seeds the jitter generator, so a simulation replays the same retries from its seed.
+    pub fn with_seed(self, seed: u64) -> Self {
+        self.topo().rng = StdRng::seed_from_u64(seed);
+        self
+    }
+
+    /// The per-call policy in force.
+    pub fn policy(&self) -> CallPolicy {
+        self.policy
+    }
+
     fn topo(&self) -> std::sync::MutexGuard<'_, Topology> {
         self.topo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Candidate addresses in the order to try: the leader first for writes, round-robin
-    /// for reads; then every other known address.
-    fn candidates(&self, leader_first: bool) -> Vec<String> {
-        let mut t = self.topo();
+    /// The leader the client currently believes in, if any.
+    pub fn leader(&self) -> Option<u64> {
+        self.topo().leader
+    }
+
+    /// What the client knows about each node: breaker state and counters.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        let t = self.topo();
+        t.nodes
+            .iter()
+            .map(|(addr, b)| {
+                let id = t.addrs.iter().find(|(_, a)| *a == addr).map(|(id, _)| *id);
+                NodeInfo {
+                    addr: addr.clone(),
+                    id,
+                    state: b.state(),
+                    leader: id.is_some() && id == t.leader,
+                    attempts: b.attempts,
+                    answers: b.answers,
+                    failures: b.failures,
+                }
+            })
+            .collect()
+    }
+
+    /// Every known address: the seeds first, then those learned from the cluster.
+    fn all_addrs(&self, t: &Topology) -> Vec<String> {
         let mut all: Vec<String> = self.seeds.iter().cloned().collect();
         for a in t.addrs.values() {
             if !all.contains(a) {
                 all.push(a.clone());
             }
         }
-        if all.is_empty() {
-            return all;
-        }
-        let first = if leader_first {
-            t.leader
-                .and_then(|l| t.addrs.get(&l))
-                .and_then(|a| all.iter().position(|x| x == a))
-                .unwrap_or(0)
-        } else {
-            t.next = t.next.wrapping_add(1);
-            t.next % all.len()
-        };
-        all.rotate_left(first);
         all
     }
 
-    fn learn(&self, resp: &Response) {
-        if let Some(l) = resp.header("x-raft-leader").and_then(|v| v.parse().ok()) {
-            self.topo().leader = Some(l);
+    /// Addresses in the order to try them: the preferred ones (leader, or round-robin), those
+    /// the breaker lets through first; then the down ones, as a last resort.
+    fn plan(&self, route: Route) -> (Vec<String>, Vec<String>) {
+        let mut t = self.topo();
+        let mut all = self.all_addrs(&t);
+        if all.is_empty() {
+            return (all, Vec::new());
+        }
+        t.next = t.next.wrapping_add(1);
+        let n = all.len();
+        all.rotate_left(t.next % n);
+        if route == Route::Leader {
+            if let Some(pos) = t
+                .leader
+                .and_then(|l| t.addrs.get(&l))
+                .and_then(|a| all.iter().position(|x| x == a))
+            {
+                let leader = all.remove(pos);
+                all.insert(0, leader);
+            }
+        }
+        let now = Instant::now();
+        let (mut open, mut down) = (Vec::new(), Vec::new());
+        for a in all {
+            match t
+                .nodes
+                .get(&a)
+                .map(|b| b.usable(now))
+                .unwrap_or(Usable::Yes)
+            {
+                Usable::No => down.push(a),
+                Usable::Yes | Usable::Probe => open.push(a),
+            }
+        }
+        (open, down)
+    }
+
+    /// Claims `addr` for one attempt: false when it is down and someone else probes it.
+    fn claim(&self, addr: &str, last_resort: bool) -> bool {
+        let breaker = self.breaker;
+        let mut t = self.topo();
+        let b = t
+            .nodes
+            .entry(addr.to_owned())
+            .or_insert_with(|| Breaker::new(&breaker));
+        let now = Instant::now();
+        let ok = match b.usable(now) {
+            Usable::Yes => true,
+            Usable::Probe => b.claim_probe(now),
+            Usable::No => last_resort,
+        };
+        if ok {
+            b.attempts += 1;
+        }
+        ok
+    }
+
+    fn record(&self, addr: &str, outcome: Result<&Response, &TransportError>) {
+        let breaker = self.breaker;
+        let mut t = self.topo();
+        match outcome {
+            Ok(resp) => {
+                if let Some(l) = resp.header("x-raft-leader").and_then(|v| v.parse().ok()) {
+                    t.leader = Some(l);
+                }
+                if let Some(b) = t.nodes.get_mut(addr) {
+                    b.on_answer(&breaker);
+                }
+            }
+            Err(TransportError::Build(_)) => {
+                if let Some(b) = t.nodes.get_mut(addr) {
+                    b.release_probe();
+                }
+            }
+            Err(_) => {
+                if let Some(b) = t.nodes.get_mut(addr) {
+                    b.on_failure(&breaker, Instant::now());
+                }
+                let was_leader = t.leader.and_then(|l| t.addrs.get(&l)).map(String::as_str);
+                if was_leader == Some(addr) {
+                    t.leader = None;
+                }
+            }
         }
     }
 
-    /// Learns node addresses and the leader from one node's `/cluster/status`.
-    pub async fn refresh(&self) -> Result<ClusterStatus, ClientError> {
-        let resp = self
-            .call(Method::GET, "/cluster/status", None, true, false)
-            .await?;
-        let st: ClusterStatus = decode(&resp)?;
+    /// True when leader-first routing cannot work yet: addresses unknown, or a leader id
+    /// learned from a header whose address is not known.
+    fn needs_discovery(&self) -> bool {
+        let t = self.topo();
+        t.addrs.is_empty() || t.leader.is_some_and(|l| !t.addrs.contains_key(&l))
+    }
+
+    pub(crate) fn learn_status(&self, st: &ClusterStatus) {
+        let breaker = self.breaker;
         let mut t = self.topo();
         t.addrs = st
             .membership
@@ -213,23 +396,78 @@ where
             .iter()
             .map(|(id, n)| (*id, n.api_addr.clone()))
             .collect();
-        t.leader = st.leader;
-        Ok(st)
+        let learned: Vec<String> = t.addrs.values().cloned().collect();
+        for a in learned {
+            t.nodes.entry(a).or_insert_with(|| Breaker::new(&breaker));
+        }
+        if st.leader.is_some() {
+            t.leader = st.leader;
+        }
     }
 
-    /// The status document of the node at `api_addr`.
-    pub async fn node_status(&self, api_addr: &str) -> Result<ClusterStatus, ClientError> {
+    /// Learns node addresses and the leader from one node's `/cluster/status`, and returns
+    /// that document. Safe to call at any time; retried like a read.
+    pub async fn refresh(&self) -> Result<ClusterStatus, ClientError> {
         let resp = self
-            .attempt(
-                api_addr,
+            .call(
                 Method::GET,
                 "/cluster/status",
                 None,
-                self.policy.attempt,
+                Retry::Safe,
+                Route::Any,
             )
-            .await
-            .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+            .await?;
+        let st: ClusterStatus = decode(&resp)?;
+        self.learn_status(&st);
+        Ok(st)
+    }
+
+    /// The status document of the node at `api_addr`, one attempt, no retry.
+    pub async fn node_status(&self, api_addr: &str) -> Result<ClusterStatus, ClientError> {
+        let resp = self.send_to(api_addr, "/cluster/status").await?;
+        if !resp.status.is_success() {
+            return Err(to_error(&resp));
+        }
         decode(&resp)
+    }
+
+    /// Whether the node at `api_addr` says it is ready (`GET /ready`: it knows a leader and
+    /// has applied what a quorum confirmed). One attempt, no retry.
+    pub async fn node_ready(&self, api_addr: &str) -> Result<bool, ClientError> {
+        let resp = self.send_to(api_addr, "/ready").await?;
+        Ok(resp.status.is_success())
+    }
+
+    /// Sends one `GET` to the node at `api_addr` (outside the breaker's bookkeeping, so a
+    /// monitoring loop does not change where calls go).
+    async fn send_to(&self, api_addr: &str, path: &str) -> Result<Response, ClientError> {
+        self.attempt(api_addr, Method::GET, path, None, self.policy.attempt)
+            .await
+            .map_err(|e| ClientError::Unavailable(format!("{api_addr}: {e}")))
+    }
+
+    /// Asks every node the breaker holds down whether it is back (`GET /health`), so the
+    /// next calls can use it again; returns the addresses found back.
+    pub async fn probe_down(&self) -> Vec<String> {
+        let down: Vec<String> = {
+            let t = self.topo();
+            t.nodes
+                .iter()
+                .filter(|(_, b)| b.state() != NodeState::Up)
+                .map(|(a, _)| a.clone())
+                .collect()
+        };
+        let mut back = Vec::new();
+        for addr in down {
+            let r = self
+                .attempt(&addr, Method::GET, "/health", None, self.policy.attempt)
+                .await;
+            if r.is_ok() {
+                back.push(addr.clone());
+            }
+            self.record(&addr, r.as_ref());
+        }
+        back
     }
 
     async fn attempt(
@@ -251,187 +489,107 @@ where
             .await
     }
 
-    /// Sends a call, retrying what is safe to retry until the overall deadline.
-    async fn call(
+    /// Fills in the cluster's addresses from any node that answers, within `end`.
+    async fn discover(&self, end: Instant) {
+        let (open, down) = self.plan(Route::Any);
+        for addr in open.into_iter().chain(down) {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            let budget = self.policy.attempt.min(end - now) / 2;
+            let r = self
+                .attempt(&addr, Method::GET, "/cluster/status", None, budget)
+                .await;
+            self.record(&addr, r.as_ref());
+            if let Ok(resp) = r {
+                if let Ok(st) = decode::<ClusterStatus>(&resp) {
+                    self.learn_status(&st);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends a call, retrying what `retry` allows until the overall deadline, and returns
+    /// the successful response.
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-        retry_safe: bool,
-        leader_first: bool,
+        retry: Retry,
+        route: Route,
     ) -> Result<Response, ClientError> {
-        let start = Instant::now();
-        let end = start + self.policy.deadline;
+        let end = Instant::now() + self.policy.deadline;
         let mut backoff = self.policy.backoff;
-        let mut last = String::from("no node address configured");
+        let mut last = ClientError::Unavailable("no node address configured".into());
         loop {
-            for addr in self.candidates(leader_first) {
+            if route == Route::Leader && self.needs_discovery() {
+                self.discover(end).await;
+            }
+            let (open, down) = self.plan(route);
+            let last_resort = open.is_empty();
+            let mut tried = false;
+            for addr in if last_resort { down } else { open } {
                 let now = Instant::now();
                 if now >= end {
-                    return Err(ClientError::Unavailable(last));
+                    return Err(last);
                 }
+                if !self.claim(&addr, last_resort) {
+                    continue;
+                }
+                tried = true;
                 let budget = self.policy.attempt.min(end - now);
-                match self
+                let r = self
                     .attempt(&addr, method.clone(), path, body.clone(), budget)
-                    .await
-                {
+                    .await;
+                self.record(&addr, r.as_ref());
+                match r {
+                    Ok(resp) if resp.status.is_success() => return Ok(resp),
                     Ok(resp) => {
-                        self.learn(&resp);
-                        if resp.status.is_success() {
-                            return Ok(resp);
-                        }
                         let err = to_error(&resp);
-                        let transient = resp.status == StatusCode::SERVICE_UNAVAILABLE;
-                        if !(transient && retry_safe) {
+                        if !(resp.status.is_server_error() && retry == Retry::Safe) {
                             return Err(err);
                         }
-                        last = err.to_string();
-                        break; // back off before asking again
+                        tracing::debug!(%addr, error = %err, "retrying after a 5xx");
+                        last = err;
+                        break; // the cluster is changing: back off before asking again
                     }
                     Err(e) if e.never_sent() => {
-                        last = e.to_string();
-                        continue; // next node right away
+                        last = ClientError::Unavailable(format!("{addr}: {e}"));
                     }
                     Err(e) => {
-                        if !retry_safe {
-                            return Err(ClientError::Unavailable(format!("outcome unknown: {e}")));
+                        if retry == Retry::OnlyIfNeverSent {
+                            return Err(ClientError::Unavailable(format!(
+                                "{addr}: outcome unknown: {e}"
+                            )));
                         }
-                        last = e.to_string();
+                        last = ClientError::Unavailable(format!("{addr}: {e}"));
                     }
                 }
             }
-            let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64);
-            let pause =
-                (backoff + Duration::from_millis(jitter)).min(end - Instant::now().min(end));
-            if pause.is_zero() {
-                return Err(ClientError::Unavailable(last));
+            if !tried && !last_resort {
+                // Every node was being probed by someone else: wait a little, then retry.
+                last = ClientError::Unavailable("every node is down".into());
             }
-            tokio::time::sleep(pause).await;
-            backoff = (backoff * 2).min(Duration::from_millis(500));
+            let now = Instant::now();
+            if now >= end {
+                return Err(last);
+            }
+            let jitter = {
+                let half = (backoff.as_millis() as u64 / 2).max(1);
+                let mut t = self.topo();
+                Duration::from_millis(half + t.rng.gen_range(0..=half))
+            };
+            tokio::time::sleep(jitter.min(end - now)).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-    }
-
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        decode(&self.call(Method::GET, path, None, true, false).await?)
-    }
-
-    async fn send_json<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-        idempotent: bool,
-    ) -> Result<T, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::BadRequest {
-            code: "encode".into(),
-            message: e.to_string(),
-        })?;
-        decode(
-            &self
-                .call(method, path, Some(bytes), idempotent, true)
-                .await?,
-        )
-    }
-
-    /// `GET /api/produtos/{id}`.
-    pub async fn doce(&self, id: u64, consistency: Consistency) -> Result<Doce, ClientError> {
-        self.get(&format!(
-            "/api/produtos/{id}?consistency={}",
-            consistency.query()
-        ))
-        .await
-    }
-
-    /// `GET /api/produtos`.
-    pub async fn produtos(
-        &self,
-        limit: u64,
-        offset: u64,
-        consistency: Consistency,
-    ) -> Result<PaginaDoces, ClientError> {
-        self.get(&format!(
-            "/api/produtos?limit={limit}&offset={offset}&consistency={}",
-            consistency.query()
-        ))
-        .await
-    }
-
-    /// `GET /api/produtos/{id}/estoque`: the three counters.
-    pub async fn estoque(
-        &self,
-        id: u64,
-        consistency: Consistency,
-    ) -> Result<EstoqueDetalhe, ClientError> {
-        self.get(&format!(
-            "/api/produtos/{id}/estoque?consistency={}",
-            consistency.query()
-        ))
-        .await
-    }
-
-    /// `PUT /api/produtos/{id}/estoque {"estoque": n}` (admin). Idempotent.
-    pub async fn set_estoque(&self, id: u64, estoque: u64) -> Result<Doce, ClientError> {
-        let body = serde_json::json!({ "estoque": estoque });
-        self.send_json(
-            Method::PUT,
-            &format!("/api/produtos/{id}/estoque"),
-            &body,
-            true,
-        )
-        .await
-    }
-
-    /// `PUT /api/produtos/{id}/estoque {"delta": d}` (admin). Not idempotent: never resent
-    /// once it may have arrived.
-    pub async fn adjust_estoque(&self, id: u64, delta: i64) -> Result<Doce, ClientError> {
-        let body = serde_json::json!({ "delta": delta });
-        self.send_json(
-            Method::PUT,
-            &format!("/api/produtos/{id}/estoque"),
-            &body,
-            false,
-        )
-        .await
-    }
-
-    /// `POST /api/reservas` (service). Idempotent by reservation id.
-    pub async fn reservar(&self, reserva: &NovaReserva) -> Result<Reserva, ClientError> {
-        self.send_json(Method::POST, "/api/reservas", reserva, true)
-            .await
-    }
-
-    /// `POST /api/reservas/{id}/confirmar` (service). Idempotent.
-    pub async fn confirmar(&self, id: &str) -> Result<Reserva, ClientError> {
-        decode(
-            &self
-                .call(
-                    Method::POST,
-                    &format!("/api/reservas/{id}/confirmar"),
-                    None,
-                    true,
-                    true,
-                )
-                .await?,
-        )
-    }
-
-    /// `DELETE /api/reservas/{id}` (service). Idempotent.
-    pub async fn liberar(&self, id: &str) -> Result<Reserva, ClientError> {
-        decode(
-            &self
-                .call(
-                    Method::DELETE,
-                    &format!("/api/reservas/{id}"),
-                    None,
-                    true,
-                    true,
-                )
-                .await?,
-        )
     }
 }
 
-fn decode<T: DeserializeOwned>(resp: &Response) -> Result<T, ClientError> {
+/// Decodes a successful response's JSON body.
+pub(crate) fn decode<T: DeserializeOwned>(resp: &Response) -> Result<T, ClientError> {
     serde_json::from_slice(&resp.body)
         .map_err(|e| ClientError::Unavailable(format!("undecodable response: {e}")))
 }

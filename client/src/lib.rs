@@ -3,11 +3,16 @@
 //! - [`transport`]: HTTP/1 requests with a deadline over any hyper connector (plain TCP in
 //!   production, simulated sockets under turmoil);
 //! - [`config`]: `cluster.toml`, parsed once by every binary;
-//! - [`catalog`]: [`CatalogClient`], typed calls to the catalog's REST API across nodes.
+//! - [`catalog`]: [`CatalogClient`]: leader discovery, routing, retries under one deadline;
+//! - [`endpoints`]: one typed method per catalog endpoint;
+//! - [`breaker`]: the per-node circuit breaker that skips down nodes and probes them back.
 
+pub mod breaker;
 pub mod catalog;
 pub mod config;
+pub mod endpoints;
 pub mod transport;
 
-pub use catalog::{CatalogClient, ClientError, Consistency};
+pub use breaker::{BreakerPolicy, NodeState};
+pub use catalog::{CallPolicy, CatalogClient, ClientError, Consistency, NodeInfo};
 pub use transport::{Transport, TransportError};
