@@ -2,6 +2,7 @@
 //!
 //! - [`raft_node`]: the Raft member, and how writes and reads travel through it;
 //! - [`api`]: the public REST API (DESIGN.md "API");
+//! - [`coalesce`]: concurrent read-index requests share quorum rounds;
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
 //! - [`network`]: openraft's network over that port;
 //! - [`error`]: the API error and its JSON response;
@@ -13,6 +14,7 @@
 //! simulations inject their own sockets.
 
 pub mod api;
+pub mod coalesce;
 pub mod error;
 pub mod metrics;
 pub mod network;
@@ -164,6 +166,8 @@ where
         rpc: rpc_client,
         log,
         contacts,
+        local_reads: Arc::default(),
+        remote_reads: Arc::default(),
     });
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();

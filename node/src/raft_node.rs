@@ -18,6 +18,7 @@ use openraft::{ChangeMembers, Raft, ServerState};
 use raft_store::{Command, CommandOutput, NodeId, StateMachineStore, TypeConfig};
 use tokio::time::Instant;
 
+use crate::coalesce::Coalescer;
 use crate::error::ApiError;
 use crate::rpc::{ForwardRequest, ForwardResponse, ReadIndexResponse, RpcClient, RpcError};
 
@@ -67,6 +68,10 @@ pub struct CatalogNode {
     pub log: raft_store::LogStore,
     /// Last contact with each peer.
     pub contacts: Arc<Contacts>,
+    /// Read-index rounds on this node as leader, shared by concurrent reads.
+    pub local_reads: Arc<Coalescer<ReadIndexResponse>>,
+    /// Read-index requests to the leader, shared by concurrent reads on this follower.
+    pub remote_reads: Arc<Coalescer<Option<ReadIndexResponse>>>,
 }
 
 fn role_of(s: ServerState) -> Role {
@@ -221,16 +226,61 @@ impl CatalogNode {
     }
 
     /// As leader: confirms leadership with a quorum and returns the index a read must see.
+    /// Concurrent callers share one confirmation round that began after they arrived.
     pub async fn serve_read_index(&self) -> ReadIndexResponse {
-        match self.raft.get_read_log_id().await {
-            Ok((read, _)) => ReadIndexResponse::Index(read.map(|l| l.index)),
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                ReadIndexResponse::NotLeader(f.leader_id)
-            }
-            Err(_) => ReadIndexResponse::NotLeader(None),
-        }
+        let raft = self.raft.clone();
+        self.local_reads
+            .join(move || {
+                let raft = raft.clone();
+                async move { read_index_round(&raft).await }
+            })
+            .await
+            .unwrap_or(ReadIndexResponse::NotLeader(None))
     }
 
+    /// Asks the current leader for its read index; concurrent callers share one request that
+    /// was sent after they arrived. `None` if the leader could not be asked.
+    async fn remote_read_index(&self, end: Instant) -> Option<ReadIndexResponse> {
+        let raft = self.raft.clone();
+        let rpc = self.rpc.clone();
+        let timeout = self.settings.forward_timeout;
+        self.remote_reads
+            .join(move || {
+                let (raft, rpc) = (raft.clone(), rpc.clone());
+                async move {
+                    let addr = {
+                        let m = raft.metrics();
+                        let m = m.borrow();
+                        let leader = m.current_leader?;
+                        m.membership_config
+                            .membership()
+                            .get_node(&leader)?
+                            .rpc_addr
+                            .clone()
+                    };
+                    let budget = timeout.min(end.saturating_duration_since(Instant::now()));
+                    rpc.call::<_, ReadIndexResponse>(&addr, "/raft/read-index", &(), budget)
+                        .await
+                        .ok()
+                }
+            })
+            .await
+            .flatten()
+    }
+}
+
+/// One quorum confirmation of leadership: the index a read must wait for.
+async fn read_index_round(raft: &Raft<TypeConfig>) -> ReadIndexResponse {
+    match raft.get_read_log_id().await {
+        Ok((read, _)) => ReadIndexResponse::Index(read.map(|l| l.index)),
+        Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+            ReadIndexResponse::NotLeader(f.leader_id)
+        }
+        Err(_) => ReadIndexResponse::NotLeader(None),
+    }
+}
+
+impl CatalogNode {
     /// Waits until this node's replica reflects every write acknowledged before the call.
     pub async fn linearizable_barrier(&self) -> Result<(), ApiError> {
         if self.settings.faults.skip_read_index {
@@ -245,21 +295,11 @@ impl CatalogNode {
                     ReadIndexResponse::Index(i) => Some(i),
                     ReadIndexResponse::NotLeader(_) => None,
                 }
-            } else if let Some(addr) = self.rpc_addr_of(leader) {
-                let budget = self
-                    .settings
-                    .forward_timeout
-                    .min(end.saturating_duration_since(Instant::now()));
-                match self
-                    .rpc
-                    .call::<_, ReadIndexResponse>(&addr, "/raft/read-index", &(), budget)
-                    .await
-                {
-                    Ok(ReadIndexResponse::Index(i)) => Some(i),
+            } else {
+                match self.remote_read_index(end).await {
+                    Some(ReadIndexResponse::Index(i)) => Some(i),
                     _ => None,
                 }
-            } else {
-                None
             };
             match index {
                 Some(None) => return Ok(()),

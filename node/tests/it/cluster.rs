@@ -200,3 +200,29 @@ async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
     }
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_linearizable_reads_sharing_rounds_still_see_their_writes() {
+    let c = TestCluster::spawn(3).await;
+    let admin = c.token(TokenRole::Admin);
+    let addrs = c.api_addrs();
+    let tasks: Vec<_> = (1..=20u64)
+        .map(|product| {
+            let (addrs, admin) = (addrs.clone(), admin.clone());
+            tokio::spawn(async move {
+                for round in 0..10u64 {
+                    let value = product * 1000 + round;
+                    let w = &addrs[((product + round) % 3) as usize];
+                    assert_eq!(set_stock(w, &admin, product, value).await.status, 200);
+                    let r = &addrs[((product + round + 1) % 3) as usize];
+                    let got = get(r, &format!("/api/produtos/{product}")).await;
+                    assert_eq!(got.json["estoque"], value, "stale linearizable read on {r}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    c.shutdown().await;
+}
