@@ -1,0 +1,205 @@
+//! The four cart endpoints of DESIGN.md.
+//!
+//! Every handler validates its input before touching the store, asks the store for one atomic
+//! step, and prices the resulting lines from the catalog.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use confeitaria_types::cart::{
+    AdicionarItem, Carrinho, ItemCarrinho, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA,
+};
+use confeitaria_types::Doce;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::catalog::doce_with_deadline;
+use crate::clock::expiry_rfc3339;
+use crate::error::CartError;
+use crate::session::{self, SessionId};
+use crate::store::{Adicao, CartSnapshot, Recusa, Remocao};
+use crate::AppState;
+
+/// How many catalog look-ups one cart read runs at once.
+const PRICING_CONCURRENCY: usize = 8;
+
+/// `POST /api/carrinho/adicionar` `{doce_id, quantidade}`.
+///
+/// Without `X-Session-Id` a new session (and cart) is created; its id comes back in the
+/// `X-Session-Id` header and in the body.
+pub async fn adicionar(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, CartError> {
+    let session = match headers.get(session::HEADER) {
+        Some(raw) => parse_session(raw.to_str().unwrap_or(""))?,
+        None => SessionId::new_random(),
+    };
+    let item: AdicionarItem = parse_json(body)?;
+    if !(QUANTIDADE_MINIMA..=QUANTIDADE_MAXIMA).contains(&item.quantidade) {
+        return Err(CartError::InvalidQuantity);
+    }
+    let doce = doce_with_deadline(
+        st.catalogo.as_ref(),
+        item.doce_id,
+        st.limits.catalog_deadline,
+    )
+    .await?
+    .ok_or(CartError::ProductNotFound(item.doce_id))?;
+    if !doce.ativo {
+        return Err(CartError::ProductInactive(item.doce_id));
+    }
+    let adicao = Adicao {
+        doce_id: item.doce_id,
+        quantidade: item.quantidade,
+        estoque: doce.estoque,
+    };
+    let snapshot = match st.store.add(&session, adicao).await? {
+        Ok(snapshot) => snapshot,
+        Err(recusa) => {
+            let err = refusal(recusa, &doce);
+            st.metrics.record_refusal(err.status_and_code().1);
+            return Err(err);
+        }
+    };
+    st.metrics.record_added(item.quantidade);
+    let carrinho = price(&st, &session, snapshot, &[doce]).await?;
+    Ok(with_session_header(&session, Json(carrinho)))
+}
+
+/// `DELETE /api/carrinho/remover/{doce_id}` with `X-Session-Id`: removes the whole line.
+pub async fn remover(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(doce_id): Path<String>,
+) -> Result<Response, CartError> {
+    let raw = headers
+        .get(session::HEADER)
+        .ok_or(CartError::MissingSession)?;
+    let session = parse_session(raw.to_str().unwrap_or(""))?;
+    let doce_id: u64 = doce_id.parse().map_err(|_| CartError::InvalidProductId)?;
+    match st.store.remove(&session, doce_id).await? {
+        Remocao::Removida(snapshot) => {
+            let carrinho = price(&st, &session, snapshot, &[]).await?;
+            Ok(with_session_header(&session, Json(carrinho)))
+        }
+        Remocao::CarrinhoInexistente => Err(CartError::CartNotFound),
+        Remocao::ItemInexistente => Err(CartError::ItemNotFound(doce_id)),
+    }
+}
+
+/// `GET /api/carrinho/{session_id}`: the cart, priced from the catalog.
+pub async fn ler(
+    State(st): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<Json<Carrinho>, CartError> {
+    let session = parse_session(&session_id)?;
+    let snapshot = st
+        .store
+        .get(&session)
+        .await?
+        .ok_or(CartError::CartNotFound)?;
+    Ok(Json(price(&st, &session, snapshot, &[]).await?))
+}
+
+/// `DELETE /api/carrinho/{session_id}`: drops the cart (204), or 404 if there is none.
+pub async fn apagar(
+    State(st): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<StatusCode, CartError> {
+    let session = parse_session(&session_id)?;
+    if st.store.delete(&session).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(CartError::CartNotFound)
+    }
+}
+
+fn parse_session(raw: &str) -> Result<SessionId, CartError> {
+    SessionId::parse(raw).ok_or(CartError::InvalidSession)
+}
+
+/// Reads the whole body (bounded by the router's body limit) and decodes it.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, CartError> {
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            CartError::PayloadTooLarge
+        } else {
+            CartError::InvalidJson(r.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| CartError::InvalidJson(e.to_string()))
+}
+
+fn refusal(recusa: Recusa, doce: &Doce) -> CartError {
+    match recusa {
+        Recusa::CarrinhoCheio => CartError::CartFull,
+        Recusa::LimiteLinha { no_carrinho } => CartError::LineLimit {
+            doce_id: doce.id,
+            no_carrinho,
+        },
+        Recusa::EstoqueInsuficiente { no_carrinho } => CartError::InsufficientStock {
+            doce_id: doce.id,
+            disponivel: doce.estoque,
+            no_carrinho,
+        },
+    }
+}
+
+fn with_session_header(session: &SessionId, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(session.as_str()) {
+        response.headers_mut().insert(session::HEADER, v);
+    }
+    response
+}
+
+/// Names and prices each line from the catalog (`known` products are not fetched again).
+/// A line whose product the catalog no longer has is left out of the answer (and logged).
+async fn price(
+    st: &AppState,
+    session: &SessionId,
+    snapshot: CartSnapshot,
+    known: &[Doce],
+) -> Result<Carrinho, CartError> {
+    let deadline = st.limits.catalog_deadline;
+    let priced: Vec<Option<ItemCarrinho>> = stream::iter(snapshot.linhas)
+        .map(|linha| async move {
+            let doce = match known.iter().find(|d| d.id == linha.doce_id) {
+                Some(d) => Some(d.clone()),
+                None => doce_with_deadline(st.catalogo.as_ref(), linha.doce_id, deadline).await?,
+            };
+            let Some(doce) = doce else {
+                tracing::warn!(
+                    doce_id = linha.doce_id,
+                    "cart line names a product the catalog lacks"
+                );
+                return Ok(None);
+            };
+            Ok::<_, CartError>(Some(ItemCarrinho {
+                doce_id: linha.doce_id,
+                nome: doce.nome,
+                preco_centavos: doce.preco_centavos,
+                quantidade: linha.quantidade,
+                subtotal_centavos: doce.preco_centavos.saturating_mul(linha.quantidade),
+            }))
+        })
+        .buffered(PRICING_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let itens: Vec<ItemCarrinho> = priced.into_iter().flatten().collect();
+    let total_centavos = itens
+        .iter()
+        .fold(0u64, |acc, i| acc.saturating_add(i.subtotal_centavos));
+    Ok(Carrinho {
+        session_id: session.to_string(),
+        itens,
+        total_centavos,
+        expira_em: expiry_rfc3339(snapshot.ttl_restante),
+    })
+}

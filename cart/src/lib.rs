@@ -1,0 +1,145 @@
+//! Confeitaria's cart service: one cart per session id, kept in Redis (or in process memory
+//! when no Redis is configured), priced from the catalog on every answer.
+//!
+//! - [`api`]: the four cart endpoints;
+//! - [`ops`]: `/health`, `/ready`, `/metrics`, `/openapi.json`, JSON 404/405;
+//! - [`store`]: the [`store::CartStore`] trait, [`store::RedisStore`] (Lua scripts) and
+//!   [`store::MemoryStore`];
+//! - [`catalog`]: the [`catalog::Catalogo`] trait the cart asks about products;
+//! - [`session`]: 128-bit random session ids;
+//! - [`error`]: [`error::CartError`] and its one `IntoResponse`;
+//! - [`config`]: command line and environment;
+//! - [`metrics`], [`openapi`], [`clock`]: counters, the API document, RFC 3339 instants.
+//!
+//! [`run`] serves a router over any listener until the shutdown future resolves.
+
+pub mod api;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod session;
+pub mod store;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::serve::Listener;
+use axum::Router;
+
+use crate::catalog::Catalogo;
+use crate::error::CartError;
+use crate::metrics::Metrics;
+use crate::store::CartStore;
+
+/// Largest request body accepted (an add is about 40 bytes).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Time bounds of the service.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Upper bound on one catalog look-up.
+    pub catalog_deadline: Duration,
+    /// Upper bound on a whole request; past it the answer is 503 `timeout`.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            catalog_deadline: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where carts live.
+    pub store: Arc<dyn CartStore>,
+    /// Where products, prices and stock come from.
+    pub catalogo: Arc<dyn Catalogo>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Time bounds.
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// State with fresh metrics and the given bounds.
+    pub fn new(store: Arc<dyn CartStore>, catalogo: Arc<dyn Catalogo>, limits: Limits) -> Self {
+        Self {
+            store,
+            catalogo,
+            metrics: Arc::new(Metrics::default()),
+            limits,
+        }
+    }
+}
+
+/// The service's routes with their middleware (metrics, request deadline, body limit).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/carrinho/adicionar", post(api::adicionar))
+        .route("/api/carrinho/remover/{doce_id}", delete(api::remover))
+        .route(
+            "/api/carrinho/{session_id}",
+            get(api::ler).delete(api::apagar),
+        )
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Bounds each request by `Limits::request_timeout` and counts it.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = match tokio::time::timeout(st.limits.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => CartError::Timeout.into_response(),
+    };
+    st.metrics.record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Serves the cart API on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn run<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

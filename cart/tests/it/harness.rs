@@ -1,0 +1,459 @@
+//! Test harness: a real `redis-server` per test, the cart router over either store, and an
+//! in-process table standing in for the catalog where the catalog is not what is tested.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use cart::catalog::{Catalogo, CatalogoError};
+use cart::store::{CartStore, MemoryStore, RedisStore, RedisStoreConfig, DEFAULT_TTL};
+use cart::{AppState, Limits};
+use confeitaria_types::Doce;
+use futures::future::{BoxFuture, FutureExt};
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// Deadline every Redis call of the service under test gets.
+pub const REDIS_DEADLINE: Duration = Duration::from_millis(500);
+
+/// Polls `cond` every 20 ms until it holds or `deadline` passes; returns whether it held.
+pub async fn eventually<F, Fut>(deadline: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `redis-server` process on a free loopback port with its data in a temp dir (AOF with
+/// fsync on every write, so a restart finds what was acknowledged). Killed on drop.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One synchronous PING over a raw socket: true on `+PONG`.
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits (at most 10 s) until it answers PING.
+    pub fn start() -> Self {
+        // A port found free may be taken before redis-server binds it: try a few.
+        for _ in 0..5 {
+            let mut server = Self {
+                child: None,
+                port: free_port(),
+                dir: tempfile::tempdir().unwrap(),
+            };
+            if server.spawn_and_wait() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start (is it installed? apt-get install -y redis-server)");
+    }
+
+    /// Spawns on `self.port` and waits for PING; false if it exited or never answered.
+    fn spawn_and_wait(&mut self) -> bool {
+        let dir = self.dir.path();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run redis-server (apt-get install -y redis-server)");
+        self.child = Some(child);
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if ping(self.port) {
+                return true;
+            }
+            if let Some(c) = self.child.as_mut() {
+                if c.try_wait().unwrap().is_some() {
+                    self.child = None;
+                    return false;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill();
+        false
+    }
+
+    /// `redis://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server not running").id()
+    }
+
+    /// `kill -9` and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(
+            self.spawn_and_wait(),
+            "redis-server did not restart on {}",
+            self.port
+        );
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the server process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// A direct connection, for looking at keys.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Products the table catalog starts with: ids 1..=60, named `Doce {id}`, priced `100 * id`
+/// cents, 1000 units each, all active.
+pub const SEEDED: u64 = 60;
+
+/// The catalog as an in-process table (no HTTP), with a switch that makes it unreachable.
+pub struct TableCatalog {
+    doces: Mutex<HashMap<u64, Doce>>,
+    down: AtomicBool,
+}
+
+impl TableCatalog {
+    pub fn seeded() -> Self {
+        let doces = (1..=SEEDED)
+            .map(|id| {
+                (
+                    id,
+                    Doce {
+                        id,
+                        nome: format!("Doce {id}"),
+                        descricao: String::new(),
+                        preco_centavos: 100 * id,
+                        categoria: "doces".into(),
+                        estoque: 1000,
+                        ativo: true,
+                        versao: 1,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            doces: Mutex::new(doces),
+            down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn update(&self, id: u64, f: impl FnOnce(&mut Doce)) {
+        f(self.doces.lock().unwrap().get_mut(&id).unwrap());
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+impl Catalogo for TableCatalog {
+    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogoError>> {
+        let r = if self.down.load(Ordering::SeqCst) {
+            Err(CatalogoError::Unavailable(
+                "table catalog switched off".into(),
+            ))
+        } else {
+            Ok(self.doces.lock().unwrap().get(&id).cloned())
+        };
+        futures::future::ready(r).boxed()
+    }
+}
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// An answer, with the body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Resp {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("<none>")
+    }
+
+    /// `X-Session-Id` of the answer.
+    pub fn session(&self) -> String {
+        self.headers
+            .get("x-session-id")
+            .expect("no X-Session-Id header")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Units of `doce_id` in a cart body (0 if absent).
+    pub fn qty(&self, doce_id: u64) -> u64 {
+        self.json["itens"]
+            .as_array()
+            .expect("not a cart")
+            .iter()
+            .find(|i| i["doce_id"] == doce_id)
+            .map_or(0, |i| i["quantidade"].as_u64().unwrap())
+    }
+
+    /// Asserts a DESIGN.md error: status, JSON body with this code and a message.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(self.code(), code, "body: {}", self.text);
+        assert!(
+            self.json["error"]["message"].is_string(),
+            "body: {}",
+            self.text
+        );
+    }
+}
+
+/// The cart router over one store and a table catalog.
+pub struct TestApp {
+    pub router: axum::Router,
+    pub catalog: Arc<TableCatalog>,
+    pub redis: Option<RedisServer>,
+}
+
+impl TestApp {
+    pub async fn spawn(kind: StoreKind) -> Self {
+        Self::with_ttl(kind, DEFAULT_TTL).await
+    }
+
+    pub async fn with_ttl(kind: StoreKind, ttl: Duration) -> Self {
+        let catalog = Arc::new(TableCatalog::seeded());
+        Self::build(kind, ttl, catalog.clone(), catalog).await
+    }
+
+    /// Any catalog; `table` is kept for tests that poke it (unused when `catalogo` is real).
+    pub async fn build(
+        kind: StoreKind,
+        ttl: Duration,
+        catalogo: Arc<dyn Catalogo>,
+        table: Arc<TableCatalog>,
+    ) -> Self {
+        match kind {
+            StoreKind::Memory => {
+                let store = Arc::new(MemoryStore::new(ttl));
+                Self::assemble(store, None, catalogo, table)
+            }
+            StoreKind::Redis => Self::on_redis(RedisServer::start(), ttl, catalogo, table),
+        }
+    }
+
+    /// The service on an existing (possibly stopped) Redis server.
+    pub fn on_redis(
+        server: RedisServer,
+        ttl: Duration,
+        catalogo: Arc<dyn Catalogo>,
+        table: Arc<TableCatalog>,
+    ) -> Self {
+        let store = RedisStore::new(RedisStoreConfig {
+            url: server.url(),
+            ttl,
+            deadline: REDIS_DEADLINE,
+        })
+        .unwrap();
+        Self::assemble(Arc::new(store), Some(server), catalogo, table)
+    }
+
+    fn assemble(
+        store: Arc<dyn CartStore>,
+        redis: Option<RedisServer>,
+        catalogo: Arc<dyn Catalogo>,
+        table: Arc<TableCatalog>,
+    ) -> Self {
+        let state = AppState::new(store, catalogo, Limits::default());
+        Self {
+            router: cart::router(state),
+            catalog: table,
+            redis,
+        }
+    }
+
+    pub fn redis(&mut self) -> &mut RedisServer {
+        self.redis.as_mut().expect("not a Redis test")
+    }
+
+    /// Sends one request through the router (no socket).
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        session: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(s) = session {
+            req = req.header("x-session-id", s);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b)),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    pub async fn add(&self, session: Option<&str>, doce_id: u64, quantidade: u64) -> Resp {
+        let body = serde_json::json!({"doce_id": doce_id, "quantidade": quantidade});
+        self.add_raw(session, body.to_string().into_bytes()).await
+    }
+
+    pub async fn add_raw(&self, session: Option<&str>, body: Vec<u8>) -> Resp {
+        self.call(Method::POST, "/api/carrinho/adicionar", session, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, session: &str) -> Resp {
+        self.call(Method::GET, &format!("/api/carrinho/{session}"), None, None)
+            .await
+    }
+
+    pub async fn remove(&self, session: Option<&str>, doce_id: &str) -> Resp {
+        let uri = format!("/api/carrinho/remover/{doce_id}");
+        self.call(Method::DELETE, &uri, session, None).await
+    }
+
+    pub async fn delete(&self, session: &str) -> Resp {
+        self.call(
+            Method::DELETE,
+            &format!("/api/carrinho/{session}"),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// A new cart holding `qty` of `doce_id`; returns its session id.
+    pub async fn new_cart(&self, doce_id: u64, qty: u64) -> String {
+        let r = self.add(None, doce_id, qty).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.session()
+    }
+}
+
+/// Generates `memory::$name` and `redis::$name` tests from `async fn $name(StoreKind)`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::StoreKind::Memory).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::StoreKind::Redis).await
+                }
+            )*
+        }
+    };
+}
