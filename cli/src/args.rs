@@ -1,0 +1,264 @@
+//! The command line: every subcommand and flag, parsed once by clap (flags, then
+//! `CONFEITARIA_*` variables, then defaults).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `confeitaria`: brings the bakery up, shows the catalog cluster, and lets you kill its
+/// leader and watch another take over.
+#[derive(Debug, Parser)]
+#[command(name = "confeitaria", version, about)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The cluster file.
+    #[arg(
+        long,
+        global = true,
+        env = "CONFEITARIA_CONFIG",
+        default_value = "cluster.toml"
+    )]
+    pub config: PathBuf,
+    /// Catalog nodes to talk to (`host:port`, comma-separated), instead of those `up` started
+    /// or the cluster file lists.
+    #[arg(
+        long,
+        global = true,
+        env = "CONFEITARIA_CATALOG_NODES",
+        value_delimiter = ','
+    )]
+    pub nodes: Vec<String>,
+    /// Bearer token for admin calls (default: one minted from the cluster file's secret).
+    #[arg(long, global = true, env = "CONFEITARIA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of tables, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every service the cluster file lists, wait until each is ready, and keep them
+    /// running until Ctrl-C.
+    Up(UpArgs),
+    /// One table of the catalog nodes; exits non-zero when there is no leader.
+    Status,
+    /// The status table, refreshed four times a second, with each leader change.
+    Watch(WatchArgs),
+    /// Kill or start one of the catalog nodes that `up` started.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Cause failures and measure the recovery.
+    #[command(subcommand)]
+    Chaos(ChaosCommand),
+    /// Products.
+    #[command(subcommand)]
+    Produtos(ProdutosCommand),
+    /// Stock (admin).
+    #[command(subcommand)]
+    Estoque(EstoqueCommand),
+    /// Mint a JWT signed with the cluster file's secret, for local use.
+    Token(TokenArgs),
+    /// Measure writes, reads and failover of a running cluster (and, optionally, etcd and a
+    /// bare axum handler side by side).
+    Bench(BenchArgs),
+    /// Run one catalog node in this process (what `up` starts as a child).
+    #[command(hide = true)]
+    ServeNode(ServeNodeArgs),
+    /// Serve a fixed JSON body with a bare axum handler (the bench's baseline).
+    #[command(hide = true)]
+    ServeBaseline(ServeBaselineArgs),
+}
+
+/// `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Start with empty data: erase what earlier runs left in the data directory.
+    #[arg(long)]
+    pub fresh: bool,
+    /// How long to wait for every service to be ready, in seconds.
+    #[arg(long, env = "CONFEITARIA_UP_TIMEOUT_SECS", default_value_t = 60)]
+    pub timeout_secs: u64,
+}
+
+/// `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Stop after this many refreshes (default: until Ctrl-C).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Refresh period in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub interval_ms: u64,
+}
+
+/// `node kill|start`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// SIGKILL catalog node N.
+    Kill {
+        /// Node id.
+        id: u64,
+    },
+    /// Start catalog node N again, on its ports and data.
+    Start {
+        /// Node id.
+        id: u64,
+    },
+}
+
+/// `chaos ...`.
+#[derive(Debug, Subcommand)]
+pub enum ChaosCommand {
+    /// Kill the leader while a writer keeps writing; measure the time to a new leader and to
+    /// the first acknowledged write; restart it and wait until it has caught up.
+    KillLeader(KillLeaderArgs),
+}
+
+/// `chaos kill-leader`.
+#[derive(Debug, Clone, Args)]
+pub struct KillLeaderArgs {
+    /// How many times.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
+    /// Product whose stock the writer sets (it is restored at the end).
+    #[arg(long, default_value_t = 1)]
+    pub doce: u64,
+    /// Longest wait for each recovery step, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub step_timeout_secs: u64,
+}
+
+/// `produtos ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProdutosCommand {
+    /// One page of products, or one category's.
+    List {
+        /// Only this category (slug).
+        #[arg(long)]
+        categoria: Option<String>,
+        /// Page size (1..=100).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Page start.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Read this node's replica instead of a linearizable read.
+        #[arg(long)]
+        local: bool,
+    },
+    /// One product with its stock counters.
+    Show {
+        /// Product id.
+        id: u64,
+        /// Read a replica instead of a linearizable read.
+        #[arg(long)]
+        local: bool,
+    },
+}
+
+/// `estoque ...`.
+#[derive(Debug, Subcommand)]
+pub enum EstoqueCommand {
+    /// Set the available stock of a product.
+    Set {
+        /// Product id.
+        id: u64,
+        /// New available stock.
+        estoque: u64,
+    },
+    /// Add to (or, negative, take from) the available stock.
+    Add {
+        /// Product id.
+        id: u64,
+        /// Units to add; negative takes away.
+        #[arg(allow_hyphen_values = true)]
+        delta: i64,
+    },
+}
+
+/// Token roles.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Service-to-service calls (reservations).
+    Service,
+}
+
+/// `token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Role the token grants.
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 24 * 3600)]
+    pub ttl_secs: u64,
+}
+
+/// `bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Concurrent clients of each run.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    pub clients: Vec<usize>,
+    /// Length of each run, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Most requests of each run, whatever its length.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_requests: u64,
+    /// Leader kills to time (needs `up`; 0 skips).
+    #[arg(long, default_value_t = 5)]
+    pub kills: u32,
+    /// Also measure a three-member etcd cluster (the `etcd` binary, Debian `etcd-server`)
+    /// started on free loopback ports in a temporary directory.
+    #[arg(long)]
+    pub etcd: bool,
+    /// Path of the etcd binary.
+    #[arg(long, default_value = "etcd")]
+    pub etcd_bin: PathBuf,
+    /// Also measure a bare axum handler returning a fixed JSON body, in a child process.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Where to write the table as CSV.
+    #[arg(long, default_value = "bench.csv")]
+    pub csv: PathBuf,
+}
+
+/// `serve-node` (hidden).
+#[derive(Debug, Args)]
+pub struct ServeNodeArgs {
+    /// This node's id, as listed in the cluster file.
+    #[arg(long, env = "CONFEITARIA_NODE_ID")]
+    pub id: u64,
+    /// Data directory (default: `<data_dir>/node-<id>`).
+    #[arg(long, env = "CONFEITARIA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Stop when standard input closes (set by `up`, so a node never outlives it).
+    #[arg(long)]
+    pub stop_on_stdin_eof: bool,
+}
+
+/// `serve-baseline` (hidden).
+#[derive(Debug, Args)]
+pub struct ServeBaselineArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: String,
+    /// Stop when standard input closes.
+    #[arg(long)]
+    pub stop_on_stdin_eof: bool,
+}

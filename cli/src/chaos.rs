@@ -1,0 +1,398 @@
+//! `chaos kill-leader`: kills the leader (SIGKILL, through `up`) while a writer keeps
+//! writing, and measures each recovery:
+//!
+//! - *to leader*: from the kill to the first status in which a surviving node leads;
+//! - *to write*: from the kill to the first write acknowledged by the new leader (the
+//!   writer is sequential, and a response names its leader in `X-Raft-Leader`);
+//! - *catch-up*: from restarting the killed node to its applying everything the leader had
+//!   committed when it came back.
+//!
+//! At the end it checks that the last acknowledged write is what a linearizable read sees,
+//! restores the product's stock, and prints each round with the median and worst.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use confeitaria_client::{CallPolicy, CatalogClient, Consistency};
+use confeitaria_types::Role;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::args::KillLeaderArgs;
+use crate::context::Context;
+use crate::control::{self, ControlRequest, UpState};
+use crate::error::CliError;
+use crate::output::table;
+use crate::status::{gather, leader_of};
+
+/// One kill and its recovery.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    /// 1-based.
+    pub round: u32,
+    /// The node killed.
+    pub killed: u64,
+    /// The node that took over.
+    pub new_leader: u64,
+    /// Kill to a new leader, ms.
+    pub to_leader_ms: f64,
+    /// Kill to the first write acknowledged by the new leader, ms.
+    pub to_write_ms: f64,
+    /// Restart to caught up, ms.
+    pub catch_up_ms: f64,
+    /// Writes acknowledged during the round.
+    pub acked: u64,
+    /// Writes that failed during the round.
+    pub failed: u64,
+}
+
+/// Median and worst of each measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Kill to a new leader, median and worst, ms.
+    pub to_leader_ms: (f64, f64),
+    /// Kill to the first acknowledged write, median and worst, ms.
+    pub to_write_ms: (f64, f64),
+    /// Catch-up after restart, median and worst, ms.
+    pub catch_up_ms: (f64, f64),
+}
+
+/// The median and the largest of `v`.
+pub fn median_worst(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    (median, s[n - 1])
+}
+
+#[derive(Debug)]
+enum WriteEvent {
+    Acked {
+        at: Instant,
+        leader: Option<u64>,
+        value: u64,
+    },
+    Failed,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn control(up: &UpState, req: ControlRequest) -> Result<(), CliError> {
+    control::request(&up.control, &req).await.map(|_| ())
+}
+
+/// Waits until every node answers and all agree on one leader; returns it.
+async fn wait_stable(nodes: &[(Option<u64>, String)], step: Duration) -> Result<u64, CliError> {
+    let end = Instant::now() + step;
+    loop {
+        let views = gather(nodes, Duration::from_millis(500)).await;
+        let leaders: Vec<Option<u64>> = views
+            .iter()
+            .map(|v| v.status.as_ref().and_then(|s| s.leader))
+            .collect();
+        if let (Some(Some(l)), Some(_)) = (leaders.first(), leader_of(&views)) {
+            if leaders.iter().all(|x| *x == Some(*l)) {
+                return Ok(*l);
+            }
+        }
+        if Instant::now() >= end {
+            return Err(CliError::Timeout(
+                "the cluster did not settle on one leader".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `chaos kill-leader`.
+pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), CliError> {
+    let up = ctx.require_up().await?;
+    let nodes: Vec<(Option<u64>, String)> = up
+        .nodes()
+        .into_iter()
+        .map(|(id, a)| (Some(id), a))
+        .collect();
+    let client = CatalogClient::new(nodes.iter().map(|(_, a)| a.clone()).collect())
+        .with_token(ctx.admin_token()?)
+        .with_policy(CallPolicy {
+            deadline: Duration::from_secs(10),
+            attempt: Duration::from_secs(2),
+            backoff: Duration::from_millis(10),
+        });
+    let step = Duration::from_secs(args.step_timeout_secs);
+    wait_stable(&nodes, step).await?;
+    let original = client
+        .doce(args.doce, Consistency::Linearizable)
+        .await?
+        .estoque;
+    client.refresh().await?;
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(write_forever(client.clone(), args.doce, tx, stop.clone()));
+
+    let mut rounds = Vec::new();
+    let mut last_acked = None;
+    let mut outcome = Ok(());
+    for round in 1..=args.rounds {
+        match one_round(&up, &nodes, round, step, &mut rx, &mut last_acked).await {
+            Ok(r) => {
+                if !ctx.global.json {
+                    println!(
+                        "round {round}: killed node {} → node {} leads after {:.0} ms, first write after {:.0} ms; node {} caught up {:.0} ms after restart ({} writes acked, {} failed)",
+                        r.killed, r.new_leader, r.to_leader_ms, r.to_write_ms, r.killed, r.catch_up_ms, r.acked, r.failed
+                    );
+                }
+                rounds.push(r);
+            }
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = writer.await;
+    while let Ok(ev) = rx.try_recv() {
+        if let WriteEvent::Acked { value, .. } = ev {
+            last_acked = Some(value);
+        }
+    }
+    // Every node that `up` started must be running again, even after a failed round.
+    for (id, _) in up.nodes() {
+        let _ = control(&up, ControlRequest::Start { node: id }).await;
+    }
+    outcome?;
+
+    let seen = client
+        .doce(args.doce, Consistency::Linearizable)
+        .await?
+        .estoque;
+    client.set_estoque(args.doce, original).await?;
+    let lost = last_acked.is_some_and(|v| seen < v);
+    let col = |f: fn(&Round) -> f64| rounds.iter().map(f).collect::<Vec<_>>();
+    let summary = Summary {
+        to_leader_ms: median_worst(&col(|r| r.to_leader_ms)),
+        to_write_ms: median_worst(&col(|r| r.to_write_ms)),
+        catch_up_ms: median_worst(&col(|r| r.catch_up_ms)),
+    };
+    if ctx.global.json {
+        println!(
+            "{}",
+            serde_json::json!({"rounds": rounds, "summary": summary, "acknowledged_write_lost": lost})
+        );
+    } else {
+        let rows = vec![
+            vec![
+                "kill → new leader".to_owned(),
+                format!("{:.0} ms", summary.to_leader_ms.0),
+                format!("{:.0} ms", summary.to_leader_ms.1),
+            ],
+            vec![
+                "kill → first acknowledged write".to_owned(),
+                format!("{:.0} ms", summary.to_write_ms.0),
+                format!("{:.0} ms", summary.to_write_ms.1),
+            ],
+            vec![
+                "restart → caught up".to_owned(),
+                format!("{:.0} ms", summary.catch_up_ms.0),
+                format!("{:.0} ms", summary.catch_up_ms.1),
+            ],
+        ];
+        println!();
+        print!("{}", table(&["", "median", "worst"], &rows));
+        println!(
+            "last acknowledged write {} by a linearizable read; stock of product {} restored to {original}",
+            if lost { "NOT SEEN" } else { "seen" },
+            args.doce
+        );
+    }
+    if lost {
+        return Err(CliError::Other("an acknowledged write was lost".to_owned()));
+    }
+    Ok(())
+}
+
+async fn write_forever(
+    client: CatalogClient,
+    doce: u64,
+    tx: mpsc::UnboundedSender<WriteEvent>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut value = 100_000u64;
+    while !stop.load(Ordering::Relaxed) {
+        value = if value >= 999_000 { 100_000 } else { value + 1 };
+        let ev = match client.set_estoque(doce, value).await {
+            Ok(_) => WriteEvent::Acked {
+                at: Instant::now(),
+                leader: client.leader(),
+                value,
+            },
+            Err(_) => WriteEvent::Failed,
+        };
+        if tx.send(ev).is_err() {
+            return;
+        }
+    }
+}
+
+async fn one_round(
+    up: &UpState,
+    nodes: &[(Option<u64>, String)],
+    round: u32,
+    step: Duration,
+    rx: &mut mpsc::UnboundedReceiver<WriteEvent>,
+    last_acked: &mut Option<u64>,
+) -> Result<Round, CliError> {
+    let leader = wait_stable(nodes, step).await?;
+    let (mut acked, mut failed) = (0u64, 0u64);
+    // Drain, then see the writer acknowledged by this leader before killing it.
+    let end = Instant::now() + step;
+    loop {
+        let ev = tokio::time::timeout_at(end, rx.recv())
+            .await
+            .map_err(|_| CliError::Timeout("the writer made no progress".into()))?;
+        match ev {
+            Some(WriteEvent::Acked {
+                leader: l, value, ..
+            }) => {
+                *last_acked = Some(value);
+                if l == Some(leader) && rx.is_empty() {
+                    break;
+                }
+            }
+            Some(WriteEvent::Failed) => {}
+            None => return Err(CliError::Other("the writer stopped".into())),
+        }
+    }
+    let killed_at = Instant::now();
+    control(up, ControlRequest::Kill { node: leader }).await?;
+
+    let survivors: Vec<(Option<u64>, String)> = nodes
+        .iter()
+        .filter(|(id, _)| *id != Some(leader))
+        .cloned()
+        .collect();
+    let (mut to_leader, mut to_write, mut new_leader) = (None, None, None);
+    let end = Instant::now() + step;
+    while to_leader.is_none() || to_write.is_none() {
+        if Instant::now() >= end {
+            return Err(CliError::Timeout(format!(
+                "round {round}: no new leader or no acknowledged write within {}s",
+                step.as_secs()
+            )));
+        }
+        while let Ok(ev) = rx.try_recv() {
+            match ev {
+                WriteEvent::Acked {
+                    at,
+                    leader: l,
+                    value,
+                } => {
+                    acked += 1;
+                    *last_acked = Some(value);
+                    if to_write.is_none() && at > killed_at && l.is_some_and(|l| l != leader) {
+                        to_write = Some(at - killed_at);
+                    }
+                }
+                WriteEvent::Failed => failed += 1,
+            }
+        }
+        if to_leader.is_none() {
+            let views = gather(&survivors, Duration::from_millis(100)).await;
+            let now = Instant::now();
+            if let Some(s) = views
+                .iter()
+                .filter_map(|v| v.status.as_ref())
+                .find(|s| s.role == Role::Leader && s.id != leader)
+            {
+                to_leader = Some(now - killed_at);
+                new_leader = Some(s.id);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let restarted_at = Instant::now();
+    control(up, ControlRequest::Start { node: leader }).await?;
+    let me: Vec<(Option<u64>, String)> = nodes
+        .iter()
+        .filter(|(id, _)| *id == Some(leader))
+        .cloned()
+        .collect();
+    let mut target = None;
+    let end = Instant::now() + step;
+    let catch_up = loop {
+        if Instant::now() >= end {
+            return Err(CliError::Timeout(format!(
+                "round {round}: node {leader} did not catch up within {}s",
+                step.as_secs()
+            )));
+        }
+        if target.is_none() {
+            let views = gather(&me, Duration::from_millis(200)).await;
+            if views.iter().any(|v| v.status.is_some()) {
+                let all = gather(nodes, Duration::from_millis(500)).await;
+                target = all
+                    .iter()
+                    .filter_map(|v| v.status.as_ref())
+                    .find(|s| s.role == Role::Leader)
+                    .and_then(|s| s.commit_index);
+            }
+        }
+        if let Some(t) = target {
+            let views = gather(&me, Duration::from_millis(200)).await;
+            if views
+                .iter()
+                .filter_map(|v| v.status.as_ref())
+                .any(|s| s.applied_index >= Some(t))
+            {
+                break restarted_at.elapsed();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    while let Ok(ev) = rx.try_recv() {
+        match ev {
+            WriteEvent::Acked { value, .. } => {
+                acked += 1;
+                *last_acked = Some(value);
+            }
+            WriteEvent::Failed => failed += 1,
+        }
+    }
+    Ok(Round {
+        round,
+        killed: leader,
+        new_leader: new_leader.unwrap_or_default(),
+        to_leader_ms: ms(to_leader.unwrap_or_default()),
+        to_write_ms: ms(to_write.unwrap_or_default()),
+        catch_up_ms: ms(catch_up),
+        acked,
+        failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts_and_the_worst() {
+        assert_eq!(median_worst(&[300.0, 100.0, 200.0]), (200.0, 300.0));
+        assert_eq!(median_worst(&[100.0, 400.0, 200.0, 300.0]), (250.0, 400.0));
+        assert_eq!(median_worst(&[]), (0.0, 0.0));
+    }
+}

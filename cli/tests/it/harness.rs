@@ -1,0 +1,161 @@
+//! [`Shop`]: a `confeitaria up` child on free ports in a temporary directory, killed (with
+//! its children) when dropped; and helpers to run other subcommands against it.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use std::sync::Arc;
+
+use tempfile::TempDir;
+
+/// The `confeitaria` binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_confeitaria"))
+}
+
+/// A running `up`.
+pub struct Shop {
+    pub dir: Arc<TempDir>,
+    pub config: PathBuf,
+    pub up: Child,
+    /// The `ready` event `up --json` printed.
+    pub ready: serde_json::Value,
+}
+
+impl Shop {
+    /// Writes a cluster file whose every port is 0 and starts `up --json` on it; returns once
+    /// it has printed that every service is ready.
+    pub fn start() -> Shop {
+        let dir = TempDir::new().unwrap();
+        let config = dir.path().join("cluster.toml");
+        let data = dir.path().join("data");
+        let mut text = format!(
+            "[cluster]\nsecret = \"test-secret\"\njwt_secret = \"test-jwt\"\ndata_dir = \"{}\"\n",
+            data.display()
+        );
+        for id in 1..=3 {
+            text.push_str(&format!(
+                "\n[[nodes]]\nid = {id}\napi = \"127.0.0.1:0\"\nrpc = \"127.0.0.1:0\"\n"
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        Shop::launch(Arc::new(dir), config, &[])
+    }
+
+    /// Starts `up` again on the same cluster file and data, with `args` (e.g. `--fresh`).
+    pub fn restart(&self, args: &[&str]) -> Shop {
+        Shop::launch(self.dir.clone(), self.config.clone(), args)
+    }
+
+    fn launch(dir: Arc<TempDir>, config: PathBuf, args: &[&str]) -> Shop {
+        let mut up = Command::new(bin())
+            .args(["--json", "--config"])
+            .arg(&config)
+            .arg("up")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = up.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut shop = Shop {
+            dir,
+            config,
+            up,
+            ready: serde_json::Value::Null,
+        };
+        let line = rx
+            .recv_timeout(Duration::from_secs(90))
+            .expect("`up` printed no ready line within 90 s");
+        shop.ready = serde_json::from_str(&line).unwrap();
+        assert_eq!(shop.ready["event"], "ready", "{line}");
+        // Keep draining stdout so `up` never blocks on a full pipe.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        shop
+    }
+
+    /// PIDs of the services, as `up` reported them when ready.
+    pub fn service_pids(&self) -> Vec<u32> {
+        self.ready["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["pid"].as_u64().unwrap() as u32)
+            .collect()
+    }
+
+    /// Runs `confeitaria --config <file> <args>` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Sends SIGINT to `up`, as Ctrl-C does, and waits for it to exit.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let pid = self.up.id().to_string();
+        let ok = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(ok.success());
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.up.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < end,
+                "`up` did not exit within 30 s of Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        // Killing `up` closes its children's standard input, which stops them too.
+        let _ = self.up.kill();
+        let _ = self.up.wait();
+    }
+}
+
+/// Whether `pid` is a live (not zombie) process.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `f` holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

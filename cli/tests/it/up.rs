@@ -1,0 +1,117 @@
+//! `up` on free ports; `status` names a leader; `node kill|start`; `chaos kill-leader
+//! --rounds 3` completes and prints its figures; Ctrl-C leaves no process behind.
+
+use std::time::Duration;
+
+use crate::harness::{alive, stdout, wait_until, Shop};
+
+fn leader_of(shop: &Shop) -> Option<u64> {
+    let out = shop.run(&["--json", "status"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    doc["leader"].as_u64()
+}
+
+#[test]
+fn up_status_chaos_and_ctrl_c_leave_no_process_behind() {
+    let mut shop = Shop::start();
+    let pids = shop.service_pids();
+    assert_eq!(pids.len(), 3);
+    assert!(pids.iter().all(|p| alive(*p)));
+    assert!(shop.ready["leader"].as_u64().is_some(), "{}", shop.ready);
+
+    // `status` names a leader, as a table and as JSON.
+    let out = shop.run(&["status"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("leader: node "), "{text}");
+    assert!(text.contains("follower"), "{text}");
+    let leader = leader_of(&shop).expect("a leader");
+
+    // The shop serves its catalog through the CLI.
+    let out = shop.run(&["estoque", "set", "2", "77"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = shop.run(&["--json", "produtos", "show", "2"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["produto"]["estoque"], 77);
+
+    // `node kill` takes a follower away and `status` still names the leader; `node start`
+    // brings it back.
+    let follower = (1..=3).find(|id| *id != leader).unwrap().to_string();
+    assert!(shop.run(&["node", "kill", &follower]).status.success());
+    let out = shop.run(&["status"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("down"), "{}", stdout(&out));
+    let again = shop.run(&["node", "kill", &follower]);
+    assert!(
+        !again.status.success(),
+        "killing a stopped node is an error"
+    );
+    let err = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "one friendly line: {err}");
+    assert!(shop.run(&["node", "start", &follower]).status.success());
+
+    // Three leader kills, measured.
+    let out = shop.run(&["chaos", "kill-leader", "--rounds", "3"]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for round in 1..=3 {
+        assert!(
+            text.contains(&format!("round {round}: killed node")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("kill → first acknowledged write"), "{text}");
+    assert!(text.contains("median"), "{text}");
+    assert!(text.contains("seen by a linearizable read"), "{text}");
+    assert!(wait_until(Duration::from_secs(10), || leader_of(&shop).is_some()));
+
+    // The restarted nodes have new PIDs; collect every PID `up` runs now.
+    let st: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(shop.dir.path().join("data/up.json")).unwrap(),
+    )
+    .unwrap();
+    let mut all: Vec<u32> = st["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["pid"].as_u64().map(|p| p as u32))
+        .collect();
+    all.extend(pids);
+    let up_pid = shop.up.id();
+
+    let status = shop.interrupt();
+    assert!(status.success(), "`up` exits cleanly on Ctrl-C: {status:?}");
+    assert!(
+        wait_until(Duration::from_secs(5), || all.iter().all(|p| !alive(*p))),
+        "processes left behind: {:?}",
+        all.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+    );
+    assert!(!alive(up_pid));
+    assert!(!shop.dir.path().join("data/up.json").exists());
+
+    // No `up` is running any more: status fails with a non-zero code, in one line.
+    let out = shop.run(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn data_survives_a_restart_and_fresh_starts_empty() {
+    let mut shop = Shop::start();
+    assert!(shop.run(&["estoque", "set", "3", "4321"]).status.success());
+    assert!(shop.interrupt().success());
+
+    let mut again = shop.restart(&[]);
+    let out = again.run(&["--json", "produtos", "show", "3"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["produto"]["estoque"], 4321, "data survived");
+    assert!(again.interrupt().success());
+
+    let fresh = shop.restart(&["--fresh"]);
+    let out = fresh.run(&["--json", "produtos", "show", "3"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(doc["produto"]["estoque"], 4321, "--fresh started empty");
+}
