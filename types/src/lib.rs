@@ -2,6 +2,7 @@
 //!
 //! - [`cart`]: the shopper's cart (`Carrinho`) and the body that adds to it;
 //! - [`catalog`]: categories, sweets, stock counters and reservations (the catalog's JSON);
+//! - [`orders`]: orders (`Pedido`), their statuses and events (`EventoPedido`);
 //! - [`error`]: the error body every service answers 4xx and 5xx with;
 //! - [`cluster`]: node addresses and the `/cluster/status` document;
 //! - [`auth`]: the HS256 JWTs that admin and service calls carry.
@@ -11,6 +12,7 @@ pub mod cart;
 pub mod catalog;
 pub mod cluster;
 pub mod error;
+pub mod orders;
 
 pub use catalog::*;
 pub use cluster::*;

@@ -1,0 +1,216 @@
+//! Confeitaria's orders service: every order is an append-only event log in sled, its stock
+//! moves through the catalog by a saga that survives a crash at any step, and its events
+//! leave through an outbox to the Redis stream `pedidos:eventos`.
+//!
+//! - [`api`]: the order endpoints (checkout, read, events, status);
+//! - [`ops`]: `/health`, `/ready`, `/metrics`, `/openapi.json`, JSON 404/405;
+//! - [`saga`]: checkout, payment, cancellation and the driver that finishes open steps;
+//! - [`machine`]: the pure state machine (legal transitions, the fold of events);
+//! - [`store`]: the sled trees (events, heads, idempotency keys, outbox, open steps);
+//! - [`outbox`]: the publisher to Redis;
+//! - [`catalog`], [`cart_source`]: the catalog's reservations and the cart, behind traits;
+//! - [`failpoint`]: `CONFEITARIA_FAILPOINT`, aborting the process at a named step;
+//! - [`config`], [`error`], [`metrics`], [`openapi`], [`clock`].
+//!
+//! [`run`] opens everything and serves on a listener until the shutdown future resolves.
+
+pub mod api;
+pub mod cart_source;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod failpoint;
+pub mod machine;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod outbox;
+pub mod saga;
+pub mod store;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::serve::Listener;
+use axum::Router;
+use confeitaria_client::config::Secret;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cart_source::{CartSource, HttpCart};
+use crate::catalog::{CatalogReservas, Reservas};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::saga::Saga;
+use crate::store::{Store, StoreError};
+
+/// Largest request body accepted (a checkout is about 50 bytes).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The saga, with the store and counters.
+    pub saga: Arc<Saga>,
+    /// The catalog (for `/ready`; the saga holds its own handle).
+    pub reservas: Arc<dyn Reservas>,
+    /// Where carts are read.
+    pub carts: Arc<dyn CartSource>,
+    /// Key of admin JWTs.
+    pub jwt_secret: Secret,
+    /// The outbox publisher's status.
+    pub publicacao: Arc<outbox::Estado>,
+    /// Tracks saga tasks and background tasks.
+    pub tracker: TaskTracker,
+    /// Cancelled on shutdown.
+    pub cancel: CancellationToken,
+}
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Serving failed.
+    #[error("serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The service's routes with their middleware (metrics, body limit).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/pedidos", post(api::criar))
+        .route("/api/pedidos/{id}", get(api::obter))
+        .route("/api/pedidos/{id}/eventos", get(api::eventos))
+        .route("/api/pedidos/{id}/status", put(api::mudar_status))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Counts each request by route and status.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    st.saga
+        .metrics
+        .record_request(&method, &route, response.status().as_u16());
+    response
+}
+
+/// The opened service: state plus what its background tasks need.
+pub struct App {
+    /// Handler state.
+    pub state: AppState,
+    config: Config,
+}
+
+impl App {
+    /// Opens the store in `config.data_dir` and wires the catalog and cart clients.
+    pub fn open(config: Config) -> Result<Self, RunError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Store::open(&config.data_dir)?;
+        let reservas: Arc<dyn Reservas> = Arc::new(CatalogReservas::new(
+            config.catalog_nodes.clone(),
+            config.jwt_secret.clone(),
+            config.catalog_timeout(),
+        ));
+        let carts: Arc<dyn CartSource> =
+            Arc::new(HttpCart::new(&config.cart_url, config.cart_timeout()));
+        Ok(Self::with_parts(config, store, reservas, carts))
+    }
+
+    /// Wires a service from its parts (tests and embedders may pass their own).
+    pub fn with_parts(
+        config: Config,
+        store: Store,
+        reservas: Arc<dyn Reservas>,
+        carts: Arc<dyn CartSource>,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let saga = Arc::new(Saga::new(store, reservas.clone(), metrics));
+        let state = AppState {
+            saga,
+            reservas,
+            carts,
+            jwt_secret: config.jwt_secret.clone(),
+            publicacao: Arc::default(),
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+        };
+        Self { state, config }
+    }
+
+    /// Starts the saga driver (which first recovers every unfinished saga) and the outbox
+    /// publisher, serves on `listener` until `shutdown` resolves, then drains requests and
+    /// stops the background tasks.
+    pub async fn serve<L>(
+        self,
+        listener: L,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RunError>
+    where
+        L: Listener,
+        L::Addr: Debug,
+    {
+        failpoint::anunciar();
+        let st = self.state;
+        st.tracker.spawn(
+            st.saga
+                .clone()
+                .conduzir_abertos(st.cancel.clone(), self.config.recovery_interval()),
+        );
+        let publicador = outbox::Publicador {
+            store: st.saga.store.clone(),
+            novidade: st.saga.outbox.clone(),
+            metrics: st.saga.metrics.clone(),
+            estado: st.publicacao.clone(),
+            deadline: self.config.redis_timeout(),
+        };
+        st.tracker
+            .spawn(publicador.run(self.config.redis_url.get(), st.cancel.clone()));
+        let cancel = st.cancel.clone();
+        let tracker = st.tracker.clone();
+        let store = st.saga.store.clone();
+        let served = axum::serve(listener, router(st))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        cancel.cancel();
+        tracker.close();
+        tracker.wait().await;
+        store.flush().await?;
+        tracing::info!("orders stopped");
+        served.map_err(RunError::from)
+    }
+}
+
+/// Opens the service from `config` and serves it on `listener` until `shutdown` resolves.
+pub async fn run<L>(
+    listener: L,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
+    App::open(config)?.serve(listener, shutdown).await
+}

@@ -1,0 +1,60 @@
+//! `orders`: parses its configuration, binds, and hands over to [`orders::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use orders::config::{Config, DEV_JWT_SECRET};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let config = Config::parse();
+    if config.jwt_secret.expose() == DEV_JWT_SECRET.as_bytes() {
+        tracing::warn!("using the development JWT secret; set CONFEITARIA_JWT_SECRET");
+    }
+    let listener = match tokio::net::TcpListener::bind(&config.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(addr = %config.addr, error = %e, "cannot bind");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(%addr, data = %config.data_dir.display(), "orders listening"),
+        Err(e) => tracing::warn!(error = %e, "orders listening on an unknown address"),
+    }
+    if let Err(e) = orders::run(listener, config, shutdown_signal()).await {
+        tracing::error!(error = %e, "orders failed");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,410 @@
+//! The orders' sled database: an append-only event log per order, and what must change
+//! atomically with it.
+//!
+//! Trees (keys → values):
+//! - `eventos`: `{pedido_id}/{seq as u64 big-endian}` → `EventoPedido` JSON (the source of
+//!   truth: an order is the fold of its events);
+//! - `heads`: `pedido_id` → last `seq` (big-endian), compared-and-set by every append;
+//! - `idempotencia`: `Idempotency-Key` → `{pedido_id, corpo}` (the canonical request body);
+//! - `outbox`: sled-generated id (big-endian, increasing) → [`EntradaOutbox`] JSON, until
+//!   Redis acknowledges it;
+//! - `abertos`: `pedido_id` → `()` for every order with an open saga step.
+//!
+//! Each append writes its event, head, outbox entry and open-step mark in one sled
+//! transaction; [`Store::flush`] makes them durable (group commit) before anyone is answered.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use confeitaria_types::orders::{DadosEvento, EventoPedido, StatusPedido};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::clock;
+use crate::machine::{self, Estado};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (disk, corruption it detected).
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value could not be decoded, or the log does not fold.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// The event does not fit the order's current state.
+    #[error("invalid event: {0}")]
+    Invalid(#[from] machine::Invalido),
+    /// Another append to the same order happened first.
+    #[error("concurrent append to order {0}")]
+    Concurrent(String),
+}
+
+/// What an `Idempotency-Key` maps to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chave {
+    /// The order created under the key.
+    pub pedido_id: String,
+    /// The canonical JSON of the request body that created it.
+    pub corpo: String,
+}
+
+/// One event waiting to be published, with what consumers need beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntradaOutbox {
+    /// The event.
+    pub evento: EventoPedido,
+    /// The order's cart session.
+    pub session_id: String,
+    /// The order's status after the event.
+    pub status: StatusPedido,
+}
+
+/// Result of [`Store::criar`].
+#[derive(Debug)]
+pub enum Criacao {
+    /// The order was recorded `pendente`.
+    Nova(Estado),
+    /// The key was already taken (by this or another body).
+    Existente(Chave),
+}
+
+#[derive(Debug)]
+enum Abort {
+    Existente(Chave),
+    Concurrent,
+    Corrupt(String),
+}
+
+/// The orders database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    eventos: sled::Tree,
+    heads: sled::Tree,
+    idempotencia: sled::Tree,
+    outbox: sled::Tree,
+    abertos: sled::Tree,
+    flusher: Arc<Flusher>,
+}
+
+/// Group commit: concurrent callers share one `flush` of everything written before it began.
+#[derive(Debug, Default)]
+struct Flusher {
+    pedidos: AtomicU64,
+    feitos: AtomicU64,
+    // A tokio mutex: held across the blocking flush so flushes do not pile up.
+    vez: tokio::sync::Mutex<()>,
+}
+
+fn chave_evento(pedido_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(pedido_id.len() + 9);
+    k.extend_from_slice(pedido_id.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn u64_de(v: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(v)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt("bad u64".into()))
+}
+
+fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn evento(pedido_id: &str, seq: u64, dados: DadosEvento) -> EventoPedido {
+    EventoPedido {
+        id: format!("{pedido_id}:{seq}"),
+        pedido_id: pedido_id.to_owned(),
+        seq,
+        em: clock::agora(),
+        dados,
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Ok(Self {
+            eventos: db.open_tree("eventos")?,
+            heads: db.open_tree("heads")?,
+            idempotencia: db.open_tree("idempotencia")?,
+            outbox: db.open_tree("outbox")?,
+            abertos: db.open_tree("abertos")?,
+            db,
+            flusher: Arc::default(),
+        })
+    }
+
+    /// Makes everything written so far durable. Callers that arrive while a flush runs share
+    /// the next one.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        // Our writes happened before this increment, so a flush that starts after reading a
+        // count at least `ticket` covers them.
+        let ticket = self.flusher.pedidos.fetch_add(1, Ordering::SeqCst) + 1;
+        let _vez = self.flusher.vez.lock().await;
+        if self.flusher.feitos.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let alvo = self.flusher.pedidos.load(Ordering::SeqCst);
+        let db = self.db.clone();
+        // Synchronous flush on a blocking thread: `flush_async` across runtimes can deadlock
+        // (sled issue 1308), and tests run several sled databases in one process.
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("flush task: {e}")))??;
+        self.flusher.feitos.fetch_max(alvo, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The key's record, if the key was used.
+    pub fn chave(&self, key: &str) -> Result<Option<Chave>, StoreError> {
+        self.idempotencia
+            .get(key.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// An order's events, in order.
+    pub fn eventos(&self, pedido_id: &str) -> Result<Vec<EventoPedido>, StoreError> {
+        let mut prefix = pedido_id.as_bytes().to_vec();
+        prefix.push(b'/');
+        self.eventos
+            .scan_prefix(prefix)
+            .map(|r| r.map_err(StoreError::from).and_then(|(_, v)| decode(&v)))
+            .collect()
+    }
+
+    /// An order's state: the fold of its events; `None` if there is no such order.
+    pub fn estado(&self, pedido_id: &str) -> Result<Option<Estado>, StoreError> {
+        let eventos = self.eventos(pedido_id)?;
+        machine::fold(&eventos).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Records a new order (`criado`, status `pendente`) under `key`, unless the key is
+    /// taken: then returns what it maps to and writes nothing.
+    pub fn criar(
+        &self,
+        key: &str,
+        corpo: &str,
+        pedido_id: &str,
+        dados: DadosEvento,
+    ) -> Result<Criacao, StoreError> {
+        let ev = evento(pedido_id, 1, dados);
+        let estado = machine::aplicar(None, &ev)?;
+        let chave = json(&Chave {
+            pedido_id: pedido_id.to_owned(),
+            corpo: corpo.to_owned(),
+        })?;
+        let entrada = json(&EntradaOutbox {
+            evento: ev.clone(),
+            session_id: estado.pedido.session_id.clone(),
+            status: estado.pedido.status,
+        })?;
+        let valor = json(&ev)?;
+        let r = (
+            &self.idempotencia,
+            &self.heads,
+            &self.eventos,
+            &self.outbox,
+            &self.abertos,
+        )
+            .transaction(|(idem, heads, eventos, outbox, abertos)| {
+                if let Some(v) = idem.get(key.as_bytes())? {
+                    let c: Chave = serde_json::from_slice(&v).map_err(|e| {
+                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
+                    })?;
+                    return Err(ConflictableTransactionError::Abort(Abort::Existente(c)));
+                }
+                if heads.get(pedido_id.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(Abort::Concurrent));
+                }
+                idem.insert(key.as_bytes(), chave.clone())?;
+                heads.insert(pedido_id.as_bytes(), &1u64.to_be_bytes())?;
+                eventos.insert(chave_evento(pedido_id, 1), valor.clone())?;
+                outbox.insert(&outbox.generate_id()?.to_be_bytes(), entrada.clone())?;
+                abertos.insert(pedido_id.as_bytes(), &[])?;
+                Ok(())
+            });
+        match r {
+            Ok(()) => Ok(Criacao::Nova(estado)),
+            Err(TransactionError::Abort(Abort::Existente(c))) => Ok(Criacao::Existente(c)),
+            Err(e) => Err(self.erro(pedido_id, e)),
+        }
+    }
+
+    fn erro(&self, pedido_id: &str, e: TransactionError<Abort>) -> StoreError {
+        match e {
+            TransactionError::Abort(Abort::Corrupt(m)) => StoreError::Corrupt(m),
+            TransactionError::Abort(_) => StoreError::Concurrent(pedido_id.to_owned()),
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+
+    /// Appends `dados` to the order whose current state is `estado`, if no other append
+    /// came first and the event fits the state. Returns the new state.
+    pub fn anexar(&self, estado: &Estado, dados: DadosEvento) -> Result<Estado, StoreError> {
+        let id = estado.pedido.id.as_str();
+        let ev = evento(id, estado.seq + 1, dados);
+        let novo = machine::aplicar(Some(estado.clone()), &ev)?;
+        let entrada = json(&EntradaOutbox {
+            evento: ev.clone(),
+            session_id: novo.pedido.session_id.clone(),
+            status: novo.pedido.status,
+        })?;
+        let valor = json(&ev)?;
+        let r = (&self.heads, &self.eventos, &self.outbox, &self.abertos).transaction(
+            |(heads, eventos, outbox, abertos)| {
+                let head = heads.get(id.as_bytes())?;
+                if head.as_deref() != Some(&estado.seq.to_be_bytes()[..]) {
+                    return Err(ConflictableTransactionError::Abort(Abort::Concurrent));
+                }
+                heads.insert(id.as_bytes(), &novo.seq.to_be_bytes())?;
+                eventos.insert(chave_evento(id, novo.seq), valor.clone())?;
+                outbox.insert(&outbox.generate_id()?.to_be_bytes(), entrada.clone())?;
+                if novo.acao.is_some() {
+                    abertos.insert(id.as_bytes(), &[])?;
+                } else {
+                    abertos.remove(id.as_bytes())?;
+                }
+                Ok(())
+            },
+        );
+        r.map_err(|e| self.erro(id, e))?;
+        Ok(novo)
+    }
+
+    /// Ids of the orders with an open saga step.
+    pub fn abertos(&self) -> Result<Vec<String>, StoreError> {
+        self.abertos
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k?;
+                String::from_utf8(k.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Up to `n` unpublished events, oldest first, with their outbox keys.
+    pub fn outbox_lote(&self, n: usize) -> Result<Vec<(u64, EntradaOutbox)>, StoreError> {
+        self.outbox
+            .iter()
+            .take(n)
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((u64_de(&k)?, decode(&v)?))
+            })
+            .collect()
+    }
+
+    /// Forgets published events. Not flushed: losing this only republishes them.
+    pub fn outbox_remover(&self, chaves: &[u64]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for k in chaves {
+            batch.remove(&k.to_be_bytes());
+        }
+        self.outbox.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Events waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Number of orders.
+    pub fn pedidos_len(&self) -> usize {
+        self.heads.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confeitaria_types::orders::ItemPedido;
+
+    fn criado() -> DadosEvento {
+        DadosEvento::Criado {
+            session_id: "a".repeat(32),
+            itens: vec![ItemPedido {
+                doce_id: 1,
+                nome: "Brigadeiro".into(),
+                preco_centavos: 250,
+                quantidade: 2,
+                subtotal_centavos: 500,
+            }],
+            total_centavos: 500,
+        }
+    }
+
+    #[tokio::test]
+    async fn events_fold_outbox_and_open_steps_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            let Criacao::Nova(e) = s.criar("k1", "{}", "p1", criado()).unwrap() else {
+                panic!("not created");
+            };
+            assert_eq!(s.abertos().unwrap(), vec!["p1".to_owned()]);
+            let e = s.anexar(&e, DadosEvento::Confirmado).unwrap();
+            assert!(s.abertos().unwrap().is_empty());
+            // A stale state loses the compare-and-set.
+            let stale = Estado {
+                seq: 1,
+                ..e.clone()
+            };
+            assert!(matches!(
+                s.anexar(&stale, DadosEvento::PagamentoSolicitado),
+                Err(StoreError::Concurrent(_) | StoreError::Invalid(_))
+            ));
+            // An event that does not fit is refused before anything is written.
+            assert!(matches!(
+                s.anexar(&e, DadosEvento::Entregue),
+                Err(StoreError::Invalid(_))
+            ));
+            s.flush().await.unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let e = s.estado("p1").unwrap().unwrap();
+        assert_eq!(e.pedido.status, StatusPedido::Confirmado);
+        assert_eq!(s.eventos("p1").unwrap().len(), 2);
+        let lote = s.outbox_lote(10).unwrap();
+        assert_eq!(lote.len(), 2);
+        assert!(lote[0].0 < lote[1].0);
+        assert_eq!(lote[1].1.status, StatusPedido::Confirmado);
+        s.outbox_remover(&[lote[0].0]).unwrap();
+        assert_eq!(s.outbox_len(), 1);
+        assert!(s.estado("nope").unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_taken_key_returns_its_order_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert!(matches!(
+            s.criar("k", "body-a", "p1", criado()).unwrap(),
+            Criacao::Nova(_)
+        ));
+        match s.criar("k", "body-b", "p2", criado()).unwrap() {
+            Criacao::Existente(c) => {
+                assert_eq!(c.pedido_id, "p1");
+                assert_eq!(c.corpo, "body-a");
+            }
+            Criacao::Nova(_) => panic!("key reused"),
+        }
+        assert!(s.estado("p2").unwrap().is_none());
+        assert_eq!(s.pedidos_len(), 1);
+        assert_eq!(s.outbox_len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the orders service: one binary, one harness.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod api;
+mod crash;
+mod harness;
+mod outbox;
+mod race;
