@@ -103,6 +103,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub redis_timeout_ms: u64,
 
+    /// Deadline of a whole request, in milliseconds; past it the answer is 503 `timeout`
+    /// (saga work already started goes on in its own task and is finished regardless).
+    #[arg(long, env = "CONFEITARIA_ORDERS_REQUEST_TIMEOUT_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
     /// How often unfinished saga steps are retried, in milliseconds.
     #[arg(long, env = "CONFEITARIA_ORDERS_RECOVERY_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -129,6 +135,10 @@ impl Config {
     /// Deadline of a Redis call.
     pub fn redis_timeout(&self) -> Duration {
         Duration::from_millis(self.redis_timeout_ms)
+    }
+    /// Deadline of a whole request.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
     /// Period of the saga driver.
     pub fn recovery_interval(&self) -> Duration {

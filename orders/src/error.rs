@@ -68,6 +68,9 @@ pub enum OrdersError {
     /// The cart service did not answer (503 `cart_unavailable`).
     #[error("the cart service is unavailable")]
     CartUnavailable(String),
+    /// The request took longer than its deadline (503 `timeout`).
+    #[error("the request took too long; retry with the same Idempotency-Key")]
+    Timeout,
     /// The service is shutting down (503 `shutting_down`).
     #[error("the service is shutting down")]
     ShuttingDown,
@@ -105,6 +108,7 @@ impl OrdersError {
             OrdersError::CartUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "cart_unavailable")
             }
+            OrdersError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             OrdersError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             OrdersError::Store(_) | OrdersError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

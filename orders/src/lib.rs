@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::serve::Listener;
 use axum::Router;
@@ -70,6 +70,8 @@ pub struct AppState {
     pub tracker: TaskTracker,
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
+    /// Deadline of a whole request.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Why the service could not start or stopped with an error.
@@ -101,7 +103,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts each request by route and status.
+/// Bounds each request by `AppState::request_timeout` and counts it by route and status.
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -109,7 +111,10 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
     let method = req.method().as_str().to_owned();
-    let response = next.run(req).await;
+    let response = match tokio::time::timeout(st.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => error::OrdersError::Timeout.into_response(),
+    };
     st.saga
         .metrics
         .record_request(&method, &route, response.status().as_u16());
@@ -155,6 +160,7 @@ impl App {
             publicacao: Arc::default(),
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
+            request_timeout: config.request_timeout(),
         };
         Self { state, config }
     }

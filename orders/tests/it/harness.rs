@@ -213,19 +213,6 @@ impl Cart {
         }
         session.unwrap()
     }
-
-    /// Whether the session still has a cart.
-    pub async fn existe(&self, session: &str) -> bool {
-        let (s, _, _) = http(
-            Method::GET,
-            &format!("{}/api/carrinho/{session}", self.url),
-            &[],
-            None,
-        )
-        .await
-        .unwrap();
-        s == StatusCode::OK
-    }
 }
 
 impl Drop for Cart {

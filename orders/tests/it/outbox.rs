@@ -2,10 +2,8 @@
 //! it returns — at least once, even across a crash between publishing and forgetting.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use cart::store::{RedisStore, RedisStoreConfig, DEFAULT_TTL};
 use http::{Method, StatusCode};
 
 use crate::harness::*;
@@ -153,39 +151,4 @@ async fn a_crash_between_publishing_and_forgetting_republishes_and_loses_nothing
         "expected republished duplicates: {todos:?}"
     );
     assert_consistent(&catalog, &[pedido], &[(DOCE, 20)]).await;
-}
-
-/// Needs the cart's consumer of `pedidos:eventos` (cart/ is another engineer's): run with
-/// `--ignored` once it exists.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the cart's pedidos:eventos consumer"]
-async fn the_cart_of_a_confirmed_order_is_emptied_once_redis_returns() {
-    let mut redis = RedisServer::start().await;
-    let catalog = Catalog::spawn(&[(DOCE, 20)]).await;
-    let store = RedisStore::new(RedisStoreConfig {
-        url: redis.url(),
-        ttl: DEFAULT_TTL,
-        deadline: Duration::from_millis(500),
-    })
-    .unwrap();
-    let cart = Cart::start_with(&catalog, Arc::new(store)).await;
-    let dir = temp();
-    let orders = InProcess::start(config(dir.path(), &catalog, &cart, Some(&redis.url()))).await;
-    let session = cart.novo(&[(DOCE, 1)]).await;
-    redis.stop();
-    // With Redis down the cart cannot be read either; restart it, then check out.
-    redis.restart().await;
-    let (st, _) = orders.api.checkout("c-1", &session).await.unwrap();
-    assert_eq!(st, StatusCode::CREATED);
-    let cart_ref = &cart;
-    let s = session.clone();
-    assert!(
-        eventually(Duration::from_secs(15), || {
-            let s = s.clone();
-            async move { !cart_ref.existe(&s).await }
-        })
-        .await,
-        "the cart of a confirmed order was not emptied"
-    );
-    orders.stop().await;
 }

@@ -8,9 +8,10 @@ use http::StatusCode;
 
 use crate::harness::*;
 
-/// Checks out every session concurrently (at most `par` in flight) and returns the orders.
-async fn burst(api: &OrdersApi, sessions: &[String], par: usize) -> Vec<Pedido> {
-    let respostas: Vec<(StatusCode, serde_json::Value)> =
+/// Checks out every session concurrently (at most `par` in flight); returns the orders and
+/// how many attempts were answered with an error (and retried with the same key).
+async fn burst(api: &OrdersApi, sessions: &[String], par: usize) -> (Vec<Pedido>, usize) {
+    let respostas: Vec<(StatusCode, serde_json::Value, usize)> =
         stream::iter(sessions.iter().cloned().enumerate())
             .map(|(i, s)| {
                 let api = api.clone();
@@ -18,9 +19,9 @@ async fn burst(api: &OrdersApi, sessions: &[String], par: usize) -> Vec<Pedido> 
                     // A shopper retries its own key until it gets an answer (503 says to).
                     let key = format!("burst-{i}");
                     let mut last = None;
-                    for _ in 0..20 {
+                    for falhas in 0..20 {
                         match api.checkout(&key, &s).await {
-                            Ok((st, v)) if st.is_success() => return (st, v),
+                            Ok((st, v)) if st.is_success() => return (st, v, falhas),
                             other => last = Some(other),
                         }
                         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -31,10 +32,12 @@ async fn burst(api: &OrdersApi, sessions: &[String], par: usize) -> Vec<Pedido> 
             .buffer_unordered(par)
             .collect()
             .await;
-    respostas
+    let falhas = respostas.iter().map(|(_, _, f)| f).sum();
+    let pedidos = respostas
         .into_iter()
-        .map(|(_, v)| serde_json::from_value(v).unwrap())
-        .collect()
+        .map(|(_, v, _)| serde_json::from_value(v).unwrap())
+        .collect();
+    (pedidos, falhas)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +53,8 @@ async fn a_hundred_concurrent_checkouts_for_ten_units_sell_exactly_ten() {
         sessions.push(cart.novo(&[(DOCE, 1)]).await);
     }
 
-    let pedidos = burst(&orders.api, &sessions, 100).await;
+    let (pedidos, falhas) = burst(&orders.api, &sessions, 100).await;
+    assert_eq!(falhas, 0, "some checkouts failed");
     assert_eq!(pedidos.len(), 100);
     let confirmados = pedidos
         .iter()
@@ -127,7 +131,9 @@ async fn the_catalog_leader_killed_during_a_burst_loses_and_double_sells_nothing
         antes < 150,
         "the leader died after the burst ({antes} orders already)"
     );
-    let pedidos = rajada.await.unwrap();
+    let (pedidos, falhas) = rajada.await.unwrap();
+    // The failover costs latency, never an error the shopper sees.
+    assert_eq!(falhas, 0, "{falhas} checkouts failed during the failover");
     let novo = catalog.cluster.wait_leader(Duration::from_secs(10)).await;
     assert_ne!(novo, leader);
 
