@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::events::EventsConfig;
 use crate::store::{CartStore, MemoryStore, RedisStore, RedisStoreConfig, StoreError};
 use crate::Limits;
 
@@ -76,6 +77,25 @@ pub struct Config {
     #[arg(long, env = "CONFEITARIA_CART_REQUEST_TIMEOUT_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
+
+    /// This process's name in the `cart` consumer group of `pedidos:eventos` (only with a
+    /// Redis URL). Keep it stable across restarts and distinct per replica.
+    #[arg(
+        long,
+        env = "CONFEITARIA_CART_EVENTS_CONSUMER",
+        default_value = "cart-1"
+    )]
+    pub events_consumer: String,
+
+    /// Order events pending this long under another consumer are taken over, in milliseconds.
+    #[arg(long, env = "CONFEITARIA_CART_EVENTS_CLAIM_IDLE_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub events_claim_idle_ms: u64,
+
+    /// Seconds a handled order confirmation is remembered (so a repeat does nothing).
+    #[arg(long, env = "CONFEITARIA_CART_EVENTS_DEDUPE_TTL_SECS", default_value_t = 7 * 24 * 60 * 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub events_dedupe_ttl_secs: u64,
 }
 
 impl Config {
@@ -90,6 +110,17 @@ impl Config {
             catalog_deadline: Duration::from_millis(self.catalog_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
         }
+    }
+
+    /// The order-event consumer's settings: only with a Redis URL (the stream lives there).
+    pub fn events(&self) -> Option<EventsConfig> {
+        let url = self.redis_url.as_ref()?;
+        let mut c = EventsConfig::new(url.expose());
+        c.consumer = self.events_consumer.clone();
+        c.deadline = Duration::from_millis(self.redis_timeout_ms);
+        c.claim_idle = Duration::from_millis(self.events_claim_idle_ms);
+        c.dedupe_ttl = Duration::from_secs(self.events_dedupe_ttl_secs);
+        Some(c)
     }
 
     /// Redis if a URL is configured, the embedded store otherwise. Does not wait for Redis.
@@ -131,6 +162,29 @@ mod tests {
             "127.0.0.1:5001,127.0.0.1:5011,127.0.0.1:5021"
         );
         assert_eq!(default_of("redis_url"), "");
+        assert_eq!(default_of("events_consumer"), "cart-1");
+    }
+
+    #[test]
+    fn events_run_only_with_a_redis_url() {
+        let c = Config::try_parse_from(["cart"]).unwrap();
+        assert!(c.redis_url.is_some() || c.events().is_none());
+        let c = Config::try_parse_from([
+            "cart",
+            "--redis-url",
+            "redis://h:1",
+            "--events-consumer",
+            "cart-b",
+            "--redis-timeout-ms",
+            "250",
+        ])
+        .unwrap();
+        let e = c.events().unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.consumer.as_str(), e.deadline),
+            ("redis://h:1", "cart-b", Duration::from_millis(250))
+        );
+        assert!(Config::try_parse_from(["cart", "--events-claim-idle-ms", "0"]).is_err());
     }
 
     #[test]

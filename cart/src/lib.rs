@@ -6,21 +6,27 @@
 //! - [`store`]: the [`store::CartStore`] trait, [`store::RedisStore`] (Lua scripts) and
 //!   [`store::MemoryStore`];
 //! - [`catalog`]: the [`catalog::Catalogo`] trait the cart asks about products;
+//! - [`events`]: the consumer of `pedidos:eventos` that empties the cart of a confirmed order;
+//! - [`redis_link`]: the lazy, self-reconnecting, deadline-bound Redis connection the store
+//!   and the consumer each hold;
 //! - [`session`]: 128-bit random session ids;
 //! - [`error`]: [`error::CartError`] and its one `IntoResponse`;
 //! - [`config`]: command line and environment;
 //! - [`metrics`], [`openapi`], [`clock`]: counters, the API document, RFC 3339 instants.
 //!
-//! [`run`] serves a router over any listener until the shutdown future resolves.
+//! [`run`] serves a router over any listener until the shutdown future resolves; [`serve`]
+//! also runs the order-event consumer under the same shutdown.
 
 pub mod api;
 pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod redis_link;
 pub mod session;
 pub mod store;
 
@@ -35,9 +41,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::serve::Listener;
 use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::catalog::Catalogo;
 use crate::error::CartError;
+use crate::events::{Consumer, EstadoConsumo};
 use crate::metrics::Metrics;
 use crate::store::CartStore;
 
@@ -73,6 +82,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Time bounds.
     pub limits: Limits,
+    /// What the order-event consumer is doing (`disabled` unless one runs), for `/ready`.
+    pub eventos: Arc<EstadoConsumo>,
 }
 
 impl AppState {
@@ -83,6 +94,7 @@ impl AppState {
             catalogo,
             metrics: Arc::new(Metrics::default()),
             limits,
+            eventos: Arc::new(EstadoConsumo::default()),
         }
     }
 }
@@ -130,6 +142,7 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
 }
 
 /// Serves the cart API on `listener` until `shutdown` resolves, then drains open requests.
+/// No order-event consumer: see [`serve`].
 pub async fn run<L>(
     listener: L,
     state: AppState,
@@ -142,4 +155,29 @@ where
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serves the cart API and, if given, runs the order-event `consumer` (built with
+/// [`Consumer::for_state`]) until `shutdown` resolves; then drains open requests and stops the
+/// consumer (under a cancellation token, between two entries) before returning.
+pub async fn serve<L>(
+    listener: L,
+    state: AppState,
+    consumer: Option<Consumer>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    if let Some(consumer) = consumer {
+        tasks.spawn(consumer.run(cancel.clone()));
+    }
+    tasks.close();
+    let served = run(listener, state, shutdown).await;
+    cancel.cancel();
+    tasks.wait().await;
+    served
 }

@@ -1,10 +1,12 @@
-//! `cart`: parses its configuration, binds, and hands over to [`cart::run`].
+//! `cart`: parses its configuration, binds, and hands over to [`cart::serve`] (the API, and
+//! the order-event consumer when a Redis URL is configured).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use cart::catalog::{Catalogo, ClientCatalogo};
 use cart::config::Config;
+use cart::events::Consumer;
 use cart::AppState;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -38,7 +40,18 @@ async fn main() -> ExitCode {
         Err(e) => tracing::warn!(error = %e, "cart listening on an unknown address"),
     }
     let state = AppState::new(store, catalogo, config.limits());
-    if let Err(e) = cart::run(listener, state, shutdown_signal()).await {
+    let consumer = match config.events().map(|c| Consumer::for_state(c, &state)) {
+        None => {
+            tracing::info!("no Redis URL: order events are not consumed");
+            None
+        }
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "cannot configure the order-event consumer");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = cart::serve(listener, state, consumer, shutdown_signal()).await {
         tracing::error!(error = %e, "server failed");
         return ExitCode::FAILURE;
     }

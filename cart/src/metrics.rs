@@ -21,6 +21,9 @@ pub struct Metrics {
     http: Mutex<Http>,
     units_added: AtomicU64,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// Order events handled, by outcome (see `events::Resultado::as_str`).
+    events: Mutex<BTreeMap<&'static str, u64>>,
+    event_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -46,6 +49,17 @@ impl Metrics {
     pub fn record_refusal(&self, reason: &'static str) {
         let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
         *r.entry(reason).or_default() += 1;
+    }
+
+    /// Records one order event taken off the stream, by outcome.
+    pub fn record_event(&self, outcome: &'static str) {
+        let mut e = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        *e.entry(outcome).or_default() += 1;
+    }
+
+    /// Records a failed attempt to read or handle order events (Redis or the store down).
+    pub fn record_event_failure(&self) {
+        self.event_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition of every counter.
@@ -87,6 +101,23 @@ impl Metrics {
         for (reason, n) in refusals.iter() {
             let _ = writeln!(out, "cart_adds_refused_total{{reason=\"{reason}\"}} {n}");
         }
+        drop(refusals);
+        out.push_str("# HELP cart_order_events_total Order events handled, by outcome.\n");
+        out.push_str("# TYPE cart_order_events_total counter\n");
+        let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        for (outcome, n) in events.iter() {
+            let _ = writeln!(out, "cart_order_events_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        drop(events);
+        out.push_str(
+            "# HELP cart_order_event_failures_total Failed reads or handlings of order events.\n",
+        );
+        out.push_str("# TYPE cart_order_event_failures_total counter\n");
+        let _ = writeln!(
+            out,
+            "cart_order_event_failures_total {}",
+            self.event_failures.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -102,11 +133,16 @@ mod tests {
         m.record_request("GET", "/health", 200, Duration::from_millis(2));
         m.record_added(3);
         m.record_refusal("cart_full");
+        m.record_event("emptied");
+        m.record_event("emptied");
+        m.record_event_failure();
         let text = m.render();
         assert!(text.contains(
             "cart_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"
         ));
         assert!(text.contains("cart_units_added_total 3"));
         assert!(text.contains("cart_adds_refused_total{reason=\"cart_full\"} 1"));
+        assert!(text.contains("cart_order_events_total{outcome=\"emptied\"} 2"));
+        assert!(text.contains("cart_order_event_failures_total 1"));
     }
 }

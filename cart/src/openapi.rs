@@ -87,7 +87,7 @@ pub fn document() -> Value {
                 }
             },
             "/health": {"get": {"summary": "Alive", "responses": {"200": {"description": "ok"}}}},
-            "/ready": {"get": {"summary": "Redis reachable",
+            "/ready": {"get": {"summary": "Store reachable; the body also names the order-event consumer state (events)",
                 "responses": {"200": {"description": "ready"}, "503": unavailable}}},
             "/metrics": {"get": {"summary": "Prometheus metrics",
                 "responses": {"200": {"description": "text/plain exposition"}}}},

@@ -15,10 +15,16 @@ pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /ready`: the cart store answers a ping within its deadline (503 otherwise).
+/// `GET /ready`: the cart store answers a ping within its deadline (503 otherwise). The body
+/// also says what the order-event consumer is doing (`events`), which does not decide
+/// readiness: carts are served whether or not confirmations arrive.
 pub async fn ready(State(st): State<AppState>) -> Result<Json<Value>, CartError> {
     st.store.ping().await?;
-    Ok(Json(json!({"status": "ready", "store": st.store.kind()})))
+    Ok(Json(json!({
+        "status": "ready",
+        "store": st.store.kind(),
+        "events": st.eventos.get().as_str(),
+    })))
 }
 
 /// `GET /metrics`: Prometheus text format.

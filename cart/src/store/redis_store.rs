@@ -8,22 +8,19 @@
 //!     doce:{id}   units of product {id} in the cart, 1..=99
 //! ```
 //!
-//! Connections go through `redis`'s `ConnectionManager`, which reconnects by itself. It is
-//! created lazily (the service starts, and says not ready, while Redis is down), and a
-//! background ping keeps it reconnecting while no request comes. Every call runs under a
-//! deadline, so a dead Redis costs a request at most that long.
+//! Connections go through a [`RedisLink`] (lazy, self-reconnecting, a deadline on every
+//! call) kept alive by a background ping, so a dead Redis costs a request at most that long
+//! and the store recovers soon after Redis returns, whether or not requests arrive.
 
-use std::future::Future;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use confeitaria_types::cart::{MAX_LINHAS, QUANTIDADE_MAXIMA};
 use futures::future::{BoxFuture, FutureExt};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError, RedisResult, Script};
-use tokio::sync::OnceCell;
+use redis::Script;
 
 use super::{Adicao, CartSnapshot, CartStore, Linha, Recusa, Remocao, StoreError};
+use crate::redis_link::RedisLink;
 use crate::session::SessionId;
 
 /// Prefix of every cart key.
@@ -32,8 +29,6 @@ pub const KEY_PREFIX: &str = "confeitaria:carrinho:";
 const CREATED_FIELD: &str = "criado_em";
 /// Prefix of the hash fields that hold lines.
 const LINE_PREFIX: &str = "doce:";
-/// How often the background task pings Redis so the connection is rebuilt without traffic.
-const KEEPALIVE_EVERY: Duration = Duration::from_millis(500);
 /// Stock figures above this are passed to Lua as this (Lua numbers are doubles, and no line
 /// can hold more than 99 units anyway).
 const STOCK_CLAMP: u64 = 1 << 40;
@@ -50,11 +45,8 @@ pub struct RedisStoreConfig {
 }
 
 struct Inner {
-    client: redis::Client,
-    manager: OnceCell<ConnectionManager>,
-    manager_config: ConnectionManagerConfig,
+    link: Arc<RedisLink>,
     ttl: Duration,
-    deadline: Duration,
     add: Script,
     remove: Script,
     get: Script,
@@ -70,45 +62,20 @@ impl RedisStore {
     /// Checks the URL and starts the keepalive task; does not wait for Redis to be up.
     /// Must be called inside a Tokio runtime.
     pub fn new(config: RedisStoreConfig) -> Result<Self, StoreError> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {e}")))?;
-        // One connection attempt per reconnect, no backoff sleeps: the redis crate's backoff
-        // starts at one second and grows a hundredfold, which would keep the service down long
-        // after Redis is back. The keepalive below triggers the next attempt soon enough.
-        let manager_config = ConnectionManagerConfig::new()
-            .set_number_of_retries(0)
-            .set_connection_timeout(config.deadline)
-            .set_response_timeout(config.deadline);
+        let link = Arc::new(RedisLink::new(
+            &config.url,
+            config.deadline,
+            config.deadline,
+        )?);
+        link.keep_alive();
         let inner = Arc::new(Inner {
-            client,
-            manager: OnceCell::new(),
-            manager_config,
+            link,
             ttl: config.ttl,
-            deadline: config.deadline,
             add: Script::new(include_str!("add.lua")),
             remove: Script::new(include_str!("remove.lua")),
             get: Script::new(include_str!("get.lua")),
         });
-        tokio::spawn(keepalive(Arc::downgrade(&inner)));
         Ok(Self { inner })
-    }
-}
-
-/// Pings Redis every [`KEEPALIVE_EVERY`] until the store is dropped.
-async fn keepalive(inner: Weak<Inner>) {
-    let mut was_up = None;
-    loop {
-        tokio::time::sleep(KEEPALIVE_EVERY).await;
-        let Some(inner) = inner.upgrade() else { return };
-        let up = inner.ping().await.is_ok();
-        if was_up != Some(up) {
-            if up {
-                tracing::info!("redis reachable");
-            } else {
-                tracing::warn!("redis unreachable");
-            }
-            was_up = Some(up);
-        }
     }
 }
 
@@ -121,57 +88,6 @@ impl Inner {
         u64::try_from(self.ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1)
-    }
-
-    /// The shared connection, created on first use.
-    async fn conn(&self) -> RedisResult<ConnectionManager> {
-        self.manager
-            .get_or_try_init(|| {
-                ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone())
-            })
-            .await
-            .cloned()
-    }
-
-    /// Runs one Redis exchange under the deadline.
-    async fn bounded<T>(
-        &self,
-        what: &'static str,
-        call: impl Future<Output = RedisResult<T>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.deadline, call).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(classify(what, e)),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "{what}: no answer within {:?}",
-                self.deadline
-            ))),
-        }
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let reply: String = self
-            .bounded("ping", async {
-                let mut c = self.conn().await?;
-                redis::cmd("PING").query_async(&mut c).await
-            })
-            .await?;
-        if reply == "PONG" {
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt(format!("PING answered {reply:?}")))
-        }
-    }
-}
-
-/// Redis errors that mean "try again later" become `Unavailable` (503); errors that mean this
-/// code and the server disagree become `Corrupt` (500).
-fn classify(what: &str, e: RedisError) -> StoreError {
-    match e.kind() {
-        ErrorKind::TypeError | ErrorKind::ParseError | ErrorKind::ResponseError => {
-            StoreError::Corrupt(format!("{what}: {e}"))
-        }
-        _ => StoreError::Unavailable(format!("{what}: {e}")),
     }
 }
 
@@ -230,8 +146,9 @@ impl CartStore for RedisStore {
         async move {
             let inner = &self.inner;
             let (status, ttl_ms, atual, fields): (String, i64, u64, Vec<String>) = inner
+                .link
                 .bounded("add", async {
-                    let mut c = inner.conn().await?;
+                    let mut c = inner.link.conn().await?;
                     inner
                         .add
                         .key(Inner::key(session))
@@ -265,8 +182,9 @@ impl CartStore for RedisStore {
         async move {
             let inner = &self.inner;
             let (status, ttl_ms, fields): (String, i64, Vec<String>) = inner
+                .link
                 .bounded("remove", async {
-                    let mut c = inner.conn().await?;
+                    let mut c = inner.link.conn().await?;
                     inner
                         .remove
                         .key(Inner::key(session))
@@ -293,8 +211,9 @@ impl CartStore for RedisStore {
         async move {
             let inner = &self.inner;
             let (status, ttl_ms, fields): (String, i64, Vec<String>) = inner
+                .link
                 .bounded("get", async {
-                    let mut c = inner.conn().await?;
+                    let mut c = inner.link.conn().await?;
                     inner
                         .get
                         .key(Inner::key(session))
@@ -315,8 +234,9 @@ impl CartStore for RedisStore {
         async move {
             let inner = &self.inner;
             let removed: u64 = inner
+                .link
                 .bounded("delete", async {
-                    let mut c = inner.conn().await?;
+                    let mut c = inner.link.conn().await?;
                     redis::cmd("DEL")
                         .arg(Inner::key(session))
                         .query_async(&mut c)
@@ -329,7 +249,7 @@ impl CartStore for RedisStore {
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        async move { self.inner.ping().await }.boxed()
+        async move { self.inner.link.ping().await }.boxed()
     }
 
     fn kind(&self) -> &'static str {

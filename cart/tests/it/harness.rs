@@ -300,6 +300,8 @@ impl Resp {
 /// The cart router over one store and a table catalog.
 pub struct TestApp {
     pub router: axum::Router,
+    /// The state behind the router (its store, metrics, consumer status).
+    pub state: AppState,
     pub catalog: Arc<TableCatalog>,
     pub redis: Option<RedisServer>,
 }
@@ -354,7 +356,8 @@ impl TestApp {
     ) -> Self {
         let state = AppState::new(store, catalogo, Limits::default());
         Self {
-            router: cart::router(state),
+            router: cart::router(state.clone()),
+            state,
             catalog: table,
             redis,
         }

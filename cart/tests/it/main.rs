@@ -4,12 +4,14 @@
 //! - [`harness`]: `RedisServer` (a real server on a free port), `TestApp`, a table catalog;
 //! - [`cart_api`]: endpoints, errors, caps, concurrency, expiry — on both stores;
 //! - [`catalog_cluster`]: stock, names and prices against a real in-process catalog cluster;
+//! - [`events`]: the consumer of `pedidos:eventos` empties confirmed orders' carts, once;
 //! - [`redis_failure`]: Redis stopped, hung and restarted under the running service;
 //! - [`serving`]: the service over a real socket, and the `cart` binary itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cart_api;
 mod catalog_cluster;
+mod events;
 mod harness;
 mod redis_failure;
 mod serving;

@@ -16,9 +16,12 @@ use serde_json::Value;
 
 use crate::harness::{RedisServer, TableCatalog};
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+pub(crate) type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
 
-async fn send(client: &HttpClient, req: Request<Body>) -> (StatusCode, Option<String>, Value) {
+pub(crate) async fn send(
+    client: &HttpClient,
+    req: Request<Body>,
+) -> (StatusCode, Option<String>, Value) {
     let resp = tokio::time::timeout(Duration::from_secs(5), client.request(req))
         .await
         .expect("request timed out")
@@ -77,7 +80,7 @@ async fn run_serves_a_port_0_listener_and_stops_on_shutdown() {
 }
 
 /// Kills the child on drop so a failed assertion leaves no process behind.
-struct ChildGuard(std::process::Child);
+pub(crate) struct ChildGuard(pub(crate) std::process::Child);
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();

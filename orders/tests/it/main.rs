@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod api;
+mod cart_events;
 mod crash;
 mod harness;
 mod outbox;

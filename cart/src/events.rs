@@ -1,0 +1,604 @@
+//! The consumer of the orders' event stream `pedidos:eventos`: once an order is confirmed,
+//! its shopper's cart is emptied — once per event, however often the event is delivered.
+//!
+//! - Entries are read in the consumer group [`GROUP`] (`XREADGROUP`) and acknowledged
+//!   (`XACK`) only after they are handled, so an entry read by a process that died before
+//!   handling it stays pending. This consumer's own pending entries are read again (id `0`)
+//!   at start and after every failure; other consumers' entries idle for longer than
+//!   `claim_idle` are taken over with `XAUTOCLAIM`.
+//! - Delivery is at least once, and the orders outbox may publish one event twice (two
+//!   stream entries, one `event_id`). The ids of handled confirmations are remembered in
+//!   Redis ([`DEDUPE_PREFIX`]`{event_id}`, with a TTL), so a repeat cannot empty a new cart
+//!   the shopper started under the same session.
+//! - Only `tipo == "confirmado"` does anything; every other entry is acknowledged and
+//!   forgotten, and so is a malformed one (logged) — it must not block the stream.
+//! - Carts may live anywhere ([`CartStore`]); the stream and the handled ids live in the
+//!   Redis at [`EventsConfig::url`]. Every call runs under a deadline through a
+//!   [`RedisLink`], failures back off (50 ms doubling to 1 s) and the link reconnects by
+//!   itself; the consumer stops when its cancellation token fires.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use confeitaria_types::orders::STREAM_EVENTOS;
+use redis::streams::StreamAutoClaimReply;
+use redis::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::redis_link::RedisLink;
+use crate::session::SessionId;
+use crate::store::{CartStore, StoreError};
+use crate::AppState;
+
+/// The consumer group every cart process reads in.
+pub const GROUP: &str = "cart";
+/// Prefix of the keys that remember handled confirmations: `{prefix}{event_id}`.
+pub const DEDUPE_PREFIX: &str = "confeitaria:carrinho-eventos:";
+/// Entries read (and claimed) per call.
+const BATCH: usize = 100;
+/// Most `XAUTOCLAIM` pages scanned in one go (each scans at most `10 × BATCH` entries).
+const CLAIM_PAGES: usize = 10;
+/// First pause after a failure; it doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest pause between attempts while Redis (or the cart store) is unreachable.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest pause between two scans for other consumers' stalled entries.
+const MAX_CLAIM_EVERY: Duration = Duration::from_secs(5);
+
+/// How to reach the stream and how to behave on it. (No `Debug`: the URL may hold a
+/// password.)
+#[derive(Clone)]
+pub struct EventsConfig {
+    /// The Redis holding `pedidos:eventos`.
+    pub url: String,
+    /// This process's name in the group; stable across restarts, so that a restarted
+    /// process re-handles what it had read but not acknowledged. Distinct per replica.
+    pub consumer: String,
+    /// Deadline of each Redis call, connecting included.
+    pub deadline: Duration,
+    /// How long one read waits for new entries (`XREADGROUP BLOCK`); the read's own
+    /// deadline is this plus `deadline`.
+    pub block: Duration,
+    /// Entries pending this long under another consumer are taken over (a replica that
+    /// died, or was renamed, without acknowledging them).
+    pub claim_idle: Duration,
+    /// How long a handled confirmation is remembered.
+    pub dedupe_ttl: Duration,
+}
+
+impl EventsConfig {
+    /// Defaults: consumer `cart-1`, 500 ms deadline, 1 s block, 30 s claim idle, 7 days
+    /// of memory.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            consumer: "cart-1".to_owned(),
+            deadline: Duration::from_millis(500),
+            block: Duration::from_secs(1),
+            claim_idle: Duration::from_secs(30),
+            dedupe_ttl: Duration::from_secs(7 * 24 * 60 * 60),
+        }
+    }
+}
+
+/// What the consumer is doing, for `/ready`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Consumo {
+    /// No consumer configured.
+    Desativado = 0,
+    /// The last read or handling succeeded.
+    Conectado = 1,
+    /// Redis (or the cart store) is unreachable; retrying.
+    Desconectado = 2,
+}
+
+impl Consumo {
+    /// The wire name: `disabled`, `connected`, `disconnected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consumo::Desativado => "disabled",
+            Consumo::Conectado => "connected",
+            Consumo::Desconectado => "disconnected",
+        }
+    }
+}
+
+/// Shared consumer status (starts `disabled`).
+#[derive(Debug, Default)]
+pub struct EstadoConsumo(AtomicU8);
+
+impl EstadoConsumo {
+    /// The current status.
+    pub fn get(&self) -> Consumo {
+        match self.0.load(Ordering::Relaxed) {
+            1 => Consumo::Conectado,
+            2 => Consumo::Desconectado,
+            _ => Consumo::Desativado,
+        }
+    }
+
+    fn set(&self, c: Consumo) {
+        self.0.store(c as u8, Ordering::Relaxed);
+    }
+}
+
+/// What handling one entry came to (the `outcome` label of `cart_order_events_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resultado {
+    /// A confirmation whose cart existed and was deleted.
+    Esvaziado,
+    /// A confirmation whose session had no cart (already emptied, expired, or elsewhere).
+    SemCarrinho,
+    /// A confirmation already handled: nothing done.
+    Duplicado,
+    /// Another `tipo`: nothing to do.
+    Ignorado,
+    /// Fields missing or malformed: logged and dropped.
+    Invalido,
+    /// The entry was trimmed from the stream while pending: nothing left to read.
+    Apagado,
+}
+
+impl Resultado {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resultado::Esvaziado => "emptied",
+            Resultado::SemCarrinho => "no_cart",
+            Resultado::Duplicado => "duplicate",
+            Resultado::Ignorado => "ignored",
+            Resultado::Invalido => "invalid",
+            Resultado::Apagado => "gone",
+        }
+    }
+}
+
+/// One stream entry: its id and fields (`None` when trimmed while pending).
+#[derive(Debug)]
+struct Entrada {
+    id: String,
+    campos: Option<HashMap<String, String>>,
+}
+
+/// Where the loop stands.
+struct Cursor {
+    /// The group is known to exist (cleared after any failure: Redis may have restarted
+    /// empty).
+    grupo_pronto: bool,
+    /// This consumer's pending list may hold entries (at start, after a failure or a claim).
+    pendentes: bool,
+    /// When to scan for other consumers' stalled entries next.
+    proxima_reivindicacao: Instant,
+}
+
+/// The consumer; [`Consumer::run`] drives it.
+pub struct Consumer {
+    link: RedisLink,
+    store: Arc<dyn CartStore>,
+    metrics: Arc<Metrics>,
+    estado: Arc<EstadoConsumo>,
+    config: EventsConfig,
+}
+
+impl Consumer {
+    /// Checks the URL; connects only when run.
+    pub fn new(
+        config: EventsConfig,
+        store: Arc<dyn CartStore>,
+        metrics: Arc<Metrics>,
+        estado: Arc<EstadoConsumo>,
+    ) -> Result<Self, StoreError> {
+        let link = RedisLink::new(&config.url, config.deadline, config.block + config.deadline)?;
+        Ok(Self {
+            link,
+            store,
+            metrics,
+            estado,
+            config,
+        })
+    }
+
+    /// A consumer emptying carts of `state`'s store, counting into its metrics and reporting
+    /// into its `/ready`.
+    pub fn for_state(config: EventsConfig, state: &AppState) -> Result<Self, StoreError> {
+        Self::new(
+            config,
+            state.store.clone(),
+            state.metrics.clone(),
+            state.eventos.clone(),
+        )
+    }
+
+    /// Consumes until `cancel` fires. Never returns early: failures are retried.
+    pub async fn run(self, cancel: CancellationToken) {
+        self.estado.set(Consumo::Desconectado);
+        let mut cursor = Cursor {
+            grupo_pronto: false,
+            pendentes: true,
+            proxima_reivindicacao: Instant::now(),
+        };
+        let mut backoff = MIN_BACKOFF;
+        let mut falhando = false;
+        while !cancel.is_cancelled() {
+            match self.passo(&mut cursor, &cancel).await {
+                Ok(()) => {
+                    if falhando {
+                        tracing::info!("order events: consuming again");
+                        falhando = false;
+                    }
+                    backoff = MIN_BACKOFF;
+                    self.estado.set(Consumo::Conectado);
+                }
+                Err(e) => {
+                    self.metrics.record_event_failure();
+                    if !falhando {
+                        tracing::warn!(error = %e, "order events: cannot consume; retrying");
+                        falhando = true;
+                    }
+                    self.estado.set(Consumo::Desconectado);
+                    cursor.grupo_pronto = false;
+                    cursor.pendentes = true;
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        tracing::info!("order events: consumer stopped");
+    }
+
+    /// One read and its handling.
+    async fn passo(
+        &self,
+        cursor: &mut Cursor,
+        cancel: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        if !cursor.grupo_pronto {
+            self.criar_grupo().await?;
+            cursor.grupo_pronto = true;
+        }
+        if Instant::now() >= cursor.proxima_reivindicacao {
+            if self.reivindicar().await? > 0 {
+                cursor.pendentes = true;
+            }
+            cursor.proxima_reivindicacao =
+                Instant::now() + self.config.claim_idle.min(MAX_CLAIM_EVERY);
+        }
+        let entradas = if cursor.pendentes {
+            let e = self.ler("0", None).await?;
+            if e.is_empty() {
+                cursor.pendentes = false;
+                return Ok(());
+            }
+            e
+        } else {
+            tokio::select! {
+                // Entries this read had already taken stay pending: the next start re-reads them.
+                () = cancel.cancelled() => return Ok(()),
+                r = self.ler(">", Some(self.config.block.max(Duration::from_millis(1)))) => r?,
+            }
+        };
+        self.tratar_lote(entradas, cancel).await
+    }
+
+    /// `XGROUP CREATE pedidos:eventos cart 0 MKSTREAM`; an existing group is fine. From `0`:
+    /// a group created after events were published (first start, or a Redis that lost its
+    /// data) still sees them.
+    async fn criar_grupo(&self) -> Result<(), StoreError> {
+        let criado = self
+            .link
+            .bounded("XGROUP CREATE", async {
+                let mut c = self.link.conn().await?;
+                let r: redis::RedisResult<()> = redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(STREAM_EVENTOS)
+                    .arg(GROUP)
+                    .arg("0")
+                    .arg("MKSTREAM")
+                    .query_async(&mut c)
+                    .await;
+                match r {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.code() == Some("BUSYGROUP") => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        if criado {
+            tracing::info!(group = GROUP, "order events: consumer group created");
+        }
+        Ok(())
+    }
+
+    /// Takes over entries idle longer than `claim_idle` (`XAUTOCLAIM ... JUSTID`); they join
+    /// this consumer's pending list. Returns how many.
+    async fn reivindicar(&self) -> Result<usize, StoreError> {
+        let idle_ms = millis(self.config.claim_idle);
+        let mut inicio = "0-0".to_owned();
+        let mut total = 0;
+        for _ in 0..CLAIM_PAGES {
+            let r: StreamAutoClaimReply = self
+                .link
+                .bounded("XAUTOCLAIM", async {
+                    let mut c = self.link.conn().await?;
+                    redis::cmd("XAUTOCLAIM")
+                        .arg(STREAM_EVENTOS)
+                        .arg(GROUP)
+                        .arg(&self.config.consumer)
+                        .arg(idle_ms)
+                        .arg(&inicio)
+                        .arg("COUNT")
+                        .arg(BATCH)
+                        .arg("JUSTID")
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            total += r.claimed.len();
+            if r.next_stream_id == "0-0" {
+                break;
+            }
+            inicio = r.next_stream_id;
+        }
+        if total > 0 {
+            tracing::info!(entries = total, "order events: took over stalled entries");
+        }
+        Ok(total)
+    }
+
+    /// `XREADGROUP`: from this consumer's pending list (`0`) or new entries (`>`, blocking).
+    async fn ler(&self, id: &str, block: Option<Duration>) -> Result<Vec<Entrada>, StoreError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.config.consumer)
+            .arg("COUNT")
+            .arg(BATCH);
+        if let Some(b) = block {
+            cmd.arg("BLOCK").arg(millis(b));
+        }
+        cmd.arg("STREAMS").arg(STREAM_EVENTOS).arg(id);
+        let limite = block.unwrap_or_default() + self.link.deadline();
+        let v: Value = self
+            .link
+            .bounded_for("XREADGROUP", limite, async {
+                let mut c = self.link.conn().await?;
+                cmd.query_async(&mut c).await
+            })
+            .await?;
+        entradas(v)
+    }
+
+    /// Handles entries in order and acknowledges those handled, even when a later one
+    /// fails (it stays pending and is retried).
+    async fn tratar_lote(
+        &self,
+        entradas: Vec<Entrada>,
+        cancel: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        let mut feitas = Vec::with_capacity(entradas.len());
+        let mut falha = None;
+        for e in entradas {
+            // Stop between entries, never inside one: a handled entry is always acknowledged.
+            if cancel.is_cancelled() {
+                break;
+            }
+            match self.tratar(&e).await {
+                Ok(r) => {
+                    self.metrics.record_event(r.as_str());
+                    feitas.push(e.id);
+                }
+                Err(err) => {
+                    falha = Some(err);
+                    break;
+                }
+            }
+        }
+        if !feitas.is_empty() {
+            // If this fails the entries stay pending and come back; the remembered ids make
+            // handling them again harmless.
+            self.link
+                .bounded("XACK", async {
+                    let mut c = self.link.conn().await?;
+                    redis::cmd("XACK")
+                        .arg(STREAM_EVENTOS)
+                        .arg(GROUP)
+                        .arg(&feitas)
+                        .query_async::<i64>(&mut c)
+                        .await
+                })
+                .await?;
+        }
+        falha.map_or(Ok(()), Err)
+    }
+
+    /// One entry. Errors only when Redis or the store failed (the entry is then retried).
+    async fn tratar(&self, e: &Entrada) -> Result<Resultado, StoreError> {
+        let Some(campos) = &e.campos else {
+            return Ok(Resultado::Apagado);
+        };
+        match campos.get("tipo").map(String::as_str) {
+            Some("confirmado") => {}
+            Some(_) => return Ok(Resultado::Ignorado),
+            None => {
+                tracing::warn!(entry = %e.id, "order event without tipo: dropped");
+                return Ok(Resultado::Invalido);
+            }
+        }
+        let event_id = campos.get("event_id").filter(|id| !id.is_empty());
+        let session = campos.get("session_id").and_then(|s| SessionId::parse(s));
+        let (Some(event_id), Some(session)) = (event_id, session) else {
+            tracing::warn!(entry = %e.id, "confirmation without a valid event_id or session_id: dropped");
+            return Ok(Resultado::Invalido);
+        };
+        let chave = format!("{DEDUPE_PREFIX}{event_id}");
+        let visto: bool = self
+            .link
+            .bounded("EXISTS", async {
+                let mut c = self.link.conn().await?;
+                redis::cmd("EXISTS").arg(&chave).query_async(&mut c).await
+            })
+            .await?;
+        if visto {
+            tracing::debug!(%event_id, "order confirmation already handled");
+            return Ok(Resultado::Duplicado);
+        }
+        // Delete, then remember: a crash in between handles the event again (the cart is
+        // deleted twice), while the other order could lose the deletion altogether.
+        let existia = self.store.delete(&session).await?;
+        self.link
+            .bounded("SET", async {
+                let mut c = self.link.conn().await?;
+                redis::cmd("SET")
+                    .arg(&chave)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(millis(self.config.dedupe_ttl).max(1))
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await?;
+        if existia {
+            tracing::info!(%event_id, ?session, "order confirmed: cart emptied");
+            Ok(Resultado::Esvaziado)
+        } else {
+            Ok(Resultado::SemCarrinho)
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn corrupt(what: &str, v: &Value) -> StoreError {
+    StoreError::Corrupt(format!("XREADGROUP: unexpected {what}: {v:?}"))
+}
+
+fn texto(v: &Value) -> Result<String, StoreError> {
+    redis::from_redis_value(v).map_err(|_| corrupt("non-text value", v))
+}
+
+/// Pairs of a RESP2 array or a RESP3 map.
+fn pares(v: Value) -> Result<Vec<(Value, Value)>, StoreError> {
+    match v {
+        Value::Map(m) => Ok(m),
+        Value::Array(a) => {
+            if a.len() % 2 != 0 {
+                return Err(corrupt("odd field list", &Value::Array(a)));
+            }
+            let mut it = a.into_iter();
+            let mut out = Vec::new();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((k, v));
+            }
+            Ok(out)
+        }
+        other => Err(corrupt("field list", &other)),
+    }
+}
+
+/// Parses an `XREADGROUP` reply: nil (nothing within the block), or per stream
+/// `[name, [[id, [field, value, ...] | nil], ...]]`.
+fn entradas(v: Value) -> Result<Vec<Entrada>, StoreError> {
+    let fluxos: Vec<Value> = match v {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(a) => a
+            .into_iter()
+            .map(|s| match s {
+                Value::Array(mut kv) if kv.len() == 2 => {
+                    kv.pop().ok_or_else(|| corrupt("stream", &Value::Nil))
+                }
+                other => Err(corrupt("stream", &other)),
+            })
+            .collect::<Result<_, _>>()?,
+        Value::Map(m) => m.into_iter().map(|(_, v)| v).collect(),
+        other => return Err(corrupt("reply", &other)),
+    };
+    let mut out = Vec::new();
+    for fluxo in fluxos {
+        let Value::Array(itens) = fluxo else {
+            return Err(corrupt("entry list", &fluxo));
+        };
+        for item in itens {
+            let Value::Array(mut par) = item else {
+                return Err(corrupt("entry", &item));
+            };
+            if par.len() != 2 {
+                return Err(corrupt("entry", &Value::Array(par)));
+            }
+            let campos_v = par.pop().unwrap_or(Value::Nil);
+            let id = texto(&par[0])?;
+            let campos = match campos_v {
+                Value::Nil => None,
+                v => Some(
+                    pares(v)?
+                        .iter()
+                        .map(|(k, v)| Ok((texto(k)?, texto(v)?)))
+                        .collect::<Result<HashMap<_, _>, StoreError>>()?,
+                ),
+            };
+            out.push(Entrada { id, campos });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn parses_entries_and_trimmed_ones() {
+        let v = Value::Array(vec![Value::Array(vec![
+            b(STREAM_EVENTOS),
+            Value::Array(vec![
+                Value::Array(vec![
+                    b("1-0"),
+                    Value::Array(vec![b("tipo"), b("confirmado"), b("event_id"), b("p:2")]),
+                ]),
+                Value::Array(vec![b("2-0"), Value::Nil]),
+            ]),
+        ])]);
+        let e = entradas(v).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].id, "1-0");
+        let campos = e[0].campos.as_ref().unwrap();
+        assert_eq!(campos["tipo"], "confirmado");
+        assert_eq!(campos["event_id"], "p:2");
+        assert_eq!(e[1].id, "2-0");
+        assert!(e[1].campos.is_none());
+    }
+
+    #[test]
+    fn nil_is_no_entries_and_garbage_is_refused() {
+        assert!(entradas(Value::Nil).unwrap().is_empty());
+        assert!(entradas(Value::Int(3)).is_err());
+        let odd = Value::Array(vec![Value::Array(vec![
+            b(STREAM_EVENTOS),
+            Value::Array(vec![Value::Array(vec![
+                b("1-0"),
+                Value::Array(vec![b("tipo")]),
+            ])]),
+        ])]);
+        assert!(entradas(odd).is_err());
+    }
+
+    #[test]
+    fn status_names() {
+        let e = EstadoConsumo::default();
+        assert_eq!(e.get().as_str(), "disabled");
+        e.set(Consumo::Conectado);
+        assert_eq!(e.get().as_str(), "connected");
+    }
+}
