@@ -2,6 +2,7 @@
 //!
 //! - [`raft_node`]: the Raft member, and how writes and reads travel through it;
 //! - [`api`]: the public REST API (DESIGN.md "API");
+//! - [`batch`]: group commit — concurrent writes proposed as one log entry;
 //! - [`coalesce`]: concurrent read-index requests share quorum rounds;
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
 //! - [`network`]: openraft's network over that port;
@@ -14,6 +15,7 @@
 //! simulations inject their own sockets.
 
 pub mod api;
+pub mod batch;
 pub mod coalesce;
 pub mod error;
 pub mod metrics;
@@ -166,6 +168,7 @@ where
         rpc: rpc_client,
         log,
         contacts,
+        writes: Arc::default(),
         local_reads: Arc::default(),
         remote_reads: Arc::default(),
     });

@@ -56,6 +56,17 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} gauge");
             let _ = writeln!(out, "{name} {}", v.unwrap_or(0));
         }
+        let stats = node.log.stats();
+        let appends = stats.appends.load(std::sync::atomic::Ordering::Relaxed);
+        let entries = stats.entries.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# TYPE catalog_log_appends_total counter\ncatalog_log_appends_total {appends}"
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE catalog_log_entries_total counter\ncatalog_log_entries_total {entries}"
+        );
         let products = node.sm.read().catalog.doces.len();
         let _ = writeln!(
             out,

@@ -18,6 +18,7 @@ use openraft::{ChangeMembers, Raft, ServerState};
 use raft_store::{Command, CommandOutput, NodeId, StateMachineStore, TypeConfig};
 use tokio::time::Instant;
 
+use crate::batch::WriteBatcher;
 use crate::coalesce::Coalescer;
 use crate::error::ApiError;
 use crate::rpc::{ForwardRequest, ForwardResponse, ReadIndexResponse, RpcClient, RpcError};
@@ -68,6 +69,8 @@ pub struct CatalogNode {
     pub log: raft_store::LogStore,
     /// Last contact with each peer.
     pub contacts: Arc<Contacts>,
+    /// Writes waiting to be proposed together (group commit) on this node as leader.
+    pub writes: Arc<WriteBatcher>,
     /// Read-index rounds on this node as leader, shared by concurrent reads.
     pub local_reads: Arc<Coalescer<ReadIndexResponse>>,
     /// Read-index requests to the leader, shared by concurrent reads on this follower.
@@ -107,12 +110,11 @@ impl CatalogNode {
             .map(|n| n.rpc_addr.clone())
     }
 
-    /// Waits until a leader other than `not` is known, or the deadline passes.
-    async fn await_leader(&self, not: Option<NodeId>, end: Instant) -> Result<NodeId, ApiError> {
+    /// Waits until a leader is known, or the deadline passes.
+    async fn await_leader(&self, end: Instant) -> Result<NodeId, ApiError> {
         let mut rx = self.raft.metrics();
         loop {
-            let current = rx.borrow_and_update().current_leader;
-            if let Some(l) = current.filter(|l| Some(*l) != not) {
+            if let Some(l) = rx.borrow_and_update().current_leader {
                 return Ok(l);
             }
             match tokio::time::timeout_at(end, rx.changed()).await {
@@ -130,6 +132,7 @@ impl CatalogNode {
         let req = ForwardRequest::Write(cmd);
         match self.submit(req, retry_safe).await? {
             (ForwardResponse::Applied(r), served) => Ok((r?, served)),
+            (ForwardResponse::Failed(m), _) => Err(ApiError::Unavailable(m)),
             (other, _) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
         }
     }
@@ -143,13 +146,13 @@ impl CatalogNode {
         retry_safe: bool,
     ) -> Result<(ForwardResponse, Served), ApiError> {
         let end = Instant::now() + self.settings.leader_wait;
-        let mut unreachable: Option<NodeId> = None;
+        let mut backoff = Backoff::default();
         loop {
-            let leader = self.await_leader(unreachable, end).await?;
+            let leader = self.await_leader(end).await?;
             if leader == self.settings.id {
                 match self.serve_forwarded(req.clone()).await {
                     ForwardResponse::NotLeader(_) => {
-                        unreachable = Some(leader);
+                        backoff.pause(end).await?;
                         continue;
                     }
                     resp => return Ok((resp, Served { leader })),
@@ -169,30 +172,23 @@ impl CatalogNode {
                 .call::<_, ForwardResponse>(&addr, "/raft/forward", &req, budget)
                 .await
             {
-                Ok(ForwardResponse::NotLeader(_)) => unreachable = Some(leader),
+                Ok(ForwardResponse::NotLeader(_)) | Err(RpcError::Unreachable(_)) => {}
                 Ok(resp) => return Ok((resp, Served { leader })),
-                Err(RpcError::Unreachable(_)) => unreachable = Some(leader),
                 Err(e) if retry_safe => {
                     tracing::debug!(leader, error = %e, "forward failed, retrying");
-                    unreachable = Some(leader);
                 }
                 Err(e) => return Err(ApiError::Unavailable(format!("forward to {leader}: {e}"))),
             }
-            if Instant::now() >= end {
-                return Err(ApiError::NoLeader);
-            }
-            // The leader we knew is gone or deposed: wait for news of another one.
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // The leader we knew is gone, deposed or slow: ask again shortly, by then the
+            // metrics may name another one.
+            backoff.pause(end).await?;
         }
     }
 
     /// Executes a request on this node as leader, or says it is not the leader.
     pub async fn serve_forwarded(&self, req: ForwardRequest) -> ForwardResponse {
         match req {
-            ForwardRequest::Write(cmd) => match self.raft.client_write(cmd).await {
-                Ok(resp) => ForwardResponse::Applied(resp.data),
-                Err(e) => not_leader_or_failed(e),
-            },
+            ForwardRequest::Write(cmd) => self.writes.submit(&self.raft, cmd).await,
             ForwardRequest::AddMember(m) => {
                 let node = NodeAddr {
                     api_addr: m.api_addr,
@@ -287,9 +283,9 @@ impl CatalogNode {
             return Ok(());
         }
         let end = Instant::now() + self.settings.leader_wait;
-        let mut skip: Option<NodeId> = None;
+        let mut backoff = Backoff::default();
         loop {
-            let leader = self.await_leader(skip, end).await?;
+            let leader = self.await_leader(end).await?;
             let index = if leader == self.settings.id {
                 match self.serve_read_index().await {
                     ReadIndexResponse::Index(i) => Some(i),
@@ -314,11 +310,8 @@ impl CatalogNode {
                         .map_err(|e| ApiError::Unavailable(format!("waiting to apply {i}: {e}")));
                 }
                 None => {
-                    skip = Some(leader);
-                    if Instant::now() >= end {
-                        return Err(ApiError::NoLeader);
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tracing::debug!(leader, "read index unavailable, retrying");
+                    backoff.pause(end).await?;
                 }
             }
         }
@@ -372,9 +365,44 @@ impl CatalogNode {
     }
 }
 
+/// Pauses between attempts: 5 ms doubling to 100 ms, never past the deadline.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self(Duration::from_millis(5))
+    }
+}
+
+impl Backoff {
+    async fn pause(&mut self, end: Instant) -> Result<(), ApiError> {
+        let now = Instant::now();
+        if now >= end {
+            return Err(ApiError::NoLeader);
+        }
+        tokio::time::sleep(self.0.min(end - now)).await;
+        self.0 = (self.0 * 2).min(Duration::from_millis(100));
+        Ok(())
+    }
+}
+
 /// Commands safe to send twice: the second application is a no-op or sets the same value.
 pub fn is_idempotent(cmd: &Command) -> bool {
     !matches!(cmd, Command::CreateDoce(_) | Command::AdjustEstoque { .. })
+}
+
+/// A client write's outcome as a forward answer.
+pub fn client_write_response(
+    r: Result<
+        openraft::raft::ClientWriteResponse<TypeConfig>,
+        RaftError<NodeId, ClientWriteError<NodeId, NodeAddr>>,
+    >,
+) -> ForwardResponse {
+    match r {
+        Ok(resp) => ForwardResponse::Applied(resp.data),
+        Err(e) => not_leader_or_failed(e),
+    }
 }
 
 fn not_leader_or_failed(

@@ -77,7 +77,23 @@ fn per_product(itens: &[ItemReserva]) -> BTreeMap<u64, u64> {
 
 impl CatalogState {
     /// Applies a command, returning its result and the keys it changed (none if refused).
+    /// A batch applies each of its commands in order; each is refused or applied alone.
     pub fn apply(&mut self, cmd: &Command) -> (CommandResult, Vec<Changed>) {
+        if let Command::Batch(cmds) = cmd {
+            if let Err(e) = cmd.validate() {
+                return (Err(e), Vec::new());
+            }
+            let mut changed = Vec::new();
+            let results = cmds
+                .iter()
+                .map(|c| {
+                    let (r, ch) = self.apply(c);
+                    changed.extend(ch);
+                    r
+                })
+                .collect();
+            return (Ok(CommandOutput::Batch(results)), changed);
+        }
         let mut changed = Vec::new();
         let result = cmd
             .validate()
@@ -162,6 +178,7 @@ impl CatalogState {
             Command::Reservar(r) => self.reservar(r, changed),
             Command::Confirmar { id } => self.confirmar(id, changed),
             Command::Liberar { id } => Ok(self.liberar(id, changed)),
+            Command::Batch(_) => Err(invalid("invalid_batch", "batches do not nest")),
         }
     }
 

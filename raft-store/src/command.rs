@@ -63,7 +63,13 @@ pub enum Command {
         /// Reservation id.
         id: String,
     },
+    /// Concurrent commands proposed as one log entry (one append, one flush), applied in order,
+    /// each with its own result. Batches do not nest.
+    Batch(Vec<Command>),
 }
+
+/// Most commands in one batch.
+pub const MAX_BATCH: usize = 512;
 
 /// What a successful command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +84,8 @@ pub enum CommandOutput {
     Doce(Doce),
     /// The reservation as stored.
     Reserva(Reserva),
+    /// The result of each command of a batch, in order.
+    Batch(Vec<CommandResult>),
 }
 
 /// Why a command was refused. Refusals are deterministic and change nothing.
@@ -262,6 +270,15 @@ impl Command {
                 Ok(())
             }
             Command::Confirmar { id } | Command::Liberar { id } => check_reserva_id(id),
+            Command::Batch(cmds) => {
+                if cmds.len() > MAX_BATCH || cmds.iter().any(|c| matches!(c, Command::Batch(_))) {
+                    return Err(invalid(
+                        "invalid_batch",
+                        "batches hold at most 512 plain commands",
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 }

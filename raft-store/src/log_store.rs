@@ -7,25 +7,42 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{AnyError, Entry, LogId, LogState, RaftLogReader, StorageIOError, Vote};
+use openraft::{
+    AnyError, Entry, EntryPayload, LogId, LogState, RaftLogReader, StorageIOError, Vote,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::{NodeId, StorageError, TypeConfig};
+use crate::Command;
 use crate::OpenError;
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
-/// The log store. Cheap to clone: clones share the same sled trees.
+/// The log store. Cheap to clone: clones share the same sled trees and counters.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    stats: Arc<AppendStats>,
+}
+
+/// How well appends are batched: entries per flushed append.
+#[derive(Debug, Default)]
+pub struct AppendStats {
+    /// Flushed appends.
+    pub appends: AtomicU64,
+    /// Entries written by those appends.
+    pub entries: AtomicU64,
+    /// Catalog commands in those entries (a batch entry counts each of its commands).
+    pub commands: AtomicU64,
 }
 
 fn io_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -50,6 +67,7 @@ impl LogStore {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
+            stats: Arc::default(),
         })
     }
 
@@ -68,6 +86,11 @@ impl LogStore {
     fn flush(&self) -> Result<(), StorageError> {
         self.db.flush().map_err(io_err)?;
         Ok(())
+    }
+
+    /// Append and entry counters since the store was opened.
+    pub fn stats(&self) -> &AppendStats {
+        &self.stats
     }
 
     /// The last committed index this node persisted, if any.
@@ -159,8 +182,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let mut batch = sled::Batch::default();
+        let (mut n, mut commands) = (0, 0);
         for entry in entries {
+            commands += match &entry.payload {
+                EntryPayload::Normal(Command::Batch(cmds)) => cmds.len() as u64,
+                EntryPayload::Normal(_) => 1,
+                _ => 0,
+            };
             batch.insert(&entry.log_id.index.to_be_bytes(), encode(&entry)?);
+            n += 1;
         }
         let result = self
             .log
@@ -168,6 +198,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .and_then(|()| self.db.flush().map(|_| ()));
         match result {
             Ok(()) => {
+                self.stats.appends.fetch_add(1, Ordering::Relaxed);
+                self.stats.entries.fetch_add(n, Ordering::Relaxed);
+                self.stats.commands.fetch_add(commands, Ordering::Relaxed);
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }

@@ -58,7 +58,9 @@ async fn write(state: &AppState, cmd: Command, created: bool) -> Result<Response
         CommandOutput::Doce(d) => (status, Json(d)).into_response(),
         CommandOutput::Categoria(c) => (status, Json(c)).into_response(),
         CommandOutput::Reserva(r) => (status, Json(r)).into_response(),
-        CommandOutput::Seeded(_) | CommandOutput::Empty => StatusCode::NO_CONTENT.into_response(),
+        CommandOutput::Seeded(_) | CommandOutput::Empty | CommandOutput::Batch(_) => {
+            StatusCode::NO_CONTENT.into_response()
+        }
     })
 }
 

@@ -445,8 +445,21 @@ async fn a_node_can_be_added_and_removed_through_cluster_members() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
-    let st = get(&c.api_addr(2), "/cluster/status?").await.json;
-    assert_eq!(st["membership"]["voters"], serde_json::json!([1, 2, 3]));
+    for addr in [c.api_addr(1), c.api_addr(2), c.api_addr(3)] {
+        let end = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let st = get(&addr, "/cluster/status").await.json;
+            if st["membership"]["voters"] == serde_json::json!([1, 2, 3]) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "{addr} still lists voters {}",
+                st["membership"]["voters"]
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     c.shutdown().await;
 }
 

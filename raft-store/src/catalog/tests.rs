@@ -171,6 +171,38 @@ fn bad_fields_and_unknown_references_are_refused() {
 }
 
 #[test]
+fn a_batch_applies_each_command_alone_and_in_order() {
+    let mut s = state_with(&[2]);
+    let batch = Command::Batch(vec![
+        reserva("a", &[(1, 2)]),
+        reserva("b", &[(1, 1)]),
+        Command::AdjustEstoque { id: 1, delta: 5 },
+        reserva("b", &[(1, 1)]),
+    ]);
+    let (r, _) = s.apply(&batch);
+    let Ok(CommandOutput::Batch(results)) = r else {
+        panic!("not a batch result: {r:?}")
+    };
+    assert!(results[0].is_ok());
+    assert!(matches!(
+        results[1],
+        Err(CommandError::InsufficientStock { .. })
+    ));
+    assert!(results[2].is_ok());
+    assert!(
+        results[3].is_ok(),
+        "the refused reservation must not block a later retry"
+    );
+    let e = s.estoque(1).unwrap();
+    assert_eq!((e.disponivel, e.reservado), (4, 3));
+    let nested = Command::Batch(vec![Command::Batch(vec![])]);
+    assert!(matches!(
+        s.apply(&nested).0,
+        Err(CommandError::Invalid { .. })
+    ));
+}
+
+#[test]
 fn seed_runs_once() {
     let mut s = CatalogState::default();
     let seed = Command::Seed {
