@@ -16,7 +16,6 @@ use confeitaria_types::Doce;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::catalog::doce_with_deadline;
-use crate::clock::expiry_rfc3339;
 use crate::error::CartError;
 use crate::session::{self, SessionId};
 use crate::store::{Adicao, CartSnapshot, Recusa, Remocao};
@@ -200,6 +199,8 @@ async fn price(
         session_id: session.to_string(),
         itens,
         total_centavos,
-        expira_em: expiry_rfc3339(snapshot.ttl_restante),
+        expira_em: confeitaria_types::time::rfc3339(
+            std::time::SystemTime::now() + snapshot.ttl_restante,
+        ),
     })
 }

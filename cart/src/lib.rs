@@ -19,7 +19,6 @@
 
 pub mod api;
 pub mod catalog;
-pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;

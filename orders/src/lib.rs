@@ -17,7 +17,6 @@
 pub mod api;
 pub mod cart_source;
 pub mod catalog;
-pub mod clock;
 pub mod config;
 pub mod error;
 pub mod failpoint;

@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::clock;
 use crate::machine::{self, Estado};
 
 /// A storage failure.
@@ -126,7 +125,7 @@ fn evento(pedido_id: &str, seq: u64, dados: DadosEvento) -> EventoPedido {
         id: format!("{pedido_id}:{seq}"),
         pedido_id: pedido_id.to_owned(),
         seq,
-        em: clock::agora(),
+        em: confeitaria_types::time::rfc3339_millis(std::time::SystemTime::now()),
         dados,
     }
 }

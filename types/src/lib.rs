@@ -5,6 +5,7 @@
 //! - [`orders`]: orders (`Pedido`), their statuses and events (`EventoPedido`);
 //! - [`error`]: the error body every service answers 4xx and 5xx with;
 //! - [`cluster`]: node addresses and the `/cluster/status` document;
+//! - [`time`]: instants as RFC 3339 text;
 //! - [`auth`]: the HS256 JWTs that admin and service calls carry.
 
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod error;
 pub mod orders;
+pub mod time;
 
 pub use catalog::*;
 pub use cluster::*;

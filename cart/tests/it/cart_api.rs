@@ -81,8 +81,12 @@ async fn add_prices_lines_from_the_catalog_and_totals_them(kind: StoreKind) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let lo = cart::clock::rfc3339(now + 7 * 86_400 - 5);
-    let hi = cart::clock::rfc3339(now + 7 * 86_400 + 5);
+    let lo = confeitaria_types::time::rfc3339(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(now + 7 * 86_400 - 5),
+    );
+    let hi = confeitaria_types::time::rfc3339(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(now + 7 * 86_400 + 5),
+    );
     assert!(
         lo.as_str() <= expira && expira <= hi.as_str(),
         "{expira} not in [{lo}, {hi}]"
