@@ -76,6 +76,12 @@ pub enum Command {
     /// Run one catalog node in this process (what `up` starts as a child).
     #[command(hide = true)]
     ServeNode(ServeNodeArgs),
+    /// Run the cart service in this process (what `up` starts as a child).
+    #[command(hide = true)]
+    ServeCart(ServeServiceArgs),
+    /// Run the orders service in this process (what `up` starts as a child).
+    #[command(hide = true)]
+    ServeOrders(ServeServiceArgs),
     /// Serve a fixed JSON body with a bare axum handler (the bench's baseline).
     #[command(hide = true)]
     ServeBaseline(ServeBaselineArgs),
@@ -248,6 +254,14 @@ pub struct ServeNodeArgs {
     #[arg(long, env = "CONFEITARIA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Stop when standard input closes (set by `up`, so a node never outlives it).
+    #[arg(long)]
+    pub stop_on_stdin_eof: bool,
+}
+
+/// `serve-cart`, `serve-orders` (hidden): everything else comes from the cluster file.
+#[derive(Debug, Args)]
+pub struct ServeServiceArgs {
+    /// Stop when standard input closes (set by `up`, so a service never outlives it).
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
 }

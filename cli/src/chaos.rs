@@ -116,8 +116,54 @@ async fn wait_stable(nodes: &[(Option<u64>, String)], step: Duration) -> Result<
     }
 }
 
-/// `chaos kill-leader`.
+/// `chaos kill-leader`: runs the rounds and prints them.
 pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), CliError> {
+    let quiet = ctx.global.json;
+    let (rounds, summary, lost) = measure(ctx, args, quiet).await?;
+    if ctx.global.json {
+        println!(
+            "{}",
+            serde_json::json!({"rounds": rounds, "summary": summary, "acknowledged_write_lost": lost})
+        );
+    } else {
+        let rows = vec![
+            vec![
+                "kill → new leader".to_owned(),
+                format!("{:.0} ms", summary.to_leader_ms.0),
+                format!("{:.0} ms", summary.to_leader_ms.1),
+            ],
+            vec![
+                "kill → first acknowledged write".to_owned(),
+                format!("{:.0} ms", summary.to_write_ms.0),
+                format!("{:.0} ms", summary.to_write_ms.1),
+            ],
+            vec![
+                "restart → caught up".to_owned(),
+                format!("{:.0} ms", summary.catch_up_ms.0),
+                format!("{:.0} ms", summary.catch_up_ms.1),
+            ],
+        ];
+        println!();
+        print!("{}", table(&["", "median", "worst"], &rows));
+        println!(
+            "last acknowledged write {} by a linearizable read; stock of product {} restored",
+            if lost { "NOT SEEN" } else { "seen" },
+            args.doce
+        );
+    }
+    if lost {
+        return Err(CliError::Other("an acknowledged write was lost".to_owned()));
+    }
+    Ok(())
+}
+
+/// Runs the rounds (printing each unless `quiet`); returns them, their summary, and whether
+/// the last acknowledged write was lost.
+pub async fn measure(
+    ctx: &Context,
+    args: &KillLeaderArgs,
+    quiet: bool,
+) -> Result<(Vec<Round>, Summary, bool), CliError> {
     let up = ctx.require_up().await?;
     let nodes: Vec<(Option<u64>, String)> = up
         .nodes()
@@ -149,7 +195,7 @@ pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), Cli
     for round in 1..=args.rounds {
         match one_round(&up, &nodes, round, step, &mut rx, &mut last_acked).await {
             Ok(r) => {
-                if !ctx.global.json {
+                if !quiet {
                     println!(
                         "round {round}: killed node {} → node {} leads after {:.0} ms, first write after {:.0} ms; node {} caught up {:.0} ms after restart ({} writes acked, {} failed)",
                         r.killed, r.new_leader, r.to_leader_ms, r.to_write_ms, r.killed, r.catch_up_ms, r.acked, r.failed
@@ -188,41 +234,7 @@ pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), Cli
         to_write_ms: median_worst(&col(|r| r.to_write_ms)),
         catch_up_ms: median_worst(&col(|r| r.catch_up_ms)),
     };
-    if ctx.global.json {
-        println!(
-            "{}",
-            serde_json::json!({"rounds": rounds, "summary": summary, "acknowledged_write_lost": lost})
-        );
-    } else {
-        let rows = vec![
-            vec![
-                "kill → new leader".to_owned(),
-                format!("{:.0} ms", summary.to_leader_ms.0),
-                format!("{:.0} ms", summary.to_leader_ms.1),
-            ],
-            vec![
-                "kill → first acknowledged write".to_owned(),
-                format!("{:.0} ms", summary.to_write_ms.0),
-                format!("{:.0} ms", summary.to_write_ms.1),
-            ],
-            vec![
-                "restart → caught up".to_owned(),
-                format!("{:.0} ms", summary.catch_up_ms.0),
-                format!("{:.0} ms", summary.catch_up_ms.1),
-            ],
-        ];
-        println!();
-        print!("{}", table(&["", "median", "worst"], &rows));
-        println!(
-            "last acknowledged write {} by a linearizable read; stock of product {} restored to {original}",
-            if lost { "NOT SEEN" } else { "seen" },
-            args.doce
-        );
-    }
-    if lost {
-        return Err(CliError::Other("an acknowledged write was lost".to_owned()));
-    }
-    Ok(())
+    Ok((rounds, summary, lost))
 }
 
 async fn write_forever(

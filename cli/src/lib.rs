@@ -57,6 +57,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(a) => shop::token(&ctx, a),
         Command::Bench(a) => bench::bench(&ctx, a).await,
         Command::ServeNode(a) => serve::serve_node(&ctx, a).await,
+        #[cfg(feature = "services")]
+        Command::ServeCart(a) => serve::serve_cart(&ctx, a).await,
+        #[cfg(feature = "services")]
+        Command::ServeOrders(a) => serve::serve_orders(&ctx, a).await,
+        #[cfg(not(feature = "services"))]
+        Command::ServeCart(_) | Command::ServeOrders(_) => Err(CliError::Other(
+            "built without the `services` feature".into(),
+        )),
         Command::ServeBaseline(a) => serve::serve_baseline(a).await,
     }
 }

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use confeitaria_client::transport::Transport;
 use tokio::io::AsyncReadExt;
 
+#[cfg(feature = "services")]
+use crate::args::ServeServiceArgs;
 use crate::args::{ServeBaselineArgs, ServeNodeArgs};
 use crate::context::Context;
 use crate::error::CliError;
@@ -57,6 +59,84 @@ pub async fn serve_node(ctx: &Context, args: &ServeNodeArgs) -> Result<(), CliEr
     tracing::info!("shutting down");
     handle.stop().await;
     Ok(())
+}
+
+#[cfg(feature = "services")]
+/// `serve-cart`: the cart on `[cart] addr`, on Redis when `redis_url` is set and on its
+/// embedded store otherwise, pricing from the catalog nodes of the cluster file.
+pub async fn serve_cart(ctx: &Context, args: &ServeServiceArgs) -> Result<(), CliError> {
+    let file = ctx.cluster_file()?;
+    let entry = file
+        .cart
+        .clone()
+        .ok_or_else(|| CliError::Other("the cluster file has no [cart]".into()))?;
+    let mut argv = vec![
+        "cart".to_owned(),
+        "--addr".into(),
+        entry.addr.clone(),
+        "--catalog-nodes".into(),
+        file.api_addrs().join(","),
+    ];
+    if !entry.redis_url.is_empty() {
+        argv.extend(["--redis-url".into(), entry.redis_url.clone()]);
+    }
+    let config = <cart::config::Config as clap::Parser>::try_parse_from(argv)
+        .map_err(|e| CliError::Other(format!("cart settings: {e}")))?;
+    let store = config
+        .store()
+        .map_err(|e| CliError::Other(format!("cart store: {e}")))?;
+    let catalogo: Arc<dyn cart::catalog::Catalogo> = Arc::new(cart::catalog::ClientCatalogo::new(
+        config.catalog_nodes.clone(),
+        config.limits().catalog_deadline,
+    ));
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .map_err(CliError::io(format!("binding {}", config.addr)))?;
+    tracing::info!(addr = %config.addr, store = store.kind(), "cart listening");
+    let state = cart::AppState::new(store, catalogo, config.limits());
+    cart::run(listener, state, shutdown_signal(args.stop_on_stdin_eof))
+        .await
+        .map_err(CliError::io("serving the cart"))
+}
+
+#[cfg(feature = "services")]
+/// `serve-orders`: orders on `[orders] addr`, data in `<data_dir>/orders`, the saga against
+/// the catalog nodes and the cart of the cluster file.
+pub async fn serve_orders(ctx: &Context, args: &ServeServiceArgs) -> Result<(), CliError> {
+    let file = ctx.cluster_file()?;
+    let entry = file
+        .orders
+        .clone()
+        .ok_or_else(|| CliError::Other("the cluster file has no [orders]".into()))?;
+    let jwt = String::from_utf8_lossy(file.cluster.jwt_secret.expose()).into_owned();
+    let mut argv = vec![
+        "orders".to_owned(),
+        "--addr".into(),
+        entry.addr.clone(),
+        "--catalog-nodes".into(),
+        file.api_addrs().join(","),
+        "--jwt-secret".into(),
+        jwt,
+        "--data-dir".into(),
+        PathBuf::from(&file.cluster.data_dir)
+            .join("orders")
+            .display()
+            .to_string(),
+        "--redis-url".into(),
+        entry.redis_url.clone(),
+    ];
+    if let Some(c) = &file.cart {
+        argv.extend(["--cart-url".into(), format!("http://{}", c.addr)]);
+    }
+    let config = <orders::config::Config as clap::Parser>::try_parse_from(argv)
+        .map_err(|e| CliError::Other(format!("orders settings: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .map_err(CliError::io(format!("binding {}", config.addr)))?;
+    tracing::info!(addr = %config.addr, "orders listening");
+    orders::run(listener, config, shutdown_signal(args.stop_on_stdin_eof))
+        .await
+        .map_err(|e| CliError::Other(format!("orders: {e}")))
 }
 
 /// `serve-baseline`: a bare axum handler answering a fixed JSON body, the ceiling a node's

@@ -54,8 +54,28 @@ pub fn plan(file: &ClusterFile, config: &Path) -> Vec<ServiceSpec> {
             ready_path: "/ready",
         });
     }
-    // cart, orders and gateway join here as their crates expose a run function; see
-    // docs/cli.md ("Adding a service to up").
+    let service = |name: &str, sub: &str, addr: &str| ServiceSpec {
+        name: name.to_owned(),
+        node_id: None,
+        args: vec![
+            "--config".into(),
+            config.as_os_str().to_owned(),
+            sub.into(),
+            "--stop-on-stdin-eof".into(),
+        ],
+        addr: addr.to_owned(),
+        ready_path: "/ready",
+    };
+    if cfg!(feature = "services") {
+        if let Some(c) = &file.cart {
+            specs.push(service("cart", "serve-cart", &c.addr));
+        }
+        if let Some(o) = &file.orders {
+            specs.push(service("orders", "serve-orders", &o.addr));
+        }
+    }
+    // The gateway joins here once its crate exposes a run function; see docs/cli.md
+    // ("Adding a service to up").
     specs
 }
 

@@ -28,6 +28,11 @@ impl Shop {
     /// Writes a cluster file whose every port is 0 and starts `up --json` on it; returns once
     /// it has printed that every service is ready.
     pub fn start() -> Shop {
+        Shop::start_with("")
+    }
+
+    /// Like [`Shop::start`], with `extra` appended to the cluster file (e.g. `[cart]`).
+    pub fn start_with(extra: &str) -> Shop {
         let dir = TempDir::new().unwrap();
         let config = dir.path().join("cluster.toml");
         let data = dir.path().join("data");
@@ -40,6 +45,7 @@ impl Shop {
                 "\n[[nodes]]\nid = {id}\napi = \"127.0.0.1:0\"\nrpc = \"127.0.0.1:0\"\n"
             ));
         }
+        text.push_str(extra);
         std::fs::write(&config, text).unwrap();
         Shop::launch(Arc::new(dir), config, &[])
     }

@@ -115,3 +115,25 @@ fn data_survives_a_restart_and_fresh_starts_empty() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_ne!(doc["produto"]["estoque"], 4321, "--fresh started empty");
 }
+
+#[test]
+fn up_also_runs_the_cart_and_orders_listed_in_the_cluster_file() {
+    let mut shop = Shop::start_with(
+        "\n[cart]\naddr = \"127.0.0.1:0\"\nredis_url = \"\"\n\n[orders]\naddr = \"127.0.0.1:0\"\n",
+    );
+    let services = shop.ready["services"].as_array().unwrap().clone();
+    let names: Vec<&str> = services
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["node-1", "node-2", "node-3", "cart", "orders"]);
+    let cart = services.iter().find(|s| s["name"] == "cart").unwrap();
+    assert_eq!(cart["role"], "service");
+    let pids = shop.service_pids();
+    assert!(pids.iter().all(|p| alive(*p)));
+    assert!(shop.interrupt().success());
+    assert!(
+        wait_until(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))),
+        "processes left behind"
+    );
+}

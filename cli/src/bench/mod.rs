@@ -1,0 +1,259 @@
+//! `bench`: acknowledged stock writes, linearizable reads and local reads per second, with
+//! p50/p99 latency, for 1, 16, 64 and 256 concurrent clients against the running cluster;
+//! optionally the same against a three-member etcd cluster (`/v3/kv/put`, `/v3/kv/range`)
+//! and a bare axum handler; then leader-kill failover rounds and each node's resident
+//! memory. Prints a table and writes it as CSV.
+//!
+//! - [`load`]: the bounded load generator (every run stops at a request count or a time);
+//! - [`etcd`]: a throw-away etcd cluster on free loopback ports, and its workloads;
+//! - [`targets`]: the catalog and baseline workloads.
+//!
+//! Everything it sends goes to 127.0.0.1.
+
+pub mod etcd;
+pub mod load;
+pub mod targets;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::args::{BenchArgs, KillLeaderArgs};
+use crate::chaos;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output::table;
+
+use load::{Op, Stats};
+
+/// One line of the result table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// `confeitaria`, `etcd-3.4`, `axum-baseline`.
+    pub target: String,
+    /// `write`, `read-linearizable`, `read-local`, `failover`, `rss`.
+    pub workload: String,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Successful operations per second.
+    pub ops_per_sec: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Operations done.
+    pub ok: u64,
+    /// Operations that failed.
+    pub errors: u64,
+}
+
+impl Row {
+    fn from_stats(target: &str, workload: &str, clients: usize, s: &Stats) -> Row {
+        Row {
+            target: target.into(),
+            workload: workload.into(),
+            clients,
+            ops_per_sec: s.ops_per_sec(),
+            p50_ms: s.percentile_ms(50.0),
+            p99_ms: s.percentile_ms(99.0),
+            ok: s.ok,
+            errors: s.errors,
+        }
+    }
+}
+
+/// Runs `op` at every client count and appends the rows.
+async fn sweep(args: &BenchArgs, target: &str, workload: &str, op: Op, rows: &mut Vec<Row>) {
+    for &clients in &args.clients {
+        let stats = load::run(
+            clients,
+            Duration::from_secs_f64(args.seconds),
+            args.max_requests,
+            op.clone(),
+        )
+        .await;
+        let row = Row::from_stats(target, workload, clients, &stats);
+        eprintln!(
+            "{target:>14} {workload:<18} {clients:>4} clients: {:>9.0}/s  p50 {:.2} ms  p99 {:.2} ms  ({} errors)",
+            row.ops_per_sec, row.p50_ms, row.p99_ms, row.errors
+        );
+        rows.push(row);
+    }
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `bench`.
+pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
+    let mut rows = Vec::new();
+    let up = ctx.running_up().await?;
+    let client = ctx.client().await?;
+    client.refresh().await?;
+    let pids: Vec<(u64, u32)> = up
+        .as_ref()
+        .map(|u| {
+            u.services
+                .iter()
+                .filter_map(|s| Some((s.node_id?, s.pid?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut peak_rss = std::collections::BTreeMap::<u64, u64>::new();
+    let sample_rss = |peak: &mut std::collections::BTreeMap<u64, u64>| {
+        for (id, pid) in &pids {
+            if let Some(k) = rss_kib(*pid) {
+                let e = peak.entry(*id).or_default();
+                *e = (*e).max(k);
+            }
+        }
+    };
+
+    let catalog = "confeitaria";
+    sweep(
+        args,
+        catalog,
+        "write",
+        targets::catalog_write(&client),
+        &mut rows,
+    )
+    .await;
+    sample_rss(&mut peak_rss);
+    sweep(
+        args,
+        catalog,
+        "read-linearizable",
+        targets::catalog_read(&client, confeitaria_client::Consistency::Linearizable),
+        &mut rows,
+    )
+    .await;
+    sample_rss(&mut peak_rss);
+    sweep(
+        args,
+        catalog,
+        "read-local",
+        targets::catalog_read(&client, confeitaria_client::Consistency::Local),
+        &mut rows,
+    )
+    .await;
+    sample_rss(&mut peak_rss);
+
+    if args.baseline {
+        let base = targets::Baseline::start().await?;
+        sweep(args, "axum-baseline", "read-local", base.op(), &mut rows).await;
+        base.stop().await;
+    }
+    if args.etcd {
+        let cluster = etcd::EtcdCluster::start(&args.etcd_bin).await?;
+        let leader = cluster.leader_endpoint().await?;
+        sweep(args, "etcd-3.4", "write", etcd::put(&leader), &mut rows).await;
+        sweep(
+            args,
+            "etcd-3.4",
+            "read-linearizable",
+            etcd::range(&leader),
+            &mut rows,
+        )
+        .await;
+        cluster.stop().await;
+    }
+
+    for (id, kib) in &peak_rss {
+        rows.push(Row {
+            target: catalog.into(),
+            workload: format!("rss-node-{id}-MiB"),
+            clients: 0,
+            ops_per_sec: *kib as f64 / 1024.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            ok: 0,
+            errors: 0,
+        });
+    }
+
+    if args.kills > 0 && up.is_some() {
+        let (rounds, summary, lost) = chaos::measure(
+            ctx,
+            &KillLeaderArgs {
+                rounds: args.kills,
+                doce: 1,
+                step_timeout_secs: 30,
+            },
+            true,
+        )
+        .await?;
+        for (workload, (median, worst)) in [
+            ("failover-to-leader", summary.to_leader_ms),
+            ("failover-to-write", summary.to_write_ms),
+        ] {
+            rows.push(Row {
+                target: catalog.into(),
+                workload: workload.into(),
+                clients: 1,
+                ops_per_sec: 0.0,
+                p50_ms: median,
+                p99_ms: worst,
+                ok: rounds.len() as u64,
+                errors: u64::from(lost),
+            });
+        }
+    }
+
+    write_csv(&args.csv, &rows)?;
+    if ctx.global.json {
+        let text = serde_json::to_string(&rows)
+            .map_err(|e| CliError::Other(format!("encoding JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", render(&rows));
+        println!(
+            "(failover rows: p50 = median, p99 column = worst; rss rows: ops/s column = peak MiB)"
+        );
+        println!("CSV written to {}", args.csv.display());
+    }
+    Ok(())
+}
+
+fn render(rows: &[Row]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.target.clone(),
+                r.workload.clone(),
+                r.clients.to_string(),
+                format!("{:.0}", r.ops_per_sec),
+                format!("{:.2}", r.p50_ms),
+                format!("{:.2}", r.p99_ms),
+                r.ok.to_string(),
+                r.errors.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "TARGET", "WORKLOAD", "CLIENTS", "OPS/S", "P50 MS", "P99 MS", "OK", "ERRORS",
+        ],
+        &cells,
+    )
+}
+
+fn write_csv(path: &Path, rows: &[Row]) -> Result<(), CliError> {
+    let mut text = String::from("target,workload,clients,ops_per_sec,p50_ms,p99_ms,ok,errors\n");
+    for r in rows {
+        text.push_str(&format!(
+            "{},{},{},{:.1},{:.3},{:.3},{},{}\n",
+            r.target, r.workload, r.clients, r.ops_per_sec, r.p50_ms, r.p99_ms, r.ok, r.errors
+        ));
+    }
+    std::fs::write(path, text).map_err(CliError::io(format!("writing {}", path.display())))
+}
