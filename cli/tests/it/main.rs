@@ -2,5 +2,6 @@
 //! temporary directory, examined and shaken by the other subcommands.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod bench;
 mod harness;
 mod up;
