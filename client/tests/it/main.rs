@@ -5,6 +5,7 @@
 mod errors;
 mod failover;
 mod fake;
+mod proxy;
 mod routing;
 
 use std::time::Duration;
@@ -40,5 +41,26 @@ where
             "not within {timeout:?}: {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until every node's own replica has the starting catalog, so local reads of product
+/// 1 succeed wherever they land.
+pub async fn wait_replicated(c: &TestCluster) {
+    for addr in c.api_addrs() {
+        let one = CatalogClient::new(vec![addr.clone()]);
+        eventually(
+            Duration::from_secs(10),
+            "every replica has the seed",
+            || {
+                let one = one.clone();
+                async move {
+                    one.doce(1, confeitaria_client::Consistency::Local)
+                        .await
+                        .is_ok()
+                }
+            },
+        )
+        .await;
     }
 }
