@@ -8,6 +8,23 @@ use confeitaria_cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // A bug must still read as one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "confeitaria: internal error{at}: {}",
+            what.replace('\n', " ")
+        );
+    }));
     let cli = Cli::parse();
     let default_filter = if confeitaria_cli::is_service(&cli) {
         "info,openraft=warn"

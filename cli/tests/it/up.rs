@@ -27,6 +27,13 @@ fn up_status_chaos_and_ctrl_c_leave_no_process_behind() {
     assert!(text.contains("follower"), "{text}");
     let leader = leader_of(&shop).expect("a leader");
 
+    // `watch` (not on a terminal) prints the table once, then the leader it sees.
+    let out = shop.run(&["watch", "--count", "3", "--interval-ms", "50"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("LAST CONTACT"), "{text}");
+    assert!(text.contains(&format!("node {leader} leads")), "{text}");
+
     // The shop serves its catalog through the CLI.
     let out = shop.run(&["estoque", "set", "2", "77"]);
     assert!(out.status.success(), "{out:?}");
