@@ -8,7 +8,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use confeitaria_client::transport::Transport;
 use tokio::io::AsyncReadExt;
 
 #[cfg(feature = "services")]
@@ -17,48 +16,18 @@ use crate::args::{ServeBaselineArgs, ServeNodeArgs};
 use crate::context::Context;
 use crate::error::CliError;
 
-/// `serve-node`: one catalog node, as `catalog-node` runs it.
+/// `serve-node`: one catalog node, exactly as `catalog-node` runs it.
 pub async fn serve_node(ctx: &Context, args: &ServeNodeArgs) -> Result<(), CliError> {
     let file = ctx.cluster_file()?;
-    let me = file.nodes.iter().find(|n| n.id == args.id).ok_or_else(|| {
-        CliError::Other(format!(
-            "node {} is not in {}",
-            args.id,
-            ctx.global.config.display()
-        ))
-    })?;
-    let first = file.nodes.iter().map(|n| n.id).min();
-    let data_dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => PathBuf::from(&file.cluster.data_dir).join(format!("node-{}", args.id)),
-    };
-    std::fs::create_dir_all(&data_dir)
-        .map_err(CliError::io(format!("creating {}", data_dir.display())))?;
-    let api = tokio::net::TcpListener::bind(&me.api)
-        .await
-        .map_err(CliError::io(format!("binding {}", me.api)))?;
-    let rpc = tokio::net::TcpListener::bind(&me.rpc)
-        .await
-        .map_err(CliError::io(format!("binding {}", me.rpc)))?;
-    tracing::info!(id = args.id, api = %me.api, rpc = %me.rpc, data = %data_dir.display(), "catalog node listening");
-    let opts = catalog_node::NodeOptions {
-        id: args.id,
-        data_dir,
-        members: file.members(),
-        bootstrap: first == Some(args.id),
-        cluster_secret: file.cluster.secret.clone(),
-        jwt_secret: file.cluster.jwt_secret.clone(),
-        timing: file.raft,
-        seed: true,
-        faults: Default::default(),
-    };
-    let handle = catalog_node::start(opts, api, rpc, Arc::new(Transport::http()))
-        .await
-        .map_err(|e| CliError::Other(format!("node {}: {e}", args.id)))?;
-    shutdown_signal(args.stop_on_stdin_eof).await;
-    tracing::info!("shutting down");
-    handle.stop().await;
-    Ok(())
+    catalog_node::run_from_file(
+        &file,
+        args.id,
+        args.data_dir.clone(),
+        false,
+        shutdown_signal(args.stop_on_stdin_eof),
+    )
+    .await
+    .map_err(|e| CliError::Other(format!("node {}: {e}", args.id)))
 }
 
 #[cfg(feature = "services")]

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confeitaria_client::config::{RaftTiming, Secret};
+use confeitaria_client::config::{ClusterFile, RaftTiming, Secret};
 use confeitaria_client::transport::HttpSend;
 use confeitaria_types::NodeAddr;
 use openraft::{Raft, SnapshotPolicy};
@@ -55,6 +55,12 @@ pub enum NodeError {
     /// Raft failed to start or initialize.
     #[error("raft: {0}")]
     Raft(String),
+    /// The node is not listed in the cluster file.
+    #[error("node {0} is not in the cluster file")]
+    NotInFile(NodeId),
+    /// A directory could not be created or an address bound.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// Everything a node needs besides its sockets.
@@ -121,6 +127,59 @@ fn raft_config(t: &RaftTiming) -> Result<Arc<openraft::Config>, NodeError> {
         .validate()
         .map(Arc::new)
         .map_err(|e| NodeError::Config(e.to_string()))
+}
+
+/// Runs node `id` of `file` on the file's addresses until `shutdown` resolves, then stops it
+/// in order: what `catalog-node` runs, and what `confeitaria up` runs in each child.
+/// `data_dir` defaults to `<data_dir>/node-<id>`; the lowest id initializes a new cluster
+/// unless `no_bootstrap`.
+pub async fn run_from_file(
+    file: &ClusterFile,
+    id: NodeId,
+    data_dir: Option<PathBuf>,
+    no_bootstrap: bool,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let me = file
+        .nodes
+        .iter()
+        .find(|n| n.id == id)
+        .ok_or(NodeError::NotInFile(id))?;
+    let first = file.nodes.iter().map(|n| n.id).min();
+    let data_dir = data_dir
+        .unwrap_or_else(|| PathBuf::from(&file.cluster.data_dir).join(format!("node-{id}")));
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| NodeError::Io(format!("creating {}: {e}", data_dir.display())))?;
+    let bind = |addr: String| async move {
+        tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| NodeError::Io(format!("binding {addr}: {e}")))
+    };
+    let api = bind(me.api.clone()).await?;
+    let rpc = bind(me.rpc.clone()).await?;
+    tracing::info!(id, api = %me.api, rpc = %me.rpc, data = %data_dir.display(), "catalog node listening");
+    let opts = NodeOptions {
+        id,
+        data_dir,
+        members: file.members(),
+        bootstrap: !no_bootstrap && first == Some(id),
+        cluster_secret: file.cluster.secret.clone(),
+        jwt_secret: file.cluster.jwt_secret.clone(),
+        timing: file.raft,
+        seed: true,
+        faults: Default::default(),
+    };
+    let handle = start(
+        opts,
+        api,
+        rpc,
+        Arc::new(confeitaria_client::transport::Transport::http()),
+    )
+    .await?;
+    shutdown.await;
+    tracing::info!("shutting down");
+    handle.stop().await;
+    Ok(())
 }
 
 /// Opens the store, starts Raft, serves the API on `api` and Raft RPC on `rpc`, and

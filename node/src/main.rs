@@ -1,11 +1,9 @@
 //! `catalog-node`: one catalog node, configured from flags, `CONFEITARIA_*` and `cluster.toml`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Parser;
 use confeitaria_client::config::ClusterFile;
-use confeitaria_client::transport::Transport;
 
 /// One catalog node.
 #[derive(Debug, Parser)]
@@ -45,34 +43,14 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let file = ClusterFile::load(&args.config)?;
-    let me = file
-        .nodes
-        .iter()
-        .find(|n| n.id == args.id)
-        .ok_or_else(|| format!("node {} is not in {}", args.id, args.config.display()))?;
-    let first = file.nodes.iter().map(|n| n.id).min();
-    let data_dir = args
-        .data_dir
-        .unwrap_or_else(|| PathBuf::from(&file.cluster.data_dir).join(format!("node-{}", args.id)));
-    std::fs::create_dir_all(&data_dir)?;
-    let api = tokio::net::TcpListener::bind(&me.api).await?;
-    let rpc = tokio::net::TcpListener::bind(&me.rpc).await?;
-    tracing::info!(id = args.id, api = %api.local_addr()?, rpc = %rpc.local_addr()?, data = %data_dir.display(), "catalog node listening");
-    let opts = catalog_node::NodeOptions {
-        id: args.id,
-        data_dir,
-        members: file.members(),
-        bootstrap: !args.no_bootstrap && first == Some(args.id),
-        cluster_secret: file.cluster.secret.clone(),
-        jwt_secret: file.cluster.jwt_secret.clone(),
-        timing: file.raft,
-        seed: true,
-        faults: Default::default(),
-    };
-    let handle = catalog_node::start(opts, api, rpc, Arc::new(Transport::http())).await?;
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    handle.stop().await;
+    catalog_node::run_from_file(
+        &file,
+        args.id,
+        args.data_dir,
+        args.no_bootstrap,
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 
