@@ -20,4 +20,4 @@ need_pkg redis-server redis-server
 
 # Two cores: keep heavy integration tests from starving each other's timers.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

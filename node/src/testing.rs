@@ -44,8 +44,8 @@ pub fn test_timing() -> RaftTiming {
 }
 
 impl TestCluster {
-    /// Starts `n` nodes (ids 1..=n), node 1 initializing the cluster, and waits until a
-    /// leader has written the starting catalog.
+    /// Starts `n` nodes (ids 1..=n), node 1 initializing the cluster, and waits until every
+    /// node has applied the starting catalog.
     pub async fn spawn(n: u64) -> Self {
         let mut listeners = BTreeMap::new();
         let mut addrs = BTreeMap::new();
@@ -159,13 +159,14 @@ impl TestCluster {
         }
     }
 
-    /// Waits until some running node has applied the starting catalog.
+    /// Waits until every running node has applied the starting catalog, so that even local
+    /// reads on any node find it.
     pub async fn wait_seeded(&self, timeout: Duration) {
         let end = Instant::now() + timeout;
         while !self
             .running()
             .iter()
-            .any(|id| self.node(*id).node.sm.read().catalog.seeded)
+            .all(|id| self.node(*id).node.sm.read().catalog.seeded)
         {
             assert!(
                 Instant::now() < end,
