@@ -1,7 +1,6 @@
 //! The catalog state and the deterministic application of a [`Command`] to it.
 //!
-//! Pure and in memory: the state machine persists what [`CatalogState::apply`] reports as
-//! changed, and snapshots serialize the whole value. Every command checks first and mutates
+//! Pure and in memory: the state machine holds one, and snapshots serialize the whole value. Every command checks first and mutates
 //! after, so a refused command changes nothing.
 
 use std::collections::BTreeMap;
@@ -31,19 +30,6 @@ impl DoceRecord {
             ..self.doce.clone()
         }
     }
-}
-
-/// A key of the state that a command changed, for incremental persistence.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Changed {
-    /// A category by slug.
-    Categoria(String),
-    /// A sweet by id.
-    Doce(u64),
-    /// A reservation by id.
-    Reserva(String),
-    /// `last_id` or `seeded`.
-    Meta,
 }
 
 /// The whole catalog.
@@ -76,35 +62,19 @@ fn per_product(itens: &[ItemReserva]) -> BTreeMap<u64, u64> {
 }
 
 impl CatalogState {
-    /// Applies a command, returning its result and the keys it changed (none if refused).
+    /// Applies a command and returns its result; a refused command changes nothing.
     /// A batch applies each of its commands in order; each is refused or applied alone.
-    pub fn apply(&mut self, cmd: &Command) -> (CommandResult, Vec<Changed>) {
+    pub fn apply(&mut self, cmd: &Command) -> CommandResult {
+        cmd.validate()?;
         if let Command::Batch(cmds) = cmd {
-            if let Err(e) = cmd.validate() {
-                return (Err(e), Vec::new());
-            }
-            let mut changed = Vec::new();
-            let results = cmds
-                .iter()
-                .map(|c| {
-                    let (r, ch) = self.apply(c);
-                    changed.extend(ch);
-                    r
-                })
-                .collect();
-            return (Ok(CommandOutput::Batch(results)), changed);
+            return Ok(CommandOutput::Batch(
+                cmds.iter().map(|c| self.apply(c)).collect(),
+            ));
         }
-        let mut changed = Vec::new();
-        let result = cmd
-            .validate()
-            .and_then(|()| self.execute(cmd, &mut changed));
-        if result.is_err() {
-            changed.clear();
-        }
-        (result, changed)
+        self.execute(cmd)
     }
 
-    fn execute(&mut self, cmd: &Command, changed: &mut Vec<Changed>) -> CommandResult {
+    fn execute(&mut self, cmd: &Command) -> CommandResult {
         match cmd {
             Command::Seed { categorias, doces } => {
                 if self.seeded {
@@ -112,27 +82,24 @@ impl CatalogState {
                 }
                 for c in categorias {
                     self.categorias.insert(c.slug.clone(), c.clone());
-                    changed.push(Changed::Categoria(c.slug.clone()));
                 }
                 let known: Vec<&NovoDoce> = doces
                     .iter()
                     .filter(|d| self.categorias.contains_key(&d.categoria))
                     .collect();
                 for d in known {
-                    self.create(d, changed)?;
+                    self.create(d)?;
                 }
                 self.seeded = true;
-                changed.push(Changed::Meta);
                 Ok(CommandOutput::Seeded(true))
             }
             Command::UpsertCategoria(c) => {
                 self.categorias.insert(c.slug.clone(), c.clone());
-                changed.push(Changed::Categoria(c.slug.clone()));
                 Ok(CommandOutput::Categoria(c.clone()))
             }
             Command::CreateDoce(d) => {
                 self.check_categoria(&d.categoria)?;
-                self.create(d, changed).map(CommandOutput::Doce)
+                self.create(d).map(CommandOutput::Doce)
             }
             Command::UpdateDoce { id, update } => {
                 if let Some(c) = &update.categoria {
@@ -155,11 +122,11 @@ impl CatalogState {
                 if let Some(v) = update.ativo {
                     d.ativo = v;
                 }
-                Ok(self.touch(*id, changed))
+                Ok(self.touch(*id))
             }
             Command::SetEstoque { id, estoque } => {
                 self.record_mut(*id)?.contadores.disponivel = *estoque;
-                Ok(self.touch(*id, changed))
+                Ok(self.touch(*id))
             }
             Command::AdjustEstoque { id, delta } => {
                 let c = &mut self.record_mut(*id)?.contadores;
@@ -173,11 +140,11 @@ impl CatalogState {
                         ),
                     )
                 })?;
-                Ok(self.touch(*id, changed))
+                Ok(self.touch(*id))
             }
-            Command::Reservar(r) => self.reservar(r, changed),
-            Command::Confirmar { id } => self.confirmar(id, changed),
-            Command::Liberar { id } => Ok(self.liberar(id, changed)),
+            Command::Reservar(r) => self.reservar(r),
+            Command::Confirmar { id } => self.confirmar(id),
+            Command::Liberar { id } => Ok(self.liberar(id)),
             Command::Batch(_) => Err(invalid("invalid_batch", "batches do not nest")),
         }
     }
@@ -199,9 +166,8 @@ impl CatalogState {
             .ok_or_else(|| not_found(format!("product {id}")))
     }
 
-    /// Bumps a sweet's version, records it as changed and returns it.
-    fn touch(&mut self, id: u64, changed: &mut Vec<Changed>) -> CommandOutput {
-        changed.push(Changed::Doce(id));
+    /// Bumps a sweet's version and returns it.
+    fn touch(&mut self, id: u64) -> CommandOutput {
         match self.doces.get_mut(&id) {
             Some(rec) => {
                 rec.doce.versao += 1;
@@ -211,7 +177,7 @@ impl CatalogState {
         }
     }
 
-    fn create(&mut self, d: &NovoDoce, changed: &mut Vec<Changed>) -> Result<Doce, CommandError> {
+    fn create(&mut self, d: &NovoDoce) -> Result<Doce, CommandError> {
         self.last_id += 1;
         let id = self.last_id;
         let rec = DoceRecord {
@@ -232,12 +198,10 @@ impl CatalogState {
         };
         let out = rec.to_doce();
         self.doces.insert(id, rec);
-        changed.push(Changed::Doce(id));
-        changed.push(Changed::Meta);
         Ok(out)
     }
 
-    fn reservar(&mut self, r: &NovaReserva, changed: &mut Vec<Changed>) -> CommandResult {
+    fn reservar(&mut self, r: &NovaReserva) -> CommandResult {
         if let Some(existing) = self.reservas.get(&r.id) {
             return match existing.estado {
                 EstadoReserva::Liberada => Err(conflict(
@@ -276,7 +240,7 @@ impl CatalogState {
                 rec.contadores.disponivel -= q;
                 rec.contadores.reservado += q;
             }
-            self.touch(doce_id, changed);
+            self.touch(doce_id);
         }
         let reserva = Reserva {
             id: r.id.clone(),
@@ -284,11 +248,10 @@ impl CatalogState {
             estado: EstadoReserva::Reservada,
         };
         self.reservas.insert(r.id.clone(), reserva.clone());
-        changed.push(Changed::Reserva(r.id.clone()));
         Ok(CommandOutput::Reserva(reserva))
     }
 
-    fn confirmar(&mut self, id: &str, changed: &mut Vec<Changed>) -> CommandResult {
+    fn confirmar(&mut self, id: &str) -> CommandResult {
         let reserva = self
             .reservas
             .get(id)
@@ -301,18 +264,18 @@ impl CatalogState {
                 format!("reservation {id} was released and cannot be confirmed"),
             )),
             EstadoReserva::Reservada => {
-                self.move_units(&reserva.itens, changed, |c, q| {
+                self.move_units(&reserva.itens, |c, q| {
                     c.reservado = c.reservado.saturating_sub(q);
                     c.vendido += q;
                 });
-                Ok(self.set_estado(id, EstadoReserva::Confirmada, changed))
+                Ok(self.set_estado(id, EstadoReserva::Confirmada))
             }
         }
     }
 
     /// Releases a reservation: held or sold units go back to available. An unknown id is
     /// recorded as released so that a reservation arriving late with it is refused.
-    fn liberar(&mut self, id: &str, changed: &mut Vec<Changed>) -> CommandOutput {
+    fn liberar(&mut self, id: &str) -> CommandOutput {
         let Some(reserva) = self.reservas.get(id).cloned() else {
             let tombstone = Reserva {
                 id: id.to_owned(),
@@ -320,44 +283,32 @@ impl CatalogState {
                 estado: EstadoReserva::Liberada,
             };
             self.reservas.insert(id.to_owned(), tombstone.clone());
-            changed.push(Changed::Reserva(id.to_owned()));
             return CommandOutput::Reserva(tombstone);
         };
         match reserva.estado {
             EstadoReserva::Liberada => return CommandOutput::Reserva(reserva),
-            EstadoReserva::Reservada => self.move_units(&reserva.itens, changed, |c, q| {
+            EstadoReserva::Reservada => self.move_units(&reserva.itens, |c, q| {
                 c.reservado = c.reservado.saturating_sub(q);
                 c.disponivel += q;
             }),
-            EstadoReserva::Confirmada => self.move_units(&reserva.itens, changed, |c, q| {
+            EstadoReserva::Confirmada => self.move_units(&reserva.itens, |c, q| {
                 c.vendido = c.vendido.saturating_sub(q);
                 c.disponivel += q;
             }),
         }
-        self.set_estado(id, EstadoReserva::Liberada, changed)
+        self.set_estado(id, EstadoReserva::Liberada)
     }
 
-    fn move_units(
-        &mut self,
-        itens: &[ItemReserva],
-        changed: &mut Vec<Changed>,
-        f: impl Fn(&mut Estoque, u64),
-    ) {
+    fn move_units(&mut self, itens: &[ItemReserva], f: impl Fn(&mut Estoque, u64)) {
         for (doce_id, q) in per_product(itens) {
             if let Some(rec) = self.doces.get_mut(&doce_id) {
                 f(&mut rec.contadores, q);
-                self.touch(doce_id, changed);
+                self.touch(doce_id);
             }
         }
     }
 
-    fn set_estado(
-        &mut self,
-        id: &str,
-        estado: EstadoReserva,
-        changed: &mut Vec<Changed>,
-    ) -> CommandOutput {
-        changed.push(Changed::Reserva(id.to_owned()));
+    fn set_estado(&mut self, id: &str, estado: EstadoReserva) -> CommandOutput {
         let r = self
             .reservas
             .entry(id.to_owned())

@@ -37,10 +37,9 @@ fn reserva(id: &str, itens: &[(u64, u64)]) -> Command {
 
 fn state_with(stocks: &[u64]) -> CatalogState {
     let mut s = CatalogState::default();
-    s.apply(&Command::UpsertCategoria(cat("bolos"))).0.unwrap();
+    s.apply(&Command::UpsertCategoria(cat("bolos"))).unwrap();
     for (i, &e) in stocks.iter().enumerate() {
         s.apply(&Command::CreateDoce(novo(&format!("doce {i}"), e)))
-            .0
             .unwrap();
     }
     s
@@ -50,7 +49,7 @@ fn state_with(stocks: &[u64]) -> CatalogState {
 fn reservation_is_all_or_nothing() {
     let mut s = state_with(&[5, 1]);
     let before = s.clone();
-    let (r, changed) = s.apply(&reserva("r1", &[(1, 3), (2, 2)]));
+    let r = s.apply(&reserva("r1", &[(1, 3), (2, 2)]));
     assert_eq!(
         r,
         Err(CommandError::InsufficientStock {
@@ -59,9 +58,8 @@ fn reservation_is_all_or_nothing() {
             pedido: 2
         })
     );
-    assert!(changed.is_empty());
     assert_eq!(s, before);
-    s.apply(&reserva("r2", &[(1, 3), (2, 1)])).0.unwrap();
+    s.apply(&reserva("r2", &[(1, 3), (2, 1)])).unwrap();
     assert_eq!(s.estoque(1).unwrap().reservado, 3);
     assert_eq!(s.estoque(2).unwrap().disponivel, 0);
 }
@@ -69,19 +67,19 @@ fn reservation_is_all_or_nothing() {
 #[test]
 fn reserve_confirm_release_are_idempotent() {
     let mut s = state_with(&[10]);
-    let first = s.apply(&reserva("r", &[(1, 4)])).0.unwrap();
-    assert_eq!(s.apply(&reserva("r", &[(1, 4)])).0.unwrap(), first);
+    let first = s.apply(&reserva("r", &[(1, 4)])).unwrap();
+    assert_eq!(s.apply(&reserva("r", &[(1, 4)])).unwrap(), first);
     assert_eq!(s.estoque(1).unwrap().reservado, 4);
     assert!(matches!(
-        s.apply(&reserva("r", &[(1, 5)])).0,
+        s.apply(&reserva("r", &[(1, 5)])),
         Err(CommandError::Conflict { .. })
     ));
-    s.apply(&Command::Confirmar { id: "r".into() }).0.unwrap();
-    s.apply(&Command::Confirmar { id: "r".into() }).0.unwrap();
+    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
+    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
     let e = s.estoque(1).unwrap();
     assert_eq!((e.disponivel, e.reservado, e.vendido), (6, 0, 4));
-    s.apply(&Command::Liberar { id: "r".into() }).0.unwrap();
-    s.apply(&Command::Liberar { id: "r".into() }).0.unwrap();
+    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
+    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
     let e = s.estoque(1).unwrap();
     assert_eq!((e.disponivel, e.reservado, e.vendido), (10, 0, 0));
 }
@@ -89,8 +87,8 @@ fn reserve_confirm_release_are_idempotent() {
 #[test]
 fn release_before_reserve_leaves_a_tombstone_that_refuses_the_late_reservation() {
     let mut s = state_with(&[10]);
-    s.apply(&Command::Liberar { id: "late".into() }).0.unwrap();
-    let (r, _) = s.apply(&reserva("late", &[(1, 1)]));
+    s.apply(&Command::Liberar { id: "late".into() }).unwrap();
+    let r = s.apply(&reserva("late", &[(1, 1)]));
     assert!(
         matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "reservation_released")
     );
@@ -100,14 +98,14 @@ fn release_before_reserve_leaves_a_tombstone_that_refuses_the_late_reservation()
 #[test]
 fn released_reservation_cannot_be_confirmed() {
     let mut s = state_with(&[3]);
-    s.apply(&reserva("r", &[(1, 2)])).0.unwrap();
-    s.apply(&Command::Liberar { id: "r".into() }).0.unwrap();
+    s.apply(&reserva("r", &[(1, 2)])).unwrap();
+    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
     assert!(matches!(
-        s.apply(&Command::Confirmar { id: "r".into() }).0,
+        s.apply(&Command::Confirmar { id: "r".into() }),
         Err(CommandError::Conflict { .. })
     ));
     assert!(matches!(
-        s.apply(&Command::Confirmar { id: "nope".into() }).0,
+        s.apply(&Command::Confirmar { id: "nope".into() }),
         Err(CommandError::NotFound { .. })
     ));
 }
@@ -116,11 +114,10 @@ fn released_reservation_cannot_be_confirmed() {
 fn stock_delta_below_zero_is_a_conflict_and_changes_nothing() {
     let mut s = state_with(&[2]);
     let before = s.clone();
-    let (r, _) = s.apply(&Command::AdjustEstoque { id: 1, delta: -3 });
+    let r = s.apply(&Command::AdjustEstoque { id: 1, delta: -3 });
     assert!(matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "negative_stock"));
     assert_eq!(s, before);
     s.apply(&Command::AdjustEstoque { id: 1, delta: -2 })
-        .0
         .unwrap();
     assert_eq!(s.doce(1).unwrap().estoque, 0);
 }
@@ -131,40 +128,38 @@ fn bad_fields_and_unknown_references_are_refused() {
     let before = s.clone();
     let mut bad = novo("", 1);
     assert!(matches!(
-        s.apply(&Command::CreateDoce(bad.clone())).0,
+        s.apply(&Command::CreateDoce(bad.clone())),
         Err(CommandError::Invalid { .. })
     ));
     bad.nome = "x".into();
     bad.categoria = "tortas".into();
     assert!(
-        matches!(s.apply(&Command::CreateDoce(bad)).0, Err(CommandError::Invalid { ref code, .. }) if code == "unknown_category")
+        matches!(s.apply(&Command::CreateDoce(bad)), Err(CommandError::Invalid { ref code, .. }) if code == "unknown_category")
     );
     assert!(matches!(
-        s.apply(&reserva("r", &[(1, 0)])).0,
+        s.apply(&reserva("r", &[(1, 0)])),
         Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
-        s.apply(&reserva("r", &[(9, 1)])).0,
+        s.apply(&reserva("r", &[(9, 1)])),
         Err(CommandError::NotFound { .. })
     ));
     assert!(matches!(
-        s.apply(&reserva("bad id!", &[(1, 1)])).0,
+        s.apply(&reserva("bad id!", &[(1, 1)])),
         Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
         s.apply(&Command::SetEstoque {
             id: 1,
             estoque: u64::MAX
-        })
-        .0,
+        }),
         Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
         s.apply(&Command::AdjustEstoque {
             id: 1,
             delta: i64::MIN
-        })
-        .0,
+        }),
         Err(CommandError::Invalid { .. })
     ));
     assert_eq!(s, before);
@@ -179,7 +174,7 @@ fn a_batch_applies_each_command_alone_and_in_order() {
         Command::AdjustEstoque { id: 1, delta: 5 },
         reserva("b", &[(1, 1)]),
     ]);
-    let (r, _) = s.apply(&batch);
+    let r = s.apply(&batch);
     let Ok(CommandOutput::Batch(results)) = r else {
         panic!("not a batch result: {r:?}")
     };
@@ -197,7 +192,7 @@ fn a_batch_applies_each_command_alone_and_in_order() {
     assert_eq!((e.disponivel, e.reservado), (4, 3));
     let nested = Command::Batch(vec![Command::Batch(vec![])]);
     assert!(matches!(
-        s.apply(&nested).0,
+        s.apply(&nested),
         Err(CommandError::Invalid { .. })
     ));
 }
@@ -209,8 +204,8 @@ fn seed_runs_once() {
         categorias: vec![cat("bolos")],
         doces: vec![novo("bolo", 3), novo("outro", 1)],
     };
-    assert_eq!(s.apply(&seed).0, Ok(CommandOutput::Seeded(true)));
-    assert_eq!(s.apply(&seed).0, Ok(CommandOutput::Seeded(false)));
+    assert_eq!(s.apply(&seed), Ok(CommandOutput::Seeded(true)));
+    assert_eq!(s.apply(&seed), Ok(CommandOutput::Seeded(false)));
     assert_eq!(s.doces.len(), 2);
 }
 
@@ -259,7 +254,7 @@ proptest! {
         let mut received: BTreeMap<u64, i128> = [(1, 5), (2, 5), (3, 0), (4, 10)].into_iter().collect();
         for cmd in &cmds {
             let before = s.clone();
-            let (r, _) = s.apply(cmd);
+            let r = s.apply(cmd);
             if r.is_err() {
                 prop_assert_eq!(&s, &before, "refused command changed state: {:?}", cmd);
                 continue;

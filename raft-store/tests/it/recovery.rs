@@ -34,31 +34,40 @@ fn commands() -> Vec<Command> {
 }
 
 #[tokio::test]
-async fn reopened_store_keeps_log_vote_and_applied_state() {
+async fn reopened_store_recovers_from_its_snapshot_and_its_log() {
     let dir = TempDir::new().unwrap();
-    {
+    let entries: Vec<_> = commands()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| entry(i as u64 + 1, c))
+        .collect();
+    let before = {
         let (mut log, mut sm) = raft_store::open(dir.path()).unwrap();
         log.save_vote(&Vote::new_committed(1, 1)).await.unwrap();
-        let entries: Vec<_> = commands()
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| entry(i as u64 + 1, c))
-            .collect();
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries.clone())
             .await
             .unwrap();
-        sm.apply(entries).await.unwrap();
+        sm.apply(entries[..2].to_vec()).await.unwrap();
+        sm.build_snapshot().await.unwrap();
+        sm.apply(entries[2..].to_vec()).await.unwrap();
+        let catalog = sm.read().catalog.clone();
+        catalog
         // Dropped without any shutdown: the process "crashes" here.
-    }
+    };
     let (mut log, mut sm) = raft_store::open(dir.path()).unwrap();
     assert_eq!(
         log.read_vote().await.unwrap(),
         Some(Vote::new_committed(1, 1))
     );
-    let got = log.try_get_log_entries(1..4).await.unwrap();
-    assert_eq!(got.len(), 3);
+    // The state machine restarts from its snapshot ...
     let (applied, _) = sm.applied_state().await.unwrap();
-    assert_eq!(applied.map(|l| l.index), Some(3));
+    assert_eq!(applied.map(|l| l.index), Some(2));
+    assert_eq!(sm.read().catalog.doce(1).unwrap().estoque, 7);
+    // ... and the flushed log holds what came after it, as openraft will apply it again.
+    let rest = log.try_get_log_entries(3..4).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    sm.apply(rest).await.unwrap();
+    assert_eq!(sm.read().catalog, before);
     assert_eq!(sm.read().catalog.doce(1).unwrap().estoque, 5);
 }
 
