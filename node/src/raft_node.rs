@@ -125,6 +125,36 @@ impl CatalogNode {
         }
     }
 
+    /// Pauses before asking for the leader again after `tried` failed: the backoff, cut short
+    /// as soon as the metrics name another leader, so a request waiting out an election is
+    /// sent to the new leader at once rather than up to 100 ms later.
+    async fn pause_for_leader(
+        &self,
+        backoff: &mut Backoff,
+        tried: NodeId,
+        end: Instant,
+    ) -> Result<(), ApiError> {
+        let mut rx = self.raft.metrics();
+        let another = async move {
+            loop {
+                if rx
+                    .borrow_and_update()
+                    .current_leader
+                    .is_some_and(|l| l != tried)
+                {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            r = backoff.pause(end) => r,
+            () = another => Ok(()),
+        }
+    }
+
     /// Proposes `cmd` through the leader and returns its result once applied.
     pub async fn write(&self, cmd: Command) -> Result<(CommandOutput, Served), ApiError> {
         cmd.validate()?;
@@ -152,7 +182,7 @@ impl CatalogNode {
             if leader == self.settings.id {
                 match self.serve_forwarded(req.clone()).await {
                     ForwardResponse::NotLeader(_) => {
-                        backoff.pause(end).await?;
+                        self.pause_for_leader(&mut backoff, leader, end).await?;
                         continue;
                     }
                     resp => return Ok((resp, Served { leader })),
@@ -181,7 +211,7 @@ impl CatalogNode {
             }
             // The leader we knew is gone, deposed or slow: ask again shortly, by then the
             // metrics may name another one.
-            backoff.pause(end).await?;
+            self.pause_for_leader(&mut backoff, leader, end).await?;
         }
     }
 
@@ -311,7 +341,7 @@ impl CatalogNode {
                 }
                 None => {
                     tracing::debug!(leader, "read index unavailable, retrying");
-                    backoff.pause(end).await?;
+                    self.pause_for_leader(&mut backoff, leader, end).await?;
                 }
             }
         }
