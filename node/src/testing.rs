@@ -79,6 +79,18 @@ impl TestCluster {
     }
 
     async fn start_on(&self, id: NodeId, api: TcpListener, rpc: TcpListener) -> NodeHandle {
+        match self.try_start_on(id, api, rpc).await {
+            Ok(h) => h,
+            Err(e) => panic!("node {id} failed to start: {e}"),
+        }
+    }
+
+    async fn try_start_on(
+        &self,
+        id: NodeId,
+        api: TcpListener,
+        rpc: TcpListener,
+    ) -> Result<NodeHandle, crate::NodeError> {
         let opts = NodeOptions {
             id,
             data_dir: self.dirs[&id].path().to_path_buf(),
@@ -90,10 +102,7 @@ impl TestCluster {
             seed: true,
             faults: Default::default(),
         };
-        match start(opts, api, rpc, Arc::new(Transport::http())).await {
-            Ok(h) => h,
-            Err(e) => panic!("node {id} failed to start: {e}"),
-        }
+        start(opts, api, rpc, Arc::new(Transport::http())).await
     }
 
     /// API addresses (`host:port`) of every node, running or not, by id.
@@ -184,17 +193,31 @@ impl TestCluster {
     }
 
     /// Restarts a stopped node on its old ports and data directory.
+    /// Waits (boundedly) for the stopped node's ports and its sled lock to be released: tasks
+    /// still finishing after `stop` may hold them for a moment.
     pub async fn restart(&mut self, id: NodeId) {
-        let (api, rpc) = self.addrs[&id];
+        let (api_addr, rpc_addr) = self.addrs[&id];
         let end = Instant::now() + Duration::from_secs(5);
-        let (api, rpc) = loop {
-            match (TcpListener::bind(api).await, TcpListener::bind(rpc).await) {
-                (Ok(a), Ok(r)) => break (a, r),
-                _ if Instant::now() < end => tokio::time::sleep(Duration::from_millis(20)).await,
-                _ => panic!("ports of node {id} did not free up"),
+        let h = loop {
+            let attempt = match (
+                TcpListener::bind(api_addr).await,
+                TcpListener::bind(rpc_addr).await,
+            ) {
+                (Ok(api), Ok(rpc)) => self
+                    .try_start_on(id, api, rpc)
+                    .await
+                    .map_err(|e| e.to_string()),
+                _ => Err("ports still in use".to_owned()),
+            };
+            match attempt {
+                Ok(h) => break h,
+                Err(e) if Instant::now() < end => {
+                    tracing::debug!(id, error = %e, "restart: retrying");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("node {id} did not restart: {e}"),
             }
         };
-        let h = self.start_on(id, api, rpc).await;
         self.nodes.insert(id, Some(h));
     }
 
