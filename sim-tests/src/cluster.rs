@@ -1,0 +1,164 @@
+//! Simulated catalog nodes: the real `catalog-node` started on turmoil's sockets, each with a
+//! real sled store in its own directory, which outlives crashes so a bounced host reopens it.
+//!
+//! The simulation driver watches every running node through its openraft metrics (a
+//! `watch::Receiver`, which holds no reference to the store — so a crashed node's sled files
+//! are really closed before its restart reopens them).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use catalog_node::raft_node::Faults;
+use catalog_node::NodeOptions;
+use confeitaria_client::config::{RaftTiming, Secret};
+use confeitaria_client::transport::HttpSend;
+use confeitaria_client::Transport;
+use confeitaria_types::NodeAddr;
+use openraft::{RaftMetrics, ServerState};
+use tokio::sync::watch;
+
+use crate::history::NodeId;
+use crate::net::{SimConnector, SimListener};
+
+/// Port of every node's REST API.
+pub const API_PORT: u16 = 5001;
+/// Port of every node's Raft RPC.
+pub const RPC_PORT: u16 = 6001;
+/// JWT secret of simulated clusters.
+pub const JWT_SECRET: &str = "sim-jwt-secret";
+/// Cluster secret of simulated clusters.
+pub const CLUSTER_SECRET: &str = "sim-cluster-secret";
+
+/// Host name of node `id`.
+pub fn node_host(id: NodeId) -> String {
+    format!("n{id}")
+}
+
+/// API address (`host:port`) of node `id`.
+pub fn api_addr(id: NodeId) -> String {
+    format!("n{id}:{API_PORT}")
+}
+
+/// The membership of an `n`-node cluster.
+pub fn members(n: u64) -> BTreeMap<NodeId, NodeAddr> {
+    (1..=n)
+        .map(|id| {
+            (
+                id,
+                NodeAddr {
+                    api_addr: api_addr(id),
+                    rpc_addr: format!("{}:{RPC_PORT}", node_host(id)),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Raft timing in simulations: the test timing, with frequent snapshots and a short log
+/// behind them, so that a node back from a crash or a partition is often caught up by a
+/// snapshot install rather than by log replay.
+pub fn sim_timing() -> RaftTiming {
+    RaftTiming {
+        heartbeat_ms: 50,
+        election_min_ms: 150,
+        election_max_ms: 300,
+        snapshot_every: 64,
+        leader_wait_ms: 2000,
+        keep_logs: 16,
+    }
+}
+
+/// The metrics of one running node.
+pub type Metrics = watch::Receiver<RaftMetrics<NodeId, NodeAddr>>;
+
+/// What the driver can see of the running nodes.
+#[derive(Debug, Default)]
+pub struct Nodes {
+    running: BTreeMap<NodeId, Metrics>,
+    /// Times each node has been started.
+    pub starts: BTreeMap<NodeId, u32>,
+}
+
+impl Nodes {
+    /// Forgets a node that was crashed.
+    pub fn crashed(&mut self, id: NodeId) {
+        self.running.remove(&id);
+    }
+
+    /// `(node, term, detail)` of every running node that considers itself leader, by node
+    /// id; the detail (its vote and the leader it names) is for the trace.
+    pub fn leaders(&self) -> Vec<(NodeId, u64, String)> {
+        self.running
+            .iter()
+            .filter_map(|(id, m)| {
+                let m = m.borrow();
+                (m.state == ServerState::Leader).then(|| {
+                    let detail = format!("vote {}, leader {:?}", m.vote, m.current_leader);
+                    (*id, m.current_term, detail)
+                })
+            })
+            .collect()
+    }
+
+    /// The running leader with the highest term, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leaders()
+            .into_iter()
+            .max_by_key(|(id, term, _)| (*term, *id))
+            .map(|(id, _, _)| id)
+    }
+
+    /// Ids of running nodes.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.running.keys().copied().collect()
+    }
+}
+
+/// How to start one node.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Node id.
+    pub id: NodeId,
+    /// Cluster size.
+    pub cluster_size: u64,
+    /// Its data directory (kept across crashes).
+    pub data_dir: PathBuf,
+    /// Deliberate bugs to switch on.
+    pub faults: Faults,
+}
+
+impl NodeSpec {
+    fn options(&self) -> NodeOptions {
+        NodeOptions {
+            id: self.id,
+            data_dir: self.data_dir.clone(),
+            members: members(self.cluster_size),
+            bootstrap: self.id == 1,
+            cluster_secret: Secret::new(CLUSTER_SECRET),
+            jwt_secret: Secret::new(JWT_SECRET),
+            timing: sim_timing(),
+            seed: true,
+            faults: self.faults,
+        }
+    }
+}
+
+/// The host software of one node: start it on simulated sockets, register its metrics, run
+/// until the host is crashed (its runtime dropped, which drops the node and closes its store).
+pub async fn run_node(spec: NodeSpec, nodes: Rc<RefCell<Nodes>>) -> turmoil::Result {
+    let api = SimListener::bind(API_PORT).await?;
+    let rpc = SimListener::bind(RPC_PORT).await?;
+    let http: Arc<dyn HttpSend> = Arc::new(Transport::new(SimConnector::default()));
+    let handle = catalog_node::start(spec.options(), api, rpc, http).await?;
+    {
+        let mut n = nodes.borrow_mut();
+        n.running.insert(spec.id, handle.node.raft.metrics());
+        *n.starts.entry(spec.id).or_insert(0) += 1;
+    }
+    // Serve until crashed; the handle must live as long as the host.
+    handle.cancelled().cancelled().await;
+    Ok(())
+}

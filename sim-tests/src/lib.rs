@@ -1,0 +1,31 @@
+//! Deterministic simulation tests of the catalog cluster, on turmoil.
+//!
+//! Simulated hosts run the real `catalog-node` (its HTTP servers on turmoil's listeners,
+//! Raft RPC and forwarding over turmoil's streams, a real sled store per host that survives
+//! crashes) and client hosts run the real client library. A seed decides everything: the
+//! network's latencies, the fault schedule, the workload, openraft's election jitter. The
+//! run's history is then judged by checkers, never by eye.
+//!
+//! - [`net`]: turmoil adapters — an `axum` listener and a hyper-util connector;
+//! - [`cluster`]: node hosts, and what the driver observes of them;
+//! - [`workload`]: client processes and the control process (setup, final reads);
+//! - [`saga`]: the orders service on a simulated host, and shoppers checking out through it;
+//! - [`nemesis`]: the fault schedule;
+//! - [`history`]: operations with invocation, completion and outcome;
+//! - [`model`]: the sequential specification of a product's stock;
+//! - [`checkers`]: one property per module;
+//! - [`runner`]: one run from one seed, and its byte-exact trace;
+//! - [`seeds`]: the seed budget, `SIM_SEED`, and the command that replays a failure.
+
+pub mod checkers;
+pub mod cluster;
+pub mod history;
+pub mod model;
+pub mod nemesis;
+pub mod net;
+pub mod runner;
+pub mod saga;
+pub mod seeds;
+pub mod workload;
+
+pub use runner::{run, Report, SimConfig};

@@ -1,0 +1,321 @@
+//! The sequential specification of one product's stock, written independently of the state
+//! machine it checks: three counters plus the state of every reservation that names the
+//! product. Operations on several products are *projected* onto each of them; a projection
+//! keeps exactly what the product's own state decides, so any history that is linearizable
+//! as a whole has linearizable projections (a violation found here is a real one).
+
+use std::collections::BTreeMap;
+
+use crate::history::{Counters, Estado, Observed, Op, Outcome, ProductId, Record, Refusal};
+
+/// A reservation's state in the model: absent or one of the API's states.
+pub type Slot = Option<Estado>;
+
+/// One product's state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProductState {
+    /// The three counters.
+    pub counters: Counters,
+    /// State of each reservation naming this product, by dense index (see [`Projection`]).
+    pub slots: Vec<Slot>,
+}
+
+/// The operations of one product's projection and what the model needs to step them.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    /// The product.
+    pub product: ProductId,
+    /// Reservation id to dense slot index.
+    pub slot_of: BTreeMap<String, usize>,
+    /// Units of this product in each slot's reservation.
+    pub units: Vec<u64>,
+    /// Every product of each slot's reservation, with units (for multi-product refusals).
+    pub items: Vec<Vec<(ProductId, u64)>>,
+}
+
+fn per_product(items: &[(ProductId, u64)]) -> BTreeMap<ProductId, u64> {
+    let mut m = BTreeMap::new();
+    for (p, q) in items {
+        *m.entry(*p).or_insert(0) += *q;
+    }
+    m
+}
+
+impl Projection {
+    /// The projection of `records` onto `product`: the reservations that name it.
+    pub fn new(product: ProductId, records: &[Record]) -> Self {
+        let mut slot_of = BTreeMap::new();
+        let mut units = Vec::new();
+        let mut items = Vec::new();
+        for r in records {
+            if let Op::Reserve { rid, items: its } = &r.op {
+                let pp = per_product(its);
+                if let Some(q) = pp.get(&product) {
+                    if !slot_of.contains_key(rid) {
+                        slot_of.insert(rid.clone(), units.len());
+                        units.push(*q);
+                        items.push(pp.into_iter().collect());
+                    }
+                }
+            }
+        }
+        Self {
+            product,
+            slot_of,
+            units,
+            items,
+        }
+    }
+
+    /// The state before any operation: `counters`, no reservations.
+    pub fn initial(&self, counters: Counters) -> ProductState {
+        ProductState {
+            counters,
+            slots: vec![None; self.units.len()],
+        }
+    }
+
+    /// Whether `op` belongs to this projection (local reads never do: they may be stale).
+    pub fn includes(&self, op: &Op) -> bool {
+        match op {
+            Op::Reserve { rid, .. }
+            | Op::Confirm { rid }
+            | Op::Release { rid }
+            | Op::ReadReservation { rid } => self.slot_of.contains_key(rid),
+            Op::Adjust { product, .. } => *product == self.product,
+            Op::Read { product, level, .. } => {
+                *product == self.product && *level == crate::history::ReadLevel::Linearizable
+            }
+            // The saga's operations reach the catalog through the orders service; the saga
+            // runs on products of its own and has its own checker.
+            _ => false,
+        }
+    }
+
+    /// Every state `op` can lead to from `s` while producing the observed `outcome` (an
+    /// unknown outcome constrains nothing). Empty: `op` cannot take effect here.
+    pub fn step(&self, s: &ProductState, op: &Op, outcome: &Outcome) -> Vec<ProductState> {
+        let unknown = matches!(outcome, Outcome::Unknown(_));
+        match op {
+            Op::Checkout { .. }
+            | Op::SetStatus { .. }
+            | Op::ReadOrder { .. }
+            | Op::ReadOrderReservation { .. } => Vec::new(),
+            Op::Read { .. } => match outcome {
+                Outcome::Ok(Observed::Stock(r)) if r.counters == s.counters => vec![s.clone()],
+                Outcome::Ok(_) => Vec::new(),
+                // A refused or unanswered read changes nothing and says nothing.
+                _ => vec![s.clone()],
+            },
+            Op::ReadReservation { rid } => {
+                let Some(&i) = self.slot_of.get(rid) else {
+                    return Vec::new();
+                };
+                match outcome {
+                    Outcome::Ok(Observed::Reservation(e)) if *e == s.slots[i] => vec![s.clone()],
+                    Outcome::Fail(Refusal::NotFound) if s.slots[i].is_none() => vec![s.clone()],
+                    Outcome::Unknown(_) => vec![s.clone()],
+                    _ => Vec::new(),
+                }
+            }
+            Op::Adjust { delta, .. } => {
+                let next = s.counters.disponivel + delta;
+                if next < 0 {
+                    match outcome {
+                        Outcome::Fail(Refusal::NegativeStock) => vec![s.clone()],
+                        Outcome::Unknown(_) => vec![s.clone()],
+                        _ => Vec::new(),
+                    }
+                } else {
+                    let mut n = s.clone();
+                    n.counters.disponivel = next;
+                    match outcome {
+                        Outcome::Ok(Observed::Available(a)) if i64::try_from(*a) == Ok(next) => {
+                            vec![n]
+                        }
+                        Outcome::Unknown(_) => vec![n],
+                        _ => Vec::new(),
+                    }
+                }
+            }
+            Op::Reserve { rid, .. } => {
+                let Some(&i) = self.slot_of.get(rid) else {
+                    return Vec::new();
+                };
+                self.reserve(s, i, outcome, unknown)
+            }
+            Op::Confirm { rid } => {
+                let Some(&i) = self.slot_of.get(rid) else {
+                    return Vec::new();
+                };
+                let q = self.units[i] as i64;
+                let (next, result) = match s.slots[i] {
+                    None => (s.clone(), Outcome::Fail(Refusal::NotFound)),
+                    Some(Estado::Liberada) => (s.clone(), Outcome::Fail(Refusal::Released)),
+                    Some(Estado::Confirmada) => (
+                        s.clone(),
+                        Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
+                    ),
+                    Some(Estado::Reservada) => {
+                        let mut n = s.clone();
+                        n.counters.reservado -= q;
+                        n.counters.vendido += q;
+                        n.slots[i] = Some(Estado::Confirmada);
+                        (
+                            n,
+                            Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
+                        )
+                    }
+                };
+                if unknown || *outcome == result {
+                    vec![next]
+                } else {
+                    Vec::new()
+                }
+            }
+            Op::Release { rid } => {
+                let Some(&i) = self.slot_of.get(rid) else {
+                    return Vec::new();
+                };
+                let q = self.units[i] as i64;
+                let mut n = s.clone();
+                match s.slots[i] {
+                    None | Some(Estado::Liberada) => {}
+                    Some(Estado::Reservada) => {
+                        n.counters.reservado -= q;
+                        n.counters.disponivel += q;
+                    }
+                    Some(Estado::Confirmada) => {
+                        n.counters.vendido -= q;
+                        n.counters.disponivel += q;
+                    }
+                }
+                n.slots[i] = Some(Estado::Liberada);
+                let ok = Outcome::Ok(Observed::Reservation(Some(Estado::Liberada)));
+                if unknown || *outcome == ok {
+                    vec![n]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn reserve(
+        &self,
+        s: &ProductState,
+        i: usize,
+        outcome: &Outcome,
+        unknown: bool,
+    ) -> Vec<ProductState> {
+        match s.slots[i] {
+            Some(Estado::Liberada) => {
+                return match outcome {
+                    Outcome::Fail(Refusal::Released) | Outcome::Unknown(_) => vec![s.clone()],
+                    _ => Vec::new(),
+                }
+            }
+            Some(e) => {
+                return match outcome {
+                    Outcome::Ok(Observed::Reservation(Some(got))) if *got == e => vec![s.clone()],
+                    Outcome::Unknown(_) => vec![s.clone()],
+                    _ => Vec::new(),
+                }
+            }
+            None => {}
+        }
+        let q = self.units[i] as i64;
+        let enough = s.counters.disponivel >= q;
+        let mut taken = s.clone();
+        taken.counters.disponivel -= q;
+        taken.counters.reservado += q;
+        taken.slots[i] = Some(Estado::Reservada);
+        let multi = self.items[i].len() > 1;
+        if unknown {
+            // Applied or refused; with several products, another one may have been short.
+            return match (enough, multi) {
+                (true, false) => vec![taken],
+                (true, true) => vec![taken, s.clone()],
+                (false, _) => vec![s.clone()],
+            };
+        }
+        match outcome {
+            Outcome::Ok(Observed::Reservation(Some(Estado::Reservada))) if enough => vec![taken],
+            Outcome::Fail(Refusal::InsufficientStock(short)) => match short {
+                // The state machine checks products in id order and names the first short one.
+                Some(p) if *p == self.product => {
+                    if enough {
+                        Vec::new()
+                    } else {
+                        vec![s.clone()]
+                    }
+                }
+                Some(p) if *p > self.product && !enough => Vec::new(),
+                Some(p) if self.items[i].iter().any(|(x, _)| x == p) => vec![s.clone()],
+                Some(_) => Vec::new(),
+                None => vec![s.clone()],
+            },
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Every total `base + Σ must + Σ (any subset of may)`: the units a product may have
+/// received when the adjustments in `must` certainly applied and those in `may` might have.
+/// Past [`MAX_EXACT`] optional terms it returns the whole interval instead (still sound: it
+/// can only accept more).
+pub fn reachable_totals(base: i64, must: &[i64], may: &[i64]) -> Reachable {
+    let start = base + must.iter().sum::<i64>();
+    if may.len() > MAX_EXACT {
+        let lo = start + may.iter().filter(|d| **d < 0).sum::<i64>();
+        let hi = start + may.iter().filter(|d| **d > 0).sum::<i64>();
+        return Reachable::Range(lo, hi);
+    }
+    let mut set = std::collections::BTreeSet::from([start]);
+    for d in may {
+        let shifted: Vec<i64> = set.iter().map(|s| s + d).collect();
+        set.extend(shifted);
+    }
+    Reachable::Exact(set)
+}
+
+/// Most optional adjustments [`reachable_totals`] enumerates exactly.
+pub const MAX_EXACT: usize = 64;
+
+/// The result of [`reachable_totals`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachable {
+    /// Exactly these totals.
+    Exact(std::collections::BTreeSet<i64>),
+    /// Any total in this closed interval.
+    Range(i64, i64),
+}
+
+impl Reachable {
+    /// Whether `total` is reachable.
+    pub fn contains(&self, total: i64) -> bool {
+        match self {
+            Reachable::Exact(s) => s.contains(&total),
+            Reachable::Range(lo, hi) => (*lo..=*hi).contains(&total),
+        }
+    }
+}
+
+impl std::fmt::Display for Reachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reachable::Exact(s) if s.len() <= 8 => {
+                let v: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+                write!(f, "{{{}}}", v.join(", "))
+            }
+            Reachable::Exact(s) => write!(
+                f,
+                "{} values in {}..={}",
+                s.len(),
+                s.first().copied().unwrap_or_default(),
+                s.last().copied().unwrap_or_default()
+            ),
+            Reachable::Range(lo, hi) => write!(f, "{lo}..={hi}"),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Seeds that once failed or showed something worth keeping, pinned by name. Seeds drift
+//! as the node's timing changes; each test says what its seed showed when it was pinned.
+
+use sim_tests::{run, SimConfig};
+
+/// A hold between two nodes, released at once, delivered more SYNs than turmoil's default
+/// listener backlog (64) holds, and turmoil panicked. Fixed by a larger backlog.
+#[test]
+fn seed_1175_released_hold_does_not_overflow_the_listener_backlog() {
+    crate::assert_all_passed(&[run(1175, &SimConfig::default())], "regression");
+}
+
+/// A node restarted in the same step as its crash found its sled database still locked by
+/// sled's I/O threads ("could not acquire lock"). Fixed: the driver waits for the lock.
+#[test]
+fn seed_1080_restarted_node_reopens_its_store() {
+    crate::assert_all_passed(&[run(1080, &SimConfig::default())], "regression");
+}
+
+/// Two nodes led term 7 (openraft's advanced mode elects `(7, n2)` then `(7, n3)`; only the
+/// higher can commit). The election-safety checker accepts that order under advanced mode
+/// and would reject it under `single-term-leader`.
+#[test]
+fn seed_1137_two_leaders_in_one_term_as_openraft_advanced_mode_allows() {
+    let r = run(1137, &SimConfig::default());
+    let leaders_of_7 = r
+        .trace
+        .lines()
+        .filter(|l| l.contains("leads term 7 "))
+        .count();
+    println!("seed 1137: {leaders_of_7} leaders seen in term 7");
+    crate::assert_all_passed(&[r], "regression");
+}
+
+/// The saga's first seed, crash of the orders service included.
+#[test]
+fn saga_seed_1_leaves_no_reservation_dangling() {
+    crate::assert_all_passed(&[run(1, &SimConfig::saga())], "saga regression");
+}
