@@ -8,17 +8,24 @@
 //!
 //! - [`net`]: turmoil adapters — an `axum` listener and a hyper-util connector;
 //! - [`cluster`]: node hosts, and what the driver observes of them;
-//! - [`workload`]: client processes and the control process (setup, final reads);
+//! - [`shared`]: what the driver and the processes share, and how an operation is recorded;
+//! - [`conn`]: a process's connections to the catalog, and outcomes from answers;
+//! - [`workload`]: the catalog run's client processes;
+//! - [`control`]: the control process (the stage before, the final reads after);
 //! - [`saga`]: the orders service on a simulated host, and shoppers checking out through it;
 //! - [`nemesis`]: the fault schedule;
 //! - [`history`]: operations with invocation, completion and outcome;
 //! - [`model`]: the sequential specification of a product's stock;
 //! - [`checkers`]: one property per module;
+//! - [`driver`]: between steps — role sampling, fault windows, crashes, healing;
 //! - [`runner`]: one run from one seed, and its byte-exact trace;
 //! - [`seeds`]: the seed budget, `SIM_SEED`, and the command that replays a failure.
 
 pub mod checkers;
 pub mod cluster;
+pub mod conn;
+pub mod control;
+pub mod driver;
 pub mod history;
 pub mod model;
 pub mod nemesis;
@@ -26,6 +33,7 @@ pub mod net;
 pub mod runner;
 pub mod saga;
 pub mod seeds;
+pub mod shared;
 pub mod workload;
 
 pub use runner::{run, Report, SimConfig};

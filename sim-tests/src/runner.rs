@@ -4,7 +4,6 @@
 //! two runs of one seed must produce byte-identical traces.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -15,12 +14,14 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tempfile::TempDir;
 
-use crate::checkers::{self, LeaderSeen, RunData, Violation};
+use crate::checkers::{self, RunData, Violation};
 use crate::cluster::{node_host, run_node, NodeSpec, Nodes};
-use crate::history::{fmt_micros, Micros, NodeId, Outcome};
-use crate::nemesis::{self, Fault, NemesisConfig, Window};
+use crate::driver::{client_host, Driver, CTL_HOST};
+use crate::history::{fmt_micros, Outcome};
+use crate::nemesis::{self, NemesisConfig};
 use crate::saga::{self, ORDERS_HOST};
-use crate::workload::{self, Kind, Shared, SharedRef, WorkloadConfig};
+use crate::shared::{Shared, SharedRef};
+use crate::workload::{self, Kind, WorkloadConfig};
 
 /// Everything that shapes a run besides its seed.
 #[derive(Debug, Clone)]
@@ -178,288 +179,6 @@ fn data_root() -> PathBuf {
 /// Backlog and receive-buffer capacity of simulated TCP, in segments.
 const TCP_CAPACITY: usize = 4096;
 
-/// Host name of the control process.
-const CTL_HOST: &str = "ctl";
-
-fn client_host(i: usize) -> String {
-    format!("c{i}")
-}
-
-/// Restarts the software of a crashed host, once its sled database in `dir` is really
-/// closed.
-///
-/// sled finishes closing on its own I/O threads, in real time; reopening before they let go
-/// of the database's file lock would fail at random. The wait is in real time and simulated
-/// time does not move meanwhile, so the run stays deterministic.
-fn restart_host(sim: &mut turmoil::Sim<'_>, host: &str, dir: &std::path::Path) {
-    let lock = dir.join("db");
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < end {
-        match std::fs::File::open(&lock).map(|f| f.try_lock()) {
-            Ok(Ok(())) | Err(_) => break,
-            Ok(Err(_)) => std::thread::sleep(Duration::from_millis(1)),
-        }
-    }
-    sim.bounce(host);
-}
-
-/// A fault window with its resolved target once open.
-struct Active {
-    window: Window,
-    /// The node a leader-directed fault hit.
-    target: Option<NodeId>,
-}
-
-struct Driver<'a> {
-    cfg: &'a SimConfig,
-    dirs: Vec<PathBuf>,
-    orders_dir: Option<PathBuf>,
-    shared: SharedRef,
-    nodes: Rc<RefCell<Nodes>>,
-    trace: String,
-    leaders: Vec<LeaderSeen>,
-    seen: BTreeSet<(NodeId, u64)>,
-    schedule: Vec<Window>,
-    next_window: usize,
-    active: Option<Active>,
-    healed: bool,
-    faults_opened: usize,
-}
-
-impl Driver<'_> {
-    fn log(&mut self, now: Micros, what: impl std::fmt::Display) {
-        let _ = writeln!(self.trace, "{} {what}", fmt_micros(now));
-    }
-
-    fn node_hosts(&self) -> Vec<String> {
-        (1..=self.cfg.nodes).map(node_host).collect()
-    }
-
-    fn others(&self, node: NodeId) -> Vec<String> {
-        (1..=self.cfg.nodes)
-            .filter(|n| *n != node)
-            .map(node_host)
-            .collect()
-    }
-
-    fn observe(&mut self, now: Micros) {
-        let leaders = self.nodes.borrow().leaders();
-        for (node, term, detail) in leaders {
-            if self.seen.insert((node, term)) {
-                self.leaders.push(LeaderSeen {
-                    at: now,
-                    node,
-                    term,
-                });
-                self.log(now, format_args!("n{node} leads term {term} ({detail})"));
-            }
-        }
-    }
-
-    fn pick_target(&self, fallback: NodeId) -> NodeId {
-        self.nodes.borrow().leader().unwrap_or(fallback)
-    }
-
-    fn open(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros, window: Window) {
-        let mut target = None;
-        match &window.fault {
-            Fault::IsolateLeader => {
-                let l = self.pick_target(1);
-                target = Some(l);
-                for o in self.others(l) {
-                    sim.partition(node_host(l), o);
-                }
-            }
-            Fault::Split { node, clients } => {
-                let (a, b) = self.split_sides(*node, clients);
-                for x in &a {
-                    for y in &b {
-                        sim.partition(x.as_str(), y.as_str());
-                    }
-                }
-            }
-            Fault::OneWay { from, to } => sim.partition_oneway(node_host(*from), node_host(*to)),
-            Fault::Hold { a, b } => sim.hold(node_host(*a), node_host(*b)),
-            Fault::Crash { node } => {
-                target = Some(*node);
-                self.crash(sim, *node);
-            }
-            Fault::CrashLeader => {
-                let l = self.pick_target(1);
-                target = Some(l);
-                self.crash(sim, l);
-            }
-            Fault::Slow { max_ms } => {
-                let hosts = self.node_hosts();
-                for a in &hosts {
-                    for b in &hosts {
-                        if a < b {
-                            sim.set_link_max_message_latency(
-                                a.as_str(),
-                                b.as_str(),
-                                Duration::from_millis(*max_ms),
-                            );
-                        }
-                    }
-                }
-            }
-            Fault::Lossy { a, b, percent } => {
-                sim.set_link_fail_rate(node_host(*a), node_host(*b), f64::from(*percent) / 100.0)
-            }
-            Fault::CrashOrders => self.crash_host(sim, ORDERS_HOST),
-        }
-        self.faults_opened += 1;
-        match target {
-            Some(t) => self.log(now, format_args!("open {} (n{t})", window.fault)),
-            None => self.log(now, format_args!("open {}", window.fault)),
-        }
-        self.active = Some(Active { window, target });
-    }
-
-    fn split_sides(&self, node: NodeId, clients: &[usize]) -> (Vec<String>, Vec<String>) {
-        let mut a = vec![node_host(node)];
-        let mut b = self.others(node);
-        for c in 0..self.cfg.workload.processes {
-            if clients.contains(&c) {
-                a.push(client_host(c));
-            } else {
-                b.push(client_host(c));
-            }
-        }
-        (a, b)
-    }
-
-    /// Crashes a node the way a machine dies: its connections are not closed politely.
-    ///
-    /// turmoil drops a crashed host's tasks in an order that depends on tokio's task ids — a
-    /// process-wide counter, so it differs between runs — and every dropped socket sends a
-    /// FIN that draws a latency from the simulation's generator. Cutting the host off for
-    /// the instant of the crash discards those FINs (and what was in flight on its links),
-    /// which keeps the run a function of its seed. Peers learn of the crash from timeouts,
-    /// or from a reset the next time they write to an old connection.
-    fn crash(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
-        self.nodes.borrow_mut().crashed(node);
-        self.crash_host(sim, &node_host(node));
-    }
-
-    fn crash_host(&mut self, sim: &mut turmoil::Sim<'_>, me: &str) {
-        let me = me.to_owned();
-        let all = self.all_hosts();
-        for h in all.iter().filter(|h| **h != me) {
-            sim.partition(me.as_str(), h.as_str());
-        }
-        sim.crash(me.as_str());
-        for h in all.iter().filter(|h| **h != me) {
-            sim.repair(me.as_str(), h.as_str());
-        }
-    }
-
-    /// Restarts a crashed node on its data (see [`restart_host`]).
-    fn restart(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
-        let dir = self.dirs[(node - 1) as usize].clone();
-        restart_host(sim, &node_host(node), &dir);
-    }
-
-    fn all_hosts(&self) -> Vec<String> {
-        let mut all = self.node_hosts();
-        all.extend((0..self.cfg.workload.processes).map(client_host));
-        all.push(CTL_HOST.to_owned());
-        if self.orders_dir.is_some() {
-            all.push(ORDERS_HOST.to_owned());
-        }
-        all
-    }
-
-    fn close(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros) {
-        let Some(Active { window, target }) = self.active.take() else {
-            return;
-        };
-        match &window.fault {
-            Fault::IsolateLeader => {
-                if let Some(l) = target {
-                    for o in self.others(l) {
-                        sim.repair(node_host(l), o);
-                    }
-                }
-            }
-            Fault::Split { node, clients } => {
-                let (a, b) = self.split_sides(*node, clients);
-                for x in &a {
-                    for y in &b {
-                        sim.repair(x.as_str(), y.as_str());
-                    }
-                }
-            }
-            Fault::OneWay { from, to } => sim.repair_oneway(node_host(*from), node_host(*to)),
-            Fault::Hold { a, b } => sim.release(node_host(*a), node_host(*b)),
-            Fault::Crash { .. } | Fault::CrashLeader => {
-                if let Some(n) = target {
-                    self.restart(sim, n);
-                }
-            }
-            Fault::Slow { .. } => {
-                let hosts = self.node_hosts();
-                for a in &hosts {
-                    for b in &hosts {
-                        if a < b {
-                            sim.set_link_max_message_latency(
-                                a.as_str(),
-                                b.as_str(),
-                                Duration::from_millis(self.cfg.latency_ms.1),
-                            );
-                        }
-                    }
-                }
-            }
-            Fault::Lossy { a, b, .. } => {
-                sim.set_link_fail_rate(node_host(*a), node_host(*b), 0.0);
-                sim.repair(node_host(*a), node_host(*b));
-            }
-            Fault::CrashOrders => {
-                if let Some(dir) = self.orders_dir.clone() {
-                    restart_host(sim, ORDERS_HOST, &dir);
-                }
-            }
-        }
-        self.log(now, format_args!("close {}", window.fault));
-    }
-
-    /// Opens and closes fault windows due by `now`; heals at the end of the workload.
-    fn nemesis(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros) {
-        let (start, end) = {
-            let s = self.shared.borrow();
-            match (s.setup_done, s.workload_end) {
-                (Some(a), Some(b)) => (a, b),
-                _ => return,
-            }
-        };
-        if self.healed {
-            return;
-        }
-        if now >= end {
-            self.close(sim, now);
-            self.healed = true;
-            self.shared.borrow_mut().healed = true;
-            self.log(now, "healed");
-            return;
-        }
-        if let Some(a) = &self.active {
-            if now >= start + a.window.end {
-                self.close(sim, now);
-            }
-        }
-        if self.active.is_none() {
-            if let Some(w) = self.schedule.get(self.next_window) {
-                if now >= start + w.start {
-                    let w = w.clone();
-                    self.next_window += 1;
-                    self.open(sim, now, w);
-                }
-            }
-        }
-    }
-}
-
 /// Runs one seed.
 pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     raft_store::runtime::seed_thread_rng(derive(seed, 1));
@@ -528,7 +247,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
             sim.client(client_host(p), fut);
         }
     }
-    let ctl = workload::control(
+    let ctl = crate::control::control(
         shared.clone(),
         cfg.workload.clone(),
         cfg.nodes,
@@ -546,23 +265,9 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         saga,
         cfg.workload.duration_ms,
     );
-    let mut d = Driver {
-        cfg,
-        dirs: dirs.iter().map(|d| d.path().to_path_buf()).collect(),
-        orders_dir: orders_dir.as_ref().map(|d| d.path().to_path_buf()),
-        shared: shared.clone(),
-        nodes,
-        trace: String::new(),
-        leaders: Vec::new(),
-        seen: BTreeSet::new(),
-        schedule,
-        next_window: 0,
-        active: None,
-        healed: false,
-        faults_opened: 0,
-    };
+    let mut trace = String::new();
     let _ = writeln!(
-        d.trace,
+        trace,
         "seed {seed}; {} nodes, {} processes, products {:?}, workload {} ms, broken: {}",
         cfg.nodes,
         procs,
@@ -570,15 +275,24 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         cfg.workload.duration_ms,
         cfg.faults.skip_read_index
     );
-    for w in &d.schedule {
+    for w in &schedule {
         let _ = writeln!(
-            d.trace,
+            trace,
             "scheduled +{} .. +{} {}",
             fmt_micros(w.start),
             fmt_micros(w.end),
             w.fault
         );
     }
+    let mut d = Driver::new(
+        cfg,
+        dirs.iter().map(|d| d.path().to_path_buf()).collect(),
+        orders_dir.as_ref().map(|d| d.path().to_path_buf()),
+        shared.clone(),
+        nodes,
+        schedule,
+        trace,
+    );
 
     let mut error = None;
     loop {
@@ -606,7 +320,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         records,
         initial: s.initial.clone(),
         saga_initial: s.saga_initial.clone(),
-        leaders: std::mem::take(&mut d.leaders),
+        leaders: d.leaders().to_vec(),
         final_process: s.final_process,
         several_leaders_per_term: checkers::election_safety::several_leaders_per_term(),
     };
@@ -616,13 +330,13 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         Vec::new()
     };
 
-    let mut trace = std::mem::take(&mut d.trace);
+    let (mut trace, faults, leaderships) = d.finish();
     for n in &s.notes {
         let _ = writeln!(trace, "{n}");
     }
     let mut stats = Stats {
-        faults: d.faults_opened,
-        leaderships: d.seen.len(),
+        faults,
+        leaderships,
         sim_ms,
         ..Stats::default()
     };

@@ -23,9 +23,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::cluster::{api_addr, JWT_SECRET};
+use crate::conn::{admin_token, policy, Conn};
 use crate::history::{Micros, Observed, Op, Outcome, ProductId, Refusal, StatusPedido};
 use crate::net::{SimConnector, SimListener};
-use crate::workload::{self, admin_token, now, policy, Conn, SharedRef, WorkloadConfig};
+use crate::shared::{self, now, SharedRef};
+use crate::workload::WorkloadConfig;
 
 /// Host name of the orders service.
 pub const ORDERS_HOST: &str = "orders";
@@ -284,7 +286,7 @@ pub async fn shopper(
 ) -> turmoil::Result {
     let mut rng = StdRng::seed_from_u64(seed);
     let orders = Orders::new();
-    workload::wait_until(&shared, |s| s.setup_done.is_some()).await;
+    shared::wait_until(&shared, |s| s.setup_done.is_some()).await;
     let end = shared.borrow().workload_end.unwrap_or(0);
     let mut n = 0u64;
     while now() < end {
@@ -392,7 +394,7 @@ pub async fn final_reads(shared: &SharedRef, conn: &Conn, process: usize) {
         .await;
         if let Outcome::Ok(Observed::Order { id, .. }) = outcome {
             let op = Op::ReadOrderReservation { key, rid: id };
-            workload::record(shared, conn, process, op).await;
+            shared::record(shared, conn, process, op).await;
         }
     }
     shared.borrow_mut().keep.0.push(Box::new(orders));

@@ -1,0 +1,341 @@
+//! The driver of a run, between simulation steps: it samples every node's role (for election
+//! safety and the trace), opens and closes the seeded fault windows, crashes and restarts
+//! hosts, and heals everything when the workload ends.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::checkers::LeaderSeen;
+use crate::cluster::{node_host, Nodes};
+use crate::history::{fmt_micros, Micros, NodeId};
+use crate::nemesis::{Fault, Window};
+use crate::runner::SimConfig;
+use crate::saga::ORDERS_HOST;
+use crate::shared::SharedRef;
+
+/// Host name of the control process.
+pub const CTL_HOST: &str = "ctl";
+
+/// Host name of client process `i`.
+pub fn client_host(i: usize) -> String {
+    format!("c{i}")
+}
+
+/// Restarts the software of a crashed host, once its sled database in `dir` is really
+/// closed.
+///
+/// sled finishes closing on its own I/O threads, in real time; reopening before they let go
+/// of the database's file lock would fail at random. The wait is in real time and simulated
+/// time does not move meanwhile, so the run stays deterministic.
+fn restart_host(sim: &mut turmoil::Sim<'_>, host: &str, dir: &std::path::Path) {
+    let lock = dir.join("db");
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < end {
+        match std::fs::File::open(&lock).map(|f| f.try_lock()) {
+            Ok(Ok(())) | Err(_) => break,
+            Ok(Err(_)) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    sim.bounce(host);
+}
+
+/// A fault window with its resolved target once open.
+struct Active {
+    window: Window,
+    /// The node a leader-directed fault hit.
+    target: Option<NodeId>,
+}
+
+/// The driver's state for one run.
+pub struct Driver<'a> {
+    cfg: &'a SimConfig,
+    dirs: Vec<PathBuf>,
+    orders_dir: Option<PathBuf>,
+    shared: SharedRef,
+    nodes: Rc<RefCell<Nodes>>,
+    trace: String,
+    leaders: Vec<LeaderSeen>,
+    seen: BTreeSet<(NodeId, u64)>,
+    schedule: Vec<Window>,
+    next_window: usize,
+    active: Option<Active>,
+    healed: bool,
+    faults_opened: usize,
+}
+
+impl<'a> Driver<'a> {
+    /// A driver for a run of `cfg` whose nodes keep their data in `dirs` (and the orders
+    /// service in `orders_dir`), following `schedule`; `trace` already holds the header.
+    pub fn new(
+        cfg: &'a SimConfig,
+        dirs: Vec<PathBuf>,
+        orders_dir: Option<PathBuf>,
+        shared: SharedRef,
+        nodes: Rc<RefCell<Nodes>>,
+        schedule: Vec<Window>,
+        trace: String,
+    ) -> Self {
+        Self {
+            cfg,
+            dirs,
+            orders_dir,
+            shared,
+            nodes,
+            trace,
+            leaders: Vec::new(),
+            seen: BTreeSet::new(),
+            schedule,
+            next_window: 0,
+            active: None,
+            healed: false,
+            faults_opened: 0,
+        }
+    }
+
+    /// Every node seen leading, the first time in each term.
+    pub fn leaders(&self) -> &[LeaderSeen] {
+        &self.leaders
+    }
+
+    /// The trace so far, the fault windows opened and the distinct leaderships seen.
+    pub fn finish(self) -> (String, usize, usize) {
+        (self.trace, self.faults_opened, self.seen.len())
+    }
+
+    fn log(&mut self, now: Micros, what: impl std::fmt::Display) {
+        let _ = writeln!(self.trace, "{} {what}", fmt_micros(now));
+    }
+
+    fn node_hosts(&self) -> Vec<String> {
+        (1..=self.cfg.nodes).map(node_host).collect()
+    }
+
+    fn others(&self, node: NodeId) -> Vec<String> {
+        (1..=self.cfg.nodes)
+            .filter(|n| *n != node)
+            .map(node_host)
+            .collect()
+    }
+
+    /// Samples every running node's role at `now`.
+    pub fn observe(&mut self, now: Micros) {
+        let leaders = self.nodes.borrow().leaders();
+        for (node, term, detail) in leaders {
+            if self.seen.insert((node, term)) {
+                self.leaders.push(LeaderSeen {
+                    at: now,
+                    node,
+                    term,
+                });
+                self.log(now, format_args!("n{node} leads term {term} ({detail})"));
+            }
+        }
+    }
+
+    fn pick_target(&self, fallback: NodeId) -> NodeId {
+        self.nodes.borrow().leader().unwrap_or(fallback)
+    }
+
+    fn open(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros, window: Window) {
+        let mut target = None;
+        match &window.fault {
+            Fault::IsolateLeader => {
+                let l = self.pick_target(1);
+                target = Some(l);
+                for o in self.others(l) {
+                    sim.partition(node_host(l), o);
+                }
+            }
+            Fault::Split { node, clients } => {
+                let (a, b) = self.split_sides(*node, clients);
+                for x in &a {
+                    for y in &b {
+                        sim.partition(x.as_str(), y.as_str());
+                    }
+                }
+            }
+            Fault::OneWay { from, to } => sim.partition_oneway(node_host(*from), node_host(*to)),
+            Fault::Hold { a, b } => sim.hold(node_host(*a), node_host(*b)),
+            Fault::Crash { node } => {
+                target = Some(*node);
+                self.crash(sim, *node);
+            }
+            Fault::CrashLeader => {
+                let l = self.pick_target(1);
+                target = Some(l);
+                self.crash(sim, l);
+            }
+            Fault::Slow { max_ms } => {
+                let hosts = self.node_hosts();
+                for a in &hosts {
+                    for b in &hosts {
+                        if a < b {
+                            sim.set_link_max_message_latency(
+                                a.as_str(),
+                                b.as_str(),
+                                Duration::from_millis(*max_ms),
+                            );
+                        }
+                    }
+                }
+            }
+            Fault::Lossy { a, b, percent } => {
+                sim.set_link_fail_rate(node_host(*a), node_host(*b), f64::from(*percent) / 100.0)
+            }
+            Fault::CrashOrders => self.crash_host(sim, ORDERS_HOST),
+        }
+        self.faults_opened += 1;
+        match target {
+            Some(t) => self.log(now, format_args!("open {} (n{t})", window.fault)),
+            None => self.log(now, format_args!("open {}", window.fault)),
+        }
+        self.active = Some(Active { window, target });
+    }
+
+    fn split_sides(&self, node: NodeId, clients: &[usize]) -> (Vec<String>, Vec<String>) {
+        let mut a = vec![node_host(node)];
+        let mut b = self.others(node);
+        for c in 0..self.cfg.workload.processes {
+            if clients.contains(&c) {
+                a.push(client_host(c));
+            } else {
+                b.push(client_host(c));
+            }
+        }
+        (a, b)
+    }
+
+    /// Crashes a node the way a machine dies: its connections are not closed politely.
+    ///
+    /// turmoil drops a crashed host's tasks in an order that depends on tokio's task ids — a
+    /// process-wide counter, so it differs between runs — and every dropped socket sends a
+    /// FIN that draws a latency from the simulation's generator. Cutting the host off for
+    /// the instant of the crash discards those FINs (and what was in flight on its links),
+    /// which keeps the run a function of its seed. Peers learn of the crash from timeouts,
+    /// or from a reset the next time they write to an old connection.
+    fn crash(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
+        self.nodes.borrow_mut().crashed(node);
+        self.crash_host(sim, &node_host(node));
+    }
+
+    fn crash_host(&mut self, sim: &mut turmoil::Sim<'_>, me: &str) {
+        let me = me.to_owned();
+        let all = self.all_hosts();
+        for h in all.iter().filter(|h| **h != me) {
+            sim.partition(me.as_str(), h.as_str());
+        }
+        sim.crash(me.as_str());
+        for h in all.iter().filter(|h| **h != me) {
+            sim.repair(me.as_str(), h.as_str());
+        }
+    }
+
+    /// Restarts a crashed node on its data (see [`restart_host`]).
+    fn restart(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
+        let dir = self.dirs[(node - 1) as usize].clone();
+        restart_host(sim, &node_host(node), &dir);
+    }
+
+    fn all_hosts(&self) -> Vec<String> {
+        let mut all = self.node_hosts();
+        all.extend((0..self.cfg.workload.processes).map(client_host));
+        all.push(CTL_HOST.to_owned());
+        if self.orders_dir.is_some() {
+            all.push(ORDERS_HOST.to_owned());
+        }
+        all
+    }
+
+    fn close(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros) {
+        let Some(Active { window, target }) = self.active.take() else {
+            return;
+        };
+        match &window.fault {
+            Fault::IsolateLeader => {
+                if let Some(l) = target {
+                    for o in self.others(l) {
+                        sim.repair(node_host(l), o);
+                    }
+                }
+            }
+            Fault::Split { node, clients } => {
+                let (a, b) = self.split_sides(*node, clients);
+                for x in &a {
+                    for y in &b {
+                        sim.repair(x.as_str(), y.as_str());
+                    }
+                }
+            }
+            Fault::OneWay { from, to } => sim.repair_oneway(node_host(*from), node_host(*to)),
+            Fault::Hold { a, b } => sim.release(node_host(*a), node_host(*b)),
+            Fault::Crash { .. } | Fault::CrashLeader => {
+                if let Some(n) = target {
+                    self.restart(sim, n);
+                }
+            }
+            Fault::Slow { .. } => {
+                let hosts = self.node_hosts();
+                for a in &hosts {
+                    for b in &hosts {
+                        if a < b {
+                            sim.set_link_max_message_latency(
+                                a.as_str(),
+                                b.as_str(),
+                                Duration::from_millis(self.cfg.latency_ms.1),
+                            );
+                        }
+                    }
+                }
+            }
+            Fault::Lossy { a, b, .. } => {
+                sim.set_link_fail_rate(node_host(*a), node_host(*b), 0.0);
+                sim.repair(node_host(*a), node_host(*b));
+            }
+            Fault::CrashOrders => {
+                if let Some(dir) = self.orders_dir.clone() {
+                    restart_host(sim, ORDERS_HOST, &dir);
+                }
+            }
+        }
+        self.log(now, format_args!("close {}", window.fault));
+    }
+
+    /// Opens and closes fault windows due by `now`; heals at the end of the workload.
+    pub fn nemesis(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros) {
+        let (start, end) = {
+            let s = self.shared.borrow();
+            match (s.setup_done, s.workload_end) {
+                (Some(a), Some(b)) => (a, b),
+                _ => return,
+            }
+        };
+        if self.healed {
+            return;
+        }
+        if now >= end {
+            self.close(sim, now);
+            self.healed = true;
+            self.shared.borrow_mut().healed = true;
+            self.log(now, "healed");
+            return;
+        }
+        if let Some(a) = &self.active {
+            if now >= start + a.window.end {
+                self.close(sim, now);
+            }
+        }
+        if self.active.is_none() {
+            if let Some(w) = self.schedule.get(self.next_window) {
+                if now >= start + w.start {
+                    let w = w.clone();
+                    self.next_window += 1;
+                    self.open(sim, now, w);
+                }
+            }
+        }
+    }
+}
