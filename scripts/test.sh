@@ -20,4 +20,11 @@ need_pkg redis-server redis-server
 
 # Two cores: keep heavy integration tests from starving each other's timers.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
-cargo test --workspace --locked --no-fail-fast "$@"
+status=0
+# Every crate but the simulations, in the debug profile.
+cargo test --workspace --exclude sim-tests --locked --no-fail-fast "$@" || status=$?
+# The simulations replay only when tokio's randomness is seeded (--cfg tokio_unstable, set by
+# sim-tests/.cargo/config.toml, which cargo reads when run from that directory), and their
+# seed budget is sized for a release build; they build into target/sim.
+(cd sim-tests && cargo test --release --locked --no-fail-fast "$@") || status=$?
+exit "$status"
