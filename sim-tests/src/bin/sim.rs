@@ -3,6 +3,7 @@
 //! `sim --seeds 10000 --start 0 [--broken] [--jobs 2]`, or `sim --seed N --trace` to replay
 //! one seed and print its whole trace.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -68,79 +69,107 @@ fn main() {
     let total = list.len();
     let list = Arc::new(list);
     let next = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(Mutex::new(Vec::new()));
+    let totals = Arc::new(Mutex::new(Totals::default()));
     let started = Instant::now();
-    let done = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for _ in 0..args.jobs.max(1) {
-        let (list, next, failed, cfg, done) = (
-            list.clone(),
-            next.clone(),
-            failed.clone(),
-            cfg.clone(),
-            done.clone(),
-        );
+        let (list, next, totals, cfg) = (list.clone(), next.clone(), totals.clone(), cfg.clone());
         let trace = args.trace;
-        let mut flags = String::new();
-        if args.broken {
-            flags.push_str(" --broken");
-        }
-        if args.lenient {
-            flags.push_str(" --lenient");
-        }
-        if args.saga {
-            flags.push_str(" --saga");
-        }
-        if args.leader_isolation {
-            flags.push_str(" --leader-isolation");
-        }
-        if let Some(d) = args.duration_ms {
-            flags.push_str(&format!(" --duration-ms {d}"));
-        }
         workers.push(std::thread::spawn(move || loop {
             let i = next.fetch_add(1, Ordering::SeqCst) as usize;
             let Some(&seed) = list.get(i) else { return };
             let outcome = std::panic::catch_unwind(|| run(seed, &cfg));
-            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+            t.done += 1;
             match outcome {
                 Ok(report) => {
                     if trace {
                         print!("{}", report.trace);
                     }
+                    t.add(&report);
                     if !report.passed() {
                         println!(
                             "seed {seed} FAILED:\n{}  replay: {}",
                             report.failures(),
                             report.replay
                         );
-                        failed.lock().unwrap_or_else(|e| e.into_inner()).push(seed);
+                        t.failed.push(seed);
                     }
                 }
                 Err(_) => {
                     println!(
                         "seed {seed} PANICKED; replay: {}",
-                        seeds::replay_command_bin(seed, &flags)
+                        seeds::replay_command(seed, &cfg)
                     );
-                    failed.lock().unwrap_or_else(|e| e.into_inner()).push(seed);
+                    t.failed.push(seed);
                 }
             }
-            if n % 100 == 0 {
-                eprintln!("{n}/{total} seeds, {:.0?}", started.elapsed());
+            if t.done % 100 == 0 {
+                eprintln!("{}/{total} seeds, {:.0?}", t.done, started.elapsed());
             }
         }));
     }
     for w in workers {
         let _ = w.join();
     }
-    let failed = failed.lock().map(|f| f.clone()).unwrap_or_default();
+    let t = totals.lock().map(|t| t.clone()).unwrap_or_default();
     println!(
         "{total} seeds in {:.1?}: {} passed, {} failed {:?}",
         started.elapsed(),
-        total - failed.len(),
-        failed.len(),
-        failed
+        total - t.failed.len(),
+        t.failed.len(),
+        t.failed
     );
-    if !failed.is_empty() {
+    println!(
+        "{} operations ({} ok, {} refused, {} unknown), {} fault windows, {} leaderships, \
+         {:.0} s simulated",
+        t.ops,
+        t.ok,
+        t.refused,
+        t.unknown,
+        t.faults,
+        t.leaderships,
+        t.sim_ms as f64 / 1000.0
+    );
+    for (checker, n) in &t.by_checker {
+        println!("  {checker}: {n} seeds with violations");
+    }
+    if !t.failed.is_empty() {
         std::process::exit(1);
+    }
+}
+
+/// Sums over the seeds run.
+#[derive(Debug, Clone, Default)]
+struct Totals {
+    done: u64,
+    failed: Vec<u64>,
+    ops: usize,
+    ok: usize,
+    refused: usize,
+    unknown: usize,
+    faults: usize,
+    leaderships: usize,
+    sim_ms: u64,
+    by_checker: BTreeMap<&'static str, usize>,
+}
+
+impl Totals {
+    fn add(&mut self, r: &sim_tests::Report) {
+        self.ops += r.stats.ops;
+        self.ok += r.stats.ok;
+        self.refused += r.stats.failed;
+        self.unknown += r.stats.unknown;
+        self.faults += r.stats.faults;
+        self.leaderships += r.stats.leaderships;
+        self.sim_ms += r.stats.sim_ms;
+        let mut seen: Vec<&'static str> = r.violations.iter().map(|v| v.checker).collect();
+        seen.dedup();
+        for c in seen {
+            *self.by_checker.entry(c).or_insert(0) += 1;
+        }
+        if r.error.is_some() {
+            *self.by_checker.entry("run-error").or_insert(0) += 1;
+        }
     }
 }
