@@ -15,6 +15,21 @@ fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
     }
 }
 
+/// Reopens a store whose previous handles were just dropped. sled's background flusher
+/// holds the file lock for a moment after the last handle goes, so retry for a bounded time.
+fn reopen(dir: &std::path::Path) -> (raft_store::LogStore, raft_store::StateMachineStore) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match raft_store::open(dir) {
+            Ok(stores) => return stores,
+            Err(e) if std::time::Instant::now() < end && e.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("reopening {}: {e}", dir.display()),
+        }
+    }
+}
+
 fn commands() -> Vec<Command> {
     vec![
         Command::UpsertCategoria(Categoria {
@@ -42,7 +57,7 @@ async fn reopened_store_recovers_from_its_snapshot_and_its_log() {
         .map(|(i, c)| entry(i as u64 + 1, c))
         .collect();
     let before = {
-        let (mut log, mut sm) = raft_store::open(dir.path()).unwrap();
+        let (mut log, mut sm) = reopen(dir.path());
         log.save_vote(&Vote::new_committed(1, 1)).await.unwrap();
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries.clone())
             .await
@@ -54,7 +69,7 @@ async fn reopened_store_recovers_from_its_snapshot_and_its_log() {
         catalog
         // Dropped without any shutdown: the process "crashes" here.
     };
-    let (mut log, mut sm) = raft_store::open(dir.path()).unwrap();
+    let (mut log, mut sm) = reopen(dir.path());
     assert_eq!(
         log.read_vote().await.unwrap(),
         Some(Vote::new_committed(1, 1))
@@ -90,7 +105,7 @@ async fn snapshot_installs_on_a_fresh_store_and_survives_reopening() {
             .await
             .unwrap();
     }
-    let (_, mut dst) = raft_store::open(dst_dir.path()).unwrap();
+    let (_, mut dst) = reopen(dst_dir.path());
     assert_eq!(dst.read().catalog, src.read().catalog);
     assert_eq!(
         dst.applied_state().await.unwrap().0.map(|l| l.index),
