@@ -51,36 +51,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = cart::serve(listener, state, consumer, shutdown_signal()).await {
+    if let Err(e) = cart::serve(
+        listener,
+        state,
+        consumer,
+        confeitaria_client::shutdown::signal(),
+    )
+    .await
+    {
         tracing::error!(error = %e, "server failed");
         return ExitCode::FAILURE;
     }
     tracing::info!("cart stopped");
     ExitCode::SUCCESS
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }

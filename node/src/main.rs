@@ -48,29 +48,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.id,
         args.data_dir,
         args.no_bootstrap,
-        shutdown_signal(),
+        confeitaria_client::shutdown::signal(),
     )
     .await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

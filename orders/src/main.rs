@@ -26,35 +26,9 @@ async fn main() -> ExitCode {
         Ok(addr) => tracing::info!(%addr, data = %config.data_dir.display(), "orders listening"),
         Err(e) => tracing::warn!(error = %e, "orders listening on an unknown address"),
     }
-    if let Err(e) = orders::run(listener, config, shutdown_signal()).await {
+    if let Err(e) = orders::run(listener, config, confeitaria_client::shutdown::signal()).await {
         tracing::error!(error = %e, "orders failed");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }
