@@ -164,6 +164,20 @@ impl App {
         Self { state, config }
     }
 
+    /// Draws order ids from `ids` (a simulation's seeded source) instead of the thread's
+    /// random generator. Call before serving.
+    pub fn with_ids(mut self, ids: impl Fn() -> u128 + Send + Sync + 'static) -> Self {
+        let metrics = self.state.saga.metrics.clone();
+        let saga = Saga::new(
+            self.state.saga.store.clone(),
+            self.state.reservas.clone(),
+            metrics,
+        )
+        .with_ids(ids);
+        self.state.saga = Arc::new(saga);
+        self
+    }
+
     /// Starts the saga driver (which first recovers every unfinished saga) and the outbox
     /// publisher, serves on `listener` until `shutdown` resolves, then drains requests and
     /// stops the background tasks.

@@ -104,6 +104,8 @@ pub struct Saga {
     pub metrics: Arc<Metrics>,
     /// Woken after every flushed event, so the outbox publisher need not poll.
     pub outbox: Arc<Notify>,
+    /// Draws new order ids (random; a simulation passes a seeded source).
+    ids: Box<dyn Fn() -> u128 + Send + Sync>,
 }
 
 impl std::fmt::Debug for Saga {
@@ -121,7 +123,14 @@ impl Saga {
             locks: Locks::new(),
             metrics,
             outbox: Arc::new(Notify::new()),
+            ids: Box::new(rand::random::<u128>),
         }
+    }
+
+    /// Draws order ids from `ids` instead of the thread's random generator.
+    pub fn with_ids(mut self, ids: impl Fn() -> u128 + Send + Sync + 'static) -> Self {
+        self.ids = Box::new(ids);
+        self
     }
 
     /// Appends an event, makes it durable and wakes the publisher.
@@ -141,7 +150,7 @@ impl Saga {
         corpo: &str,
         carrinho: Carrinho,
     ) -> Result<(Pedido, bool), OrdersError> {
-        let id = format!("{:032x}", rand::random::<u128>());
+        let id = format!("{:032x}", (self.ids)());
         let itens: Vec<ItemPedido> = carrinho
             .itens
             .into_iter()

@@ -87,6 +87,8 @@ pub struct Store {
     outbox: sled::Tree,
     abertos: sled::Tree,
     flusher: Arc<Flusher>,
+    /// Flush on the calling thread instead of a blocking-pool thread.
+    inline_flush: bool,
 }
 
 /// Group commit: concurrent callers share one `flush` of everything written before it began.
@@ -142,7 +144,16 @@ impl Store {
             abertos: db.open_tree("abertos")?,
             db,
             flusher: Arc::default(),
+            inline_flush: false,
         })
+    }
+
+    /// Flushes on the calling task's thread rather than on tokio's blocking pool. For
+    /// deterministic simulations: a blocking-pool thread finishes in real time, so where its
+    /// completion falls among the runtime's other tasks varies from run to run.
+    pub fn with_inline_flush(mut self) -> Self {
+        self.inline_flush = true;
+        self
     }
 
     /// Makes everything written so far durable. Callers that arrive while a flush runs share
@@ -159,9 +170,13 @@ impl Store {
         let db = self.db.clone();
         // Synchronous flush on a blocking thread: `flush_async` across runtimes can deadlock
         // (sled issue 1308), and tests run several sled databases in one process.
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("flush task: {e}")))??;
+        if self.inline_flush {
+            db.flush()?;
+        } else {
+            tokio::task::spawn_blocking(move || db.flush())
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("flush task: {e}")))??;
+        }
         self.flusher.feitos.fetch_max(alvo, Ordering::SeqCst);
         Ok(())
     }

@@ -148,13 +148,17 @@ pub async fn run_orders(dir: PathBuf, nodes: u64) -> turmoil::Result {
     config.catalog_timeout_ms = 3000;
     config.request_timeout_ms = 4000;
     config.recovery_interval_ms = 300;
-    let store = orders::store::Store::open(&dir)?;
+    // Flush on this thread: a blocking-pool thread finishes in real time.
+    let store = orders::store::Store::open(&dir)?.with_inline_flush();
     let app = orders::App::with_parts(
         config,
         store,
         Arc::new(SimReservas::new(nodes)),
         Arc::new(Carts),
-    );
+    )
+    // Order ids from the simulation's seeded generator; the stream moves on across
+    // incarnations, so a restarted service does not reuse ids.
+    .with_ids(|| rand::Rng::gen::<u128>(&mut raft_store::runtime::ThreadRng));
     app.serve(
         SimListener::bind(ORDERS_PORT).await?,
         std::future::pending::<()>(),

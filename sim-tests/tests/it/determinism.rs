@@ -49,11 +49,9 @@ fn different_seeds_give_different_runs() {
     assert_ne!(run(1, &cfg).trace, run(2, &cfg).trace);
 }
 
-/// The saga run is not byte-for-byte replayable yet: the orders service draws order ids from
-/// the OS and flushes on tokio's blocking pool, whose threads finish in real time.
-/// `sim-tests/orders-changes.patch` fixes both (30 of 30 seeds then replay).
+/// The saga run replays too: the orders service draws order ids from the simulation's seeded
+/// generator and flushes on its own thread (not tokio's blocking pool, which runs in real time).
 #[test]
-#[ignore = "needs sim-tests/orders-changes.patch (seeded order ids, inline flush)"]
 fn a_saga_seed_run_twice_gives_byte_identical_traces() {
     let seed = seeds::from_env().unwrap_or(1);
     let cfg = SimConfig::saga();
