@@ -2,8 +2,8 @@
 //!
 //! Log keys are big-endian indexes so sled's order is the log's order. Every append, vote and
 //! truncation is flushed before it is acknowledged. The flush is synchronous (not
-//! `flush_async`, see sled issue 1308): openraft hands `append` every entry that queued while
-//! the previous flush ran, so concurrent writes share one flush.
+//! `flush_async`, see sled issue 1308). openraft 0.9 appends each proposal on its own, so
+//! concurrent writes share a flush by being proposed as one batch entry (`node`'s write queue).
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
