@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 /// Largest response body read, to bound memory on a misbehaving peer.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -79,7 +79,12 @@ where
 {
     /// A client over `connector`.
     pub fn new(connector: C) -> Self {
+        // The pool measures idle time with the timer it is given, and with the real clock
+        // when it has none: tokio's timer keeps it on the runtime's clock, which a
+        // simulation controls.
         let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
             .build(connector);

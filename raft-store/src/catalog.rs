@@ -1,7 +1,9 @@
 //! The catalog state and the deterministic application of a [`Command`] to it.
 //!
-//! Pure and in memory: the state machine holds one, and snapshots serialize the whole value. Every command checks first and mutates
-//! after, so a refused command changes nothing.
+//! Pure and in memory: the state machine holds one, and snapshots serialize the whole value.
+//! Every command checks first and mutates after, so a refused command changes nothing —
+//! except that a refused reservation is remembered by id, so that its duplicates are
+//! refused the same way (each reservation id has exactly one outcome).
 
 use std::collections::BTreeMap;
 
@@ -41,14 +43,37 @@ pub struct CatalogState {
     pub doces: BTreeMap<u64, DoceRecord>,
     /// Reservations by id.
     pub reservas: BTreeMap<String, Reserva>,
+    /// Reservations refused for the state of the stock (unknown, inactive or short
+    /// product), by id, with their items and the refusal. A reservation id has one outcome
+    /// for good: a duplicate delivered late — a client's retry, a node's re-forward after a
+    /// lost answer — gets the same refusal instead of succeeding on the stock of its day,
+    /// so a caller told "refused" can rely on it.
+    #[serde(default)]
+    pub recusadas: BTreeMap<String, Recusa>,
     /// Last id assigned to a sweet.
     pub last_id: u64,
     /// Whether the starting catalog has been written.
     pub seeded: bool,
 }
 
+/// A remembered refusal of a reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recusa {
+    /// The items asked for.
+    pub itens: Vec<ItemReserva>,
+    /// Why they were refused.
+    pub erro: CommandError,
+}
+
 fn not_found(what: impl Into<String>) -> CommandError {
     CommandError::NotFound { what: what.into() }
+}
+
+fn mismatch(id: &str) -> CommandError {
+    conflict(
+        "reservation_mismatch",
+        format!("reservation {id} exists with other items"),
+    )
 }
 
 /// Sums quantities per product, so a reservation naming a product twice is checked once.
@@ -62,7 +87,8 @@ fn per_product(itens: &[ItemReserva]) -> BTreeMap<u64, u64> {
 }
 
 impl CatalogState {
-    /// Applies a command and returns its result; a refused command changes nothing.
+    /// Applies a command and returns its result; a refused command changes nothing but the
+    /// memory of a refused reservation.
     /// A batch applies each of its commands in order; each is refused or applied alone.
     pub fn apply(&mut self, cmd: &Command) -> CommandResult {
         cmd.validate()?;
@@ -209,14 +235,45 @@ impl CatalogState {
                     format!("reservation {} was already released", r.id),
                 )),
                 _ if existing.itens == r.itens => Ok(CommandOutput::Reserva(existing.clone())),
-                _ => Err(conflict(
-                    "reservation_mismatch",
-                    format!("reservation {} exists with other items", r.id),
-                )),
+                _ => Err(mismatch(&r.id)),
             };
         }
+        if let Some(recusa) = self.recusadas.get(&r.id) {
+            return Err(if recusa.itens == r.itens {
+                recusa.erro.clone()
+            } else {
+                mismatch(&r.id)
+            });
+        }
         let wanted = per_product(&r.itens);
-        for (&doce_id, &pedido) in &wanted {
+        if let Err(erro) = self.check_available(&wanted) {
+            let recusa = Recusa {
+                itens: r.itens.clone(),
+                erro: erro.clone(),
+            };
+            self.recusadas.insert(r.id.clone(), recusa);
+            return Err(erro);
+        }
+        for (&doce_id, &q) in &wanted {
+            if let Some(rec) = self.doces.get_mut(&doce_id) {
+                rec.contadores.disponivel -= q;
+                rec.contadores.reservado += q;
+            }
+            self.touch(doce_id);
+        }
+        let reserva = Reserva {
+            id: r.id.clone(),
+            itens: r.itens.clone(),
+            estado: EstadoReserva::Reservada,
+        };
+        self.reservas.insert(r.id.clone(), reserva.clone());
+        Ok(CommandOutput::Reserva(reserva))
+    }
+
+    /// Whether every product exists, is for sale and has the units; names the first that
+    /// does not, in id order.
+    fn check_available(&self, wanted: &BTreeMap<u64, u64>) -> Result<(), CommandError> {
+        for (&doce_id, &pedido) in wanted {
             let rec = self
                 .doces
                 .get(&doce_id)
@@ -235,20 +292,7 @@ impl CatalogState {
                 });
             }
         }
-        for (&doce_id, &q) in &wanted {
-            if let Some(rec) = self.doces.get_mut(&doce_id) {
-                rec.contadores.disponivel -= q;
-                rec.contadores.reservado += q;
-            }
-            self.touch(doce_id);
-        }
-        let reserva = Reserva {
-            id: r.id.clone(),
-            itens: r.itens.clone(),
-            estado: EstadoReserva::Reservada,
-        };
-        self.reservas.insert(r.id.clone(), reserva.clone());
-        Ok(CommandOutput::Reserva(reserva))
+        Ok(())
     }
 
     fn confirmar(&mut self, id: &str) -> CommandResult {

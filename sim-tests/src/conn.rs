@@ -62,29 +62,8 @@ impl Conn {
         }
     }
 
-    /// Attempts the catalog client has made so far, over all nodes.
-    fn attempts(&self) -> u64 {
-        self.client.nodes().iter().map(|n| n.attempts).sum()
-    }
-
     /// Runs `op` and returns its outcome.
-    ///
-    /// With `lenient`, a write refused after the client had to try more than once is
-    /// recorded as unknown: an earlier attempt may still be applied later (see
-    /// `sim-tests/README.md`, "Findings").
-    pub async fn execute(&self, op: &Op, lenient: bool) -> Outcome {
-        let before = self.attempts();
-        let outcome = self.execute_once(op).await;
-        let retried = self.attempts() > before + 1;
-        match outcome {
-            Outcome::Fail(r) if op.is_write() && retried && lenient => Outcome::Unknown(format!(
-                "refused ({r:?}) after a retry; an earlier attempt may still apply"
-            )),
-            o => o,
-        }
-    }
-
-    async fn execute_once(&self, op: &Op) -> Outcome {
+    pub async fn execute(&self, op: &Op) -> Outcome {
         match op {
             Op::Reserve { rid, items } => {
                 let r = NovaReserva {

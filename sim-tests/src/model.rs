@@ -8,8 +8,27 @@ use std::collections::BTreeMap;
 
 use crate::history::{Counters, Estado, Observed, Op, Outcome, ProductId, Record, Refusal};
 
-/// A reservation's state in the model: absent or one of the API's states.
-pub type Slot = Option<Estado>;
+/// A reservation id's state in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    /// Never asked for nor released.
+    Absent,
+    /// Refused for want of stock: the id keeps that answer for good (a late duplicate is
+    /// refused the same way), and a read finds no reservation.
+    Refused,
+    /// A reservation in one of the API's states (a release that came first: `Liberada`).
+    Is(Estado),
+}
+
+impl Slot {
+    /// What a read of the reservation shows (`None`: not found).
+    pub fn visible(self) -> Option<Estado> {
+        match self {
+            Slot::Is(e) => Some(e),
+            Slot::Absent | Slot::Refused => None,
+        }
+    }
+}
 
 /// One product's state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,7 +90,7 @@ impl Projection {
     pub fn initial(&self, counters: Counters) -> ProductState {
         ProductState {
             counters,
-            slots: vec![None; self.units.len()],
+            slots: vec![Slot::Absent; self.units.len()],
         }
     }
 
@@ -112,8 +131,12 @@ impl Projection {
                     return Vec::new();
                 };
                 match outcome {
-                    Outcome::Ok(Observed::Reservation(e)) if *e == s.slots[i] => vec![s.clone()],
-                    Outcome::Fail(Refusal::NotFound) if s.slots[i].is_none() => vec![s.clone()],
+                    Outcome::Ok(Observed::Reservation(e)) if *e == s.slots[i].visible() => {
+                        vec![s.clone()]
+                    }
+                    Outcome::Fail(Refusal::NotFound) if s.slots[i].visible().is_none() => {
+                        vec![s.clone()]
+                    }
                     Outcome::Unknown(_) => vec![s.clone()],
                     _ => Vec::new(),
                 }
@@ -150,17 +173,17 @@ impl Projection {
                 };
                 let q = self.units[i] as i64;
                 let (next, result) = match s.slots[i] {
-                    None => (s.clone(), Outcome::Fail(Refusal::NotFound)),
-                    Some(Estado::Liberada) => (s.clone(), Outcome::Fail(Refusal::Released)),
-                    Some(Estado::Confirmada) => (
+                    Slot::Absent | Slot::Refused => (s.clone(), Outcome::Fail(Refusal::NotFound)),
+                    Slot::Is(Estado::Liberada) => (s.clone(), Outcome::Fail(Refusal::Released)),
+                    Slot::Is(Estado::Confirmada) => (
                         s.clone(),
                         Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
                     ),
-                    Some(Estado::Reservada) => {
+                    Slot::Is(Estado::Reservada) => {
                         let mut n = s.clone();
                         n.counters.reservado -= q;
                         n.counters.vendido += q;
-                        n.slots[i] = Some(Estado::Confirmada);
+                        n.slots[i] = Slot::Is(Estado::Confirmada);
                         (
                             n,
                             Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
@@ -180,17 +203,17 @@ impl Projection {
                 let q = self.units[i] as i64;
                 let mut n = s.clone();
                 match s.slots[i] {
-                    None | Some(Estado::Liberada) => {}
-                    Some(Estado::Reservada) => {
+                    Slot::Absent | Slot::Refused | Slot::Is(Estado::Liberada) => {}
+                    Slot::Is(Estado::Reservada) => {
                         n.counters.reservado -= q;
                         n.counters.disponivel += q;
                     }
-                    Some(Estado::Confirmada) => {
+                    Slot::Is(Estado::Confirmada) => {
                         n.counters.vendido -= q;
                         n.counters.disponivel += q;
                     }
                 }
-                n.slots[i] = Some(Estado::Liberada);
+                n.slots[i] = Slot::Is(Estado::Liberada);
                 let ok = Outcome::Ok(Observed::Reservation(Some(Estado::Liberada)));
                 if unknown || *outcome == ok {
                     vec![n]
@@ -209,34 +232,45 @@ impl Projection {
         unknown: bool,
     ) -> Vec<ProductState> {
         match s.slots[i] {
-            Some(Estado::Liberada) => {
+            Slot::Is(Estado::Liberada) => {
                 return match outcome {
                     Outcome::Fail(Refusal::Released) | Outcome::Unknown(_) => vec![s.clone()],
                     _ => Vec::new(),
                 }
             }
-            Some(e) => {
+            Slot::Is(e) => {
                 return match outcome {
                     Outcome::Ok(Observed::Reservation(Some(got))) if *got == e => vec![s.clone()],
                     Outcome::Unknown(_) => vec![s.clone()],
                     _ => Vec::new(),
                 }
             }
-            None => {}
+            // Refused once, refused for good, with the same answer.
+            Slot::Refused => {
+                return match outcome {
+                    Outcome::Fail(Refusal::InsufficientStock(_)) | Outcome::Unknown(_) => {
+                        vec![s.clone()]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Slot::Absent => {}
         }
         let q = self.units[i] as i64;
         let enough = s.counters.disponivel >= q;
         let mut taken = s.clone();
         taken.counters.disponivel -= q;
         taken.counters.reservado += q;
-        taken.slots[i] = Some(Estado::Reservada);
+        taken.slots[i] = Slot::Is(Estado::Reservada);
+        let mut refused = s.clone();
+        refused.slots[i] = Slot::Refused;
         let multi = self.items[i].len() > 1;
         if unknown {
             // Applied or refused; with several products, another one may have been short.
             return match (enough, multi) {
                 (true, false) => vec![taken],
-                (true, true) => vec![taken, s.clone()],
-                (false, _) => vec![s.clone()],
+                (true, true) => vec![taken, refused],
+                (false, _) => vec![refused],
             };
         }
         match outcome {
@@ -247,13 +281,13 @@ impl Projection {
                     if enough {
                         Vec::new()
                     } else {
-                        vec![s.clone()]
+                        vec![refused]
                     }
                 }
                 Some(p) if *p > self.product && !enough => Vec::new(),
-                Some(p) if self.items[i].iter().any(|(x, _)| x == p) => vec![s.clone()],
+                Some(p) if self.items[i].iter().any(|(x, _)| x == p) => vec![refused],
                 Some(_) => Vec::new(),
-                None => vec![s.clone()],
+                None => vec![refused],
             },
             _ => Vec::new(),
         }

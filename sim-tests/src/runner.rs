@@ -20,7 +20,7 @@ use crate::driver::{client_host, Driver, CTL_HOST};
 use crate::history::{fmt_micros, Outcome};
 use crate::nemesis::{self, NemesisConfig};
 use crate::saga::{self, ORDERS_HOST};
-use crate::shared::{Shared, SharedRef};
+use crate::shared::SharedRef;
 use crate::workload::{self, Kind, WorkloadConfig};
 
 /// Everything that shapes a run besides its seed.
@@ -40,10 +40,6 @@ pub struct SimConfig {
     pub latency_ms: (u64, u64),
     /// Hard limit of simulated time, in seconds.
     pub max_sim_secs: u64,
-    /// Record a write refused after a client retry as unknown rather than refused: a
-    /// workaround for the late-duplicate issue (README, "Findings"), off by default so the
-    /// checkers keep full strength.
-    pub lenient_refusals: bool,
 }
 
 impl Default for SimConfig {
@@ -56,7 +52,6 @@ impl Default for SimConfig {
             tick_ms: 1,
             latency_ms: (1, 5),
             max_sim_secs: 120,
-            lenient_refusals: false,
         }
     }
 }
@@ -192,10 +187,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("cannot create node data dirs under {root:?}: {e}"));
 
-    let shared: SharedRef = Rc::new(RefCell::new(Shared {
-        lenient: cfg.lenient_refusals,
-        ..Shared::default()
-    }));
+    let shared: SharedRef = Rc::default();
     let nodes: Rc<RefCell<Nodes>> = Rc::default();
     let mut sim = turmoil::Builder::new()
         .rng_seed(derive(seed, 2))
@@ -322,7 +314,6 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         saga_initial: s.saga_initial.clone(),
         leaders: d.leaders().to_vec(),
         final_process: s.final_process,
-        several_leaders_per_term: checkers::election_safety::several_leaders_per_term(),
     };
     let violations = if error.is_none() {
         checkers::check_all(&data)

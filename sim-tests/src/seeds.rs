@@ -38,9 +38,6 @@ pub fn replay_command(seed: u64, cfg: &SimConfig) -> String {
     if cfg.faults.skip_read_index {
         flags.push_str(" --broken");
     }
-    if cfg.lenient_refusals {
-        flags.push_str(" --lenient");
-    }
     if cfg.nemesis.only_isolate_leader {
         flags.push_str(" --leader-isolation");
     }
@@ -48,7 +45,6 @@ pub fn replay_command(seed: u64, cfg: &SimConfig) -> String {
         flags.push_str(&format!(" --duration-ms {}", cfg.workload.duration_ms));
     }
     let plain = !cfg.faults.skip_read_index
-        && !cfg.lenient_refusals
         && !cfg.nemesis.only_isolate_leader
         && cfg.workload.duration_ms == standard.workload.duration_ms;
     if plain {

@@ -33,8 +33,6 @@ pub struct Shared {
     pub notes: Vec<String>,
     /// Connections of finished processes, kept open to the end of the run.
     pub keep: KeepAlive,
-    /// Record refusals after a retry as unknown (see [`Conn::execute`]).
-    pub lenient: bool,
 }
 
 /// Things that must outlive their process.
@@ -64,11 +62,11 @@ pub fn now() -> Micros {
 
 /// Runs `op` as `process`, recording its invocation and outcome.
 pub(crate) async fn record(shared: &SharedRef, conn: &Conn, process: usize, op: Op) -> Outcome {
-    let (p, lenient) = {
-        let mut s = shared.borrow_mut();
-        (s.history.invoke(process, op.clone(), now()), s.lenient)
-    };
-    let outcome = conn.execute(&op, lenient).await;
+    let p = shared
+        .borrow_mut()
+        .history
+        .invoke(process, op.clone(), now());
+    let outcome = conn.execute(&op).await;
     shared
         .borrow_mut()
         .history

@@ -205,7 +205,7 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
         (
             Method::POST,
             "/api/reservas",
-            Some("{\"id\":\"r1\",\"itens\":[{\"doce_id\":4242,\"quantidade\":1}]}"),
+            Some("{\"id\":\"r2\",\"itens\":[{\"doce_id\":4242,\"quantidade\":1}]}"),
             svc,
             404,
             "not_found",
@@ -374,6 +374,76 @@ async fn reservation_endpoints_are_idempotent_and_move_the_counters() {
     let late = Some("{\"id\":\"pedido-2\",\"itens\":[{\"doce_id\":9,\"quantidade\":1}]}");
     let r = call(&c.api_addr(2), Method::POST, "/api/reservas", late, s).await;
     assert_error(&r, 409, "reservation_released");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reservation_stays_refused_on_every_node_and_after_a_restart() {
+    let mut c = TestCluster::spawn(3).await;
+    let svc = c.token(TokenRole::Service);
+    let admin = c.token(TokenRole::Admin);
+    let stock = get(&c.api_addr(1), "/api/produtos/4/estoque").await.json;
+    let have = stock["disponivel"].as_u64().unwrap();
+    let body = format!(
+        "{{\"id\":\"pedido-curto\",\"itens\":[{{\"doce_id\":4,\"quantidade\":{}}}]}}",
+        have + 1
+    );
+    let r = call(
+        &c.api_addr(1),
+        Method::POST,
+        "/api/reservas",
+        Some(&body),
+        Some(&svc),
+    )
+    .await;
+    assert_error(&r, 409, "insufficient_stock");
+    // Stock arrives: a late duplicate of the refused request must still be refused, or a
+    // caller told "refused" would hold stock it never knew about.
+    let adjust = "{\"delta\":100}";
+    let r = call(
+        &c.api_addr(2),
+        Method::PUT,
+        "/api/produtos/4/estoque",
+        Some(adjust),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    for addr in c.api_addrs() {
+        let r = call(
+            &addr,
+            Method::POST,
+            "/api/reservas",
+            Some(&body),
+            Some(&svc),
+        )
+        .await;
+        assert_error(&r, 409, "insufficient_stock");
+        let r = call(
+            &addr,
+            Method::GET,
+            "/api/reservas/pedido-curto",
+            None,
+            Some(&svc),
+        )
+        .await;
+        assert_error(&r, 404, "not_found");
+    }
+    // The memory is part of the replicated state: it survives a node's restart.
+    c.stop(3).await;
+    c.restart(3).await;
+    let r = call(
+        &c.api_addr(3),
+        Method::POST,
+        "/api/reservas",
+        Some(&body),
+        Some(&svc),
+    )
+    .await;
+    assert_error(&r, 409, "insufficient_stock");
+    let after = get(&c.api_addr(3), "/api/produtos/4/estoque").await.json;
+    assert_eq!(after["reservado"], stock["reservado"], "{after}");
+    assert_eq!(after["disponivel"].as_u64(), Some(have + 100), "{after}");
     c.shutdown().await;
 }
 

@@ -45,6 +45,14 @@ fn state_with(stocks: &[u64]) -> CatalogState {
     s
 }
 
+/// `s` without its memory of refused reservations: what a refusal must leave unchanged.
+fn forgetting_refusals(s: &CatalogState) -> CatalogState {
+    CatalogState {
+        recusadas: BTreeMap::new(),
+        ..s.clone()
+    }
+}
+
 #[test]
 fn reservation_is_all_or_nothing() {
     let mut s = state_with(&[5, 1]);
@@ -58,7 +66,7 @@ fn reservation_is_all_or_nothing() {
             pedido: 2
         })
     );
-    assert_eq!(s, before);
+    assert_eq!(forgetting_refusals(&s), before);
     s.apply(&reserva("r2", &[(1, 3), (2, 1)])).unwrap();
     assert_eq!(s.estoque(1).unwrap().reservado, 3);
     assert_eq!(s.estoque(2).unwrap().disponivel, 0);
@@ -93,6 +101,37 @@ fn release_before_reserve_leaves_a_tombstone_that_refuses_the_late_reservation()
         matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "reservation_released")
     );
     assert_eq!(s.estoque(1).unwrap().disponivel, 10);
+}
+
+#[test]
+fn a_refused_reservation_stays_refused_for_its_id() {
+    let mut s = state_with(&[1]);
+    let first = s.apply(&reserva("r", &[(1, 2)]));
+    assert!(matches!(
+        first,
+        Err(CommandError::InsufficientStock { doce_id: 1, .. })
+    ));
+    s.apply(&Command::AdjustEstoque { id: 1, delta: 9 })
+        .unwrap();
+    // A late duplicate of the same request: the same answer, nothing taken.
+    assert_eq!(s.apply(&reserva("r", &[(1, 2)])), first);
+    // The same id with other items is a different request under a used id.
+    let other = s.apply(&reserva("r", &[(1, 1)]));
+    assert!(
+        matches!(other, Err(CommandError::Conflict { ref code, .. }) if code == "reservation_mismatch")
+    );
+    // A missing product is remembered too; a fresh id reserves normally.
+    let missing = s.apply(&reserva("m", &[(99, 1)]));
+    assert!(matches!(missing, Err(CommandError::NotFound { .. })));
+    assert_eq!(s.apply(&reserva("m", &[(99, 1)])), missing);
+    assert!(s.apply(&reserva("fresh", &[(1, 2)])).is_ok());
+    assert!(s.reserva("r").is_none(), "a refusal is not a reservation");
+    let e = s.estoque(1).unwrap();
+    assert_eq!((e.disponivel, e.reservado), (8, 2));
+    // Releasing a refused id is harmless, changes no counter, and the id stays refused.
+    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
+    assert_eq!(s.estoque(1).unwrap(), e);
+    assert!(s.apply(&reserva("r", &[(1, 2)])).is_err());
 }
 
 #[test]
@@ -162,7 +201,7 @@ fn bad_fields_and_unknown_references_are_refused() {
         }),
         Err(CommandError::Invalid { .. })
     ));
-    assert_eq!(s, before);
+    assert_eq!(forgetting_refusals(&s), before);
 }
 
 #[test]
@@ -184,12 +223,12 @@ fn a_batch_applies_each_command_alone_and_in_order() {
         Err(CommandError::InsufficientStock { .. })
     ));
     assert!(results[2].is_ok());
-    assert!(
-        results[3].is_ok(),
-        "the refused reservation must not block a later retry"
+    assert_eq!(
+        results[3], results[1],
+        "a refused reservation id keeps its refusal, even once stock is back"
     );
     let e = s.estoque(1).unwrap();
-    assert_eq!((e.disponivel, e.reservado), (4, 3));
+    assert_eq!((e.disponivel, e.reservado), (5, 2));
     let nested = Command::Batch(vec![Command::Batch(vec![])]);
     assert!(matches!(
         s.apply(&nested),
@@ -256,7 +295,12 @@ proptest! {
             let before = s.clone();
             let r = s.apply(cmd);
             if r.is_err() {
-                prop_assert_eq!(&s, &before, "refused command changed state: {:?}", cmd);
+                // A refusal changes nothing but, for a reservation, the memory of it.
+                prop_assert_eq!(forgetting_refusals(&s), forgetting_refusals(&before), "refused command changed state: {:?}", cmd);
+                // Applied again — a late duplicate — it is refused the same way.
+                let after = s.clone();
+                prop_assert_eq!(&s.apply(cmd), &r, "a duplicate was decided anew: {:?}", cmd);
+                prop_assert_eq!(&s, &after);
                 continue;
             }
             match cmd {

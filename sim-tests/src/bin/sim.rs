@@ -35,9 +35,6 @@ struct Args {
     /// Run the focused leader-isolation profile (see `SimConfig::leader_isolation`).
     #[arg(long)]
     leader_isolation: bool,
-    /// Record refusals after a client retry as unknown (workaround; README, "Findings").
-    #[arg(long)]
-    lenient: bool,
     /// Print the trace of every seed run (use with --seed).
     #[arg(long)]
     trace: bool,
@@ -58,7 +55,6 @@ fn main() {
     if args.broken {
         cfg = cfg.broken();
     }
-    cfg.lenient_refusals = args.lenient;
     if let Some(d) = args.duration_ms {
         cfg.workload.duration_ms = d;
     }

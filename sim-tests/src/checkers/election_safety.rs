@@ -1,16 +1,15 @@
 //! Election safety: at most one leader per term (Raft §5.2). Every node's own view (its
 //! openraft metrics) is sampled at every simulation step.
 //!
-//! openraft built in its default *advanced* mode (without the `single-term-leader`
-//! feature) orders leader ids `(term, node)` totally and may elect several leaders in one
-//! term, of which only the last — the highest node id — can commit. Under that mode the
-//! property checked is the one openraft promises: at most one leader per `(term, node)`,
-//! and within a term leadership only passes to higher node ids, so a lower id first seen
-//! leading after a higher one is a violation. Under standard mode it is the textbook one.
+//! The textbook property holds because the workspace builds openraft with its
+//! `single-term-leader` feature. In openraft's default *advanced* mode leader ids
+//! `(term, node)` are ordered totally and two nodes can lead one term (only the higher id
+//! commits); the simulation found that at seed 1137 (sim-tests/README.md, "Findings"), so
+//! the mode is pinned by a test here.
 
 use std::collections::BTreeMap;
 
-use super::{LeaderSeen, RunData};
+use super::RunData;
 use crate::history::fmt_micros;
 
 /// Whether the linked openraft may elect several leaders in one term (advanced mode).
@@ -18,84 +17,65 @@ pub fn several_leaders_per_term() -> bool {
     openraft::LeaderId::<u64>::new(4, 2) < openraft::LeaderId::new(4, 3)
 }
 
-/// One message per term whose leaders break the property.
+/// One message per term that more than one node led.
 pub fn check(run: &RunData) -> Vec<String> {
-    let mut by_term: BTreeMap<u64, BTreeMap<u64, LeaderSeen>> = BTreeMap::new();
+    let mut by_term: BTreeMap<u64, BTreeMap<u64, u64>> = BTreeMap::new();
     for l in &run.leaders {
         let first = by_term
             .entry(l.term)
             .or_default()
             .entry(l.node)
-            .or_insert(*l);
-        if l.at < first.at {
-            *first = *l;
-        }
+            .or_insert(l.at);
+        *first = (*first).min(l.at);
     }
-    let mut out = Vec::new();
-    for (term, leaders) in by_term {
-        if leaders.len() < 2 {
-            continue;
-        }
-        let who: Vec<String> = leaders
-            .values()
-            .map(|l| format!("n{} (first seen {})", l.node, fmt_micros(l.at)))
-            .collect();
-        if !run.several_leaders_per_term {
-            out.push(format!(
+    by_term
+        .into_iter()
+        .filter(|(_, leaders)| leaders.len() > 1)
+        .map(|(term, leaders)| {
+            let who: Vec<String> = leaders
+                .iter()
+                .map(|(node, at)| format!("n{node} (first seen {})", fmt_micros(*at)))
+                .collect();
+            format!(
                 "term {term} had {} leaders: {}",
                 leaders.len(),
                 who.join(", ")
-            ));
-            continue;
-        }
-        // Advanced mode: first sightings must not decrease as node ids increase.
-        let seen: Vec<&LeaderSeen> = leaders.values().collect();
-        if seen.windows(2).any(|w| w[0].at > w[1].at) {
-            out.push(format!(
-                "term {term}: leadership passed to a lower node id: {}",
-                who.join(", ")
-            ));
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkers::LeaderSeen;
 
     fn seen(at: u64, node: u64, term: u64) -> LeaderSeen {
         LeaderSeen { at, node, term }
     }
 
-    fn data(leaders: Vec<LeaderSeen>, several: bool) -> RunData {
+    fn data(leaders: Vec<LeaderSeen>) -> RunData {
         RunData {
             leaders,
-            several_leaders_per_term: several,
             ..RunData::default()
         }
     }
 
     #[test]
-    fn one_leader_per_term_passes_and_two_fail_in_standard_mode() {
+    fn one_leader_per_term_passes_and_two_fail() {
         let ok = vec![seen(1, 1, 1), seen(2, 1, 1), seen(3, 2, 2)];
-        assert!(check(&data(ok, false)).is_empty());
-        let bad = vec![seen(1, 1, 3), seen(2, 2, 3)];
-        assert_eq!(check(&data(bad, false)).len(), 1);
+        assert!(check(&data(ok)).is_empty());
+        let bad = vec![seen(1, 1, 3), seen(2, 2, 3), seen(3, 2, 4)];
+        let v = check(&data(bad));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("term 3 had 2 leaders"), "{v:?}");
     }
 
     #[test]
-    fn advanced_mode_allows_a_higher_id_later_in_the_term_but_not_a_lower_one() {
-        let up = vec![seen(1, 2, 4), seen(1, 3, 4)];
-        assert!(check(&data(up.clone(), true)).is_empty());
-        assert_eq!(check(&data(up, false)).len(), 1);
-        let down = vec![seen(1, 3, 4), seen(5, 2, 4)];
-        assert_eq!(check(&data(down, true)).len(), 1);
-    }
-
-    #[test]
-    fn the_linked_openraft_mode_is_detected() {
-        // The workspace builds openraft without `single-term-leader` (advanced mode).
-        assert!(several_leaders_per_term());
+    fn openraft_is_built_with_one_leader_per_term() {
+        assert!(
+            !several_leaders_per_term(),
+            "openraft lost its `single-term-leader` feature: two nodes may lead one term"
+        );
     }
 }

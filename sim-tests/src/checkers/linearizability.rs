@@ -305,7 +305,8 @@ fn describe(s: &ProductState) -> String {
         .slots
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| e.map(|e| (i, format!("{e:?}"))))
+        .filter(|(_, e)| **e != crate::model::Slot::Absent)
+        .map(|(i, e)| (i, format!("{e:?}")))
         .collect();
     format!(
         "stock {} with {} reservations known",
@@ -483,6 +484,50 @@ mod tests {
             read(3, 60, 70, 5, 0),
         ];
         assert!(run(h).is_empty());
+    }
+
+    #[test]
+    fn a_refused_reservation_never_appears_later() {
+        use crate::history::Estado;
+        let read_r1 = |index, call, ret, e: Option<Estado>| Record {
+            index,
+            process: index,
+            op: Op::ReadReservation { rid: "r1".into() },
+            call,
+            ret,
+            outcome: match e {
+                Some(e) => Outcome::Ok(Observed::Reservation(Some(e))),
+                None => Outcome::Fail(Refusal::NotFound),
+            },
+        };
+        let refused = || {
+            vec![
+                reserve(0, 0, 10, 4, reserved()),
+                reserve(
+                    1,
+                    20,
+                    30,
+                    4,
+                    Outcome::Fail(Refusal::InsufficientStock(Some(1))),
+                ),
+                Record {
+                    index: 2,
+                    process: 2,
+                    op: Op::Release { rid: "r0".into() },
+                    call: 40,
+                    ret: 50,
+                    outcome: Outcome::Ok(Observed::Reservation(Some(Estado::Liberada))),
+                },
+            ]
+        };
+        let mut fine = refused();
+        fine.push(read_r1(3, 60, 70, None));
+        assert!(run(fine).is_empty());
+        // The late duplicate of the refused request, applied once stock came back.
+        let mut late = refused();
+        late.push(read_r1(3, 60, 70, Some(Estado::Reservada)));
+        late.push(read(4, 80, 90, 1, 4));
+        assert!(!run(late).is_empty());
     }
 
     #[test]

@@ -53,9 +53,6 @@ pub struct RunData {
     pub leaders: Vec<LeaderSeen>,
     /// The process that made the final reads after healing, if the run got that far.
     pub final_process: Option<usize>,
-    /// openraft may elect several leaders in one term (its default "advanced" mode); see
-    /// [`election_safety`].
-    pub several_leaders_per_term: bool,
 }
 
 /// A checker: a name and a function from a run to the violations it found.

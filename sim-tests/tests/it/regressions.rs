@@ -17,19 +17,12 @@ fn seed_1080_restarted_node_reopens_its_store() {
     crate::assert_all_passed(&[run(1080, &SimConfig::default())], "regression");
 }
 
-/// Two nodes led term 7 (openraft's advanced mode elects `(7, n2)` then `(7, n3)`; only the
-/// higher can commit). The election-safety checker accepts that order under advanced mode
-/// and would reject it under `single-term-leader`.
+/// Two nodes led term 7 while openraft ran in its default advanced mode (`(7, n2)` then
+/// `(7, n3)`; only the higher could commit). The workspace now builds openraft with
+/// `single-term-leader`, and election safety is checked literally: one leader per term.
 #[test]
-fn seed_1137_two_leaders_in_one_term_as_openraft_advanced_mode_allows() {
-    let r = run(1137, &SimConfig::default());
-    let leaders_of_7 = r
-        .trace
-        .lines()
-        .filter(|l| l.contains("leads term 7 "))
-        .count();
-    println!("seed 1137: {leaders_of_7} leaders seen in term 7");
-    crate::assert_all_passed(&[r], "regression");
+fn seed_1137_one_leader_per_term() {
+    crate::assert_all_passed(&[run(1137, &SimConfig::default())], "regression");
 }
 
 /// The saga's first seed, crash of the orders service included.
