@@ -4,6 +4,7 @@
 //! - [`api`]: the public REST API (DESIGN.md "API");
 //! - [`batch`]: group commit — concurrent writes proposed as one log entry;
 //! - [`coalesce`]: concurrent read-index requests share quorum rounds;
+//! - [`election`]: split votes broken by a fresh random delay per lost term;
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
 //! - [`network`]: openraft's network over that port;
 //! - [`error`]: the API error and its JSON response;
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod batch;
 pub mod coalesce;
+pub mod election;
 pub mod error;
 pub mod metrics;
 pub mod network;
@@ -263,6 +265,12 @@ where
     if opts.seed {
         tracker.spawn(seed_when_leading(node.clone(), cancel.clone()));
     }
+    tracker.spawn(election::break_split_votes(
+        node.raft.clone(),
+        opts.timing.heartbeat_ms,
+        opts.timing.election_min_ms,
+        cancel.clone(),
+    ));
     Ok(NodeHandle {
         node,
         cancel,

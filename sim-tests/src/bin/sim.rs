@@ -45,6 +45,14 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    // `SIM_LOG=openraft=debug,catalog_node=debug` prints the nodes' own logs (to stderr,
+    // stamped with real time) — for one seed, when a trace is not enough.
+    if let Ok(filter) = std::env::var("SIM_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut cfg = if args.saga {
         SimConfig::saga()
     } else if args.leader_isolation {

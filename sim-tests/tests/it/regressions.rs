@@ -25,6 +25,16 @@ fn seed_1137_one_leader_per_term() {
     crate::assert_all_passed(&[run(1137, &SimConfig::default())], "regression");
 }
 
+/// With `single-term-leader`, the leader crashed and the three nodes then started every
+/// election in the same instant, term after term (openraft 0.9 draws a node's election
+/// timeout once and checks it on a coarse tick): no leader for the rest of the run. Fixed
+/// by `catalog_node::election`, which calls the next election after a fresh random delay.
+#[test]
+fn seeds_277_and_622_elect_a_leader_after_split_votes() {
+    let cfg = SimConfig::default();
+    crate::assert_all_passed(&[run(277, &cfg), run(622, &cfg)], "regression");
+}
+
 /// The saga's first seed, crash of the orders service included.
 #[test]
 fn saga_seed_1_leaves_no_reservation_dangling() {
