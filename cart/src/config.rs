@@ -1,41 +1,17 @@
-//! Configuration, parsed once at start-up from flags and `CONFEITARIA_*` variables.
+//! Configuration, parsed once at start-up from flags, `CONFEITARIA_*` variables and the
+//! cluster file (`[cart]` and the catalog nodes), in that order, over the defaults below.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use confeitaria_client::config::ClusterFile;
+use confeitaria_service::config::{ClusterFileArg, Given, Settings, DEFAULT_CATALOG_NODES};
 
 use crate::events::EventsConfig;
 use crate::store::{CartStore, MemoryStore, RedisStore, RedisStoreConfig, StoreError};
 use crate::Limits;
 
-/// A Redis URL, which may hold a password: printed redacted.
-#[derive(Clone)]
-pub struct RedisUrl(String);
-
-impl RedisUrl {
-    /// The URL itself, for the Redis client only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for RedisUrl {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("unix://") {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err("expected redis://host:port[/db]".to_owned())
-        }
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RedisUrl(<redacted>)")
-    }
-}
+pub use confeitaria_service::config::RedisUrl;
 
 /// The `cart` binary's settings.
 #[derive(Debug, Clone, clap::Parser)]
@@ -45,17 +21,13 @@ pub struct Config {
     #[arg(long, env = "CONFEITARIA_CART_ADDR", default_value = "127.0.0.1:5002")]
     pub addr: String,
 
-    /// Redis URL; without it carts live in process memory (lost on restart).
-    #[arg(long, env = "CONFEITARIA_REDIS_URL")]
-    pub redis_url: Option<RedisUrl>,
+    /// Redis URL; empty: carts live in process memory (lost on restart).
+    #[arg(long, env = "CONFEITARIA_REDIS_URL", default_value = "")]
+    pub redis_url: RedisUrl,
 
     /// Catalog nodes' API addresses (`host:port`, comma-separated); any reachable one serves.
-    #[arg(
-        long,
-        env = "CONFEITARIA_CATALOG_NODES",
-        value_delimiter = ',',
-        default_value = "127.0.0.1:5001,127.0.0.1:5011,127.0.0.1:5021"
-    )]
+    #[arg(long, env = "CONFEITARIA_CATALOG_NODES", value_delimiter = ',',
+          default_value = DEFAULT_CATALOG_NODES)]
     pub catalog_nodes: Vec<String>,
 
     /// Seconds a cart lives after its last write.
@@ -96,6 +68,18 @@ pub struct Config {
     #[arg(long, env = "CONFEITARIA_CART_EVENTS_DEDUPE_TTL_SECS", default_value_t = 7 * 24 * 60 * 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub events_dedupe_ttl_secs: u64,
+
+    /// The cluster file.
+    #[command(flatten)]
+    pub cluster_file: ClusterFileArg,
+}
+
+impl Settings for Config {
+    /// `[cart] addr` and `redis_url`, the API addresses of `[[nodes]]`.
+    fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String> {
+        let (addr, redis, nodes) = (&mut self.addr, &mut self.redis_url, &mut self.catalog_nodes);
+        given.fill_service(file, file.cart.as_ref(), addr, redis, nodes)
+    }
 }
 
 impl Config {
@@ -114,8 +98,8 @@ impl Config {
 
     /// The order-event consumer's settings: only with a Redis URL (the stream lives there).
     pub fn events(&self) -> Option<EventsConfig> {
-        let url = self.redis_url.as_ref()?;
-        let mut c = EventsConfig::new(url.expose());
+        let url = self.redis_url.get()?;
+        let mut c = EventsConfig::new(url);
         c.consumer = self.events_consumer.clone();
         c.deadline = Duration::from_millis(self.redis_timeout_ms);
         c.claim_idle = Duration::from_millis(self.events_claim_idle_ms);
@@ -125,9 +109,9 @@ impl Config {
 
     /// Redis if a URL is configured, the embedded store otherwise. Does not wait for Redis.
     pub fn store(&self) -> Result<Arc<dyn CartStore>, StoreError> {
-        Ok(match &self.redis_url {
+        Ok(match self.redis_url.get() {
             Some(url) => Arc::new(RedisStore::new(RedisStoreConfig {
-                url: url.expose().to_owned(),
+                url,
                 ttl: self.ttl(),
                 deadline: Duration::from_millis(self.redis_timeout_ms),
             })?),
@@ -168,7 +152,7 @@ mod tests {
     #[test]
     fn events_run_only_with_a_redis_url() {
         let c = Config::try_parse_from(["cart"]).unwrap();
-        assert!(c.redis_url.is_some() || c.events().is_none());
+        assert!(c.redis_url.get().is_some() || c.events().is_none());
         let c = Config::try_parse_from([
             "cart",
             "--redis-url",
@@ -185,6 +169,49 @@ mod tests {
             ("redis://h:1", "cart-b", Duration::from_millis(250))
         );
         assert!(Config::try_parse_from(["cart", "--events-claim-idle-ms", "0"]).is_err());
+    }
+
+    fn cluster_file(redis_url: &str) -> String {
+        let cart = format!("[cart]\naddr = \"10.0.0.9:5002\"\nredis_url = \"{redis_url}\"\n");
+        let nodes = ["10.0.0.1:5001", "10.0.0.2:5001"];
+        confeitaria_service::testing::cluster_toml("jwt_secret = \"j\"", &nodes, &cart)
+    }
+
+    #[test]
+    fn the_cluster_file_gives_addr_redis_and_catalog_nodes() {
+        let file = ClusterFile::parse(&cluster_file("redis://10.0.0.5:6379")).unwrap();
+        let c = Config::from_cluster_file(&file).unwrap();
+        assert_eq!(c.addr, "10.0.0.9:5002");
+        assert_eq!(c.redis_url.get().as_deref(), Some("redis://10.0.0.5:6379"));
+        assert_eq!(c.catalog_nodes, ["10.0.0.1:5001", "10.0.0.2:5001"]);
+        // `redis_url = ""` is the embedded store, as cluster.toml says.
+        let file = ClusterFile::parse(&cluster_file("")).unwrap();
+        assert_eq!(
+            Config::from_cluster_file(&file).unwrap().redis_url.get(),
+            None
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_cluster_file_for_every_setting_it_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, cluster_file("redis://10.0.0.5:6379")).unwrap();
+        let c = Config::load_from([
+            "cart",
+            "--cluster-file",
+            path.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+            "--redis-url",
+            "",
+            "--catalog-nodes",
+            "127.0.0.1:1",
+        ])
+        .unwrap();
+        assert_eq!(c.addr, "127.0.0.1:0");
+        assert_eq!(c.redis_url.get(), None);
+        assert_eq!(c.catalog_nodes, ["127.0.0.1:1"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use confeitaria_service::http::Refusal;
 use confeitaria_types::cart::{MAX_LINHAS, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA};
 use confeitaria_types::ErrorBody;
 
@@ -146,6 +147,16 @@ impl IntoResponse for CartError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         response
+    }
+}
+
+impl From<Refusal> for CartError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::RouteNotFound => CartError::RouteNotFound,
+            Refusal::MethodNotAllowed => CartError::MethodNotAllowed,
+            Refusal::Timeout => CartError::Timeout,
+        }
     }
 }
 

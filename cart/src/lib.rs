@@ -2,7 +2,8 @@
 //! when no Redis is configured), priced from the catalog on every answer.
 //!
 //! - [`api`]: the four cart endpoints;
-//! - [`ops`]: `/health`, `/ready`, `/metrics`, `/openapi.json`, JSON 404/405;
+//! - [`ops`]: `/ready`, and what the shared router tail (`/health`, `/metrics`,
+//!   `/openapi.json`, JSON 404/405, request deadline and counting) needs of the cart;
 //! - [`store`]: the [`store::CartStore`] trait, [`store::RedisStore`] (Lua scripts) and
 //!   [`store::MemoryStore`];
 //! - [`catalog`]: the [`catalog::Catalogo`] trait the cart asks about products;
@@ -11,7 +12,7 @@
 //!   and the consumer each hold;
 //! - [`session`]: 128-bit random session ids;
 //! - [`error`]: [`error::CartError`] and its one `IntoResponse`;
-//! - [`config`]: command line and environment;
+//! - [`config`]: command line, environment and cluster file;
 //! - [`metrics`], [`openapi`], [`clock`]: counters, the API document, RFC 3339 instants.
 //!
 //! [`run`] serves a router over any listener until the shutdown future resolves; [`serve`]
@@ -32,11 +33,8 @@ pub mod store;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::serve::Listener;
 use axum::Router;
@@ -44,7 +42,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::catalog::Catalogo;
-use crate::error::CartError;
 use crate::events::{Consumer, EstadoConsumo};
 use crate::metrics::Metrics;
 use crate::store::CartStore;
@@ -98,46 +95,18 @@ impl AppState {
     }
 }
 
-/// The service's routes with their middleware (metrics, request deadline, body limit).
+/// The service's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
+/// 404/405, body limit, request deadline and counting).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/api/carrinho/adicionar", post(api::adicionar))
         .route("/api/carrinho/remover/{doce_id}", delete(api::remover))
         .route(
             "/api/carrinho/{session_id}",
             get(api::ler).delete(api::apagar),
         )
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .fallback(ops::not_found)
-        .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
-}
-
-/// Bounds each request by `Limits::request_timeout` and counts it.
-async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let method = req.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = match tokio::time::timeout(st.limits.request_timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => CartError::Timeout.into_response(),
-    };
-    st.metrics.record_request(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
+        .route("/ready", get(ops::ready));
+    confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
 
 /// Serves the cart API on `listener` until `shutdown` resolves, then drains open requests.

@@ -1,5 +1,6 @@
-//! `cart`: parses its configuration, binds, and hands over to [`cart::serve`] (the API, and
-//! the order-event consumer when a Redis URL is configured).
+//! `cart`: reads its settings (flags, `CONFEITARIA_*`, the cluster file), binds, and hands
+//! over to [`cart::serve`] (the API, and the order-event consumer when a Redis URL is
+//! configured).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,15 +9,11 @@ use cart::catalog::{Catalogo, ClientCatalogo};
 use cart::config::Config;
 use cart::events::Consumer;
 use cart::AppState;
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    let config = Config::parse();
+    let started = confeitaria_service::start::<Config>(|c| &c.addr).await;
+    let (config, addr) = (started.config, started.addr);
     let store = match config.store() {
         Ok(store) => store,
         Err(e) => {
@@ -28,17 +25,7 @@ async fn main() -> ExitCode {
         config.catalog_nodes.clone(),
         config.limits().catalog_deadline,
     ));
-    let listener = match tokio::net::TcpListener::bind(&config.addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(addr = %config.addr, error = %e, "cannot bind");
-            return ExitCode::FAILURE;
-        }
-    };
-    match listener.local_addr() {
-        Ok(addr) => tracing::info!(%addr, store = store.kind(), "cart listening"),
-        Err(e) => tracing::warn!(error = %e, "cart listening on an unknown address"),
-    }
+    tracing::info!(%addr, store = store.kind(), "cart listening");
     let state = AppState::new(store, catalogo, config.limits());
     let consumer = match config.events().map(|c| Consumer::for_state(c, &state)) {
         None => {
@@ -52,7 +39,7 @@ async fn main() -> ExitCode {
         }
     };
     if let Err(e) = cart::serve(
-        listener,
+        started.listener,
         state,
         consumer,
         confeitaria_client::shutdown::signal(),

@@ -1,19 +1,16 @@
-//! Operational endpoints: `/health`, `/ready`, `/metrics`, `/openapi.json`, and the JSON
-//! answers for unknown routes and methods.
+//! The cart's operational side: `GET /ready`, and what the shared router tail
+//! ([`confeitaria_service::http`]) asks of the cart: its deadline, counters, metrics text and
+//! API document.
+
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::Json;
+use confeitaria_service::http::ServiceState;
 use serde_json::{json, Value};
 
 use crate::error::CartError;
 use crate::AppState;
-
-/// `GET /health`: the process is alive and serving HTTP.
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
-}
 
 /// `GET /ready`: the cart store answers a ping within its deadline (503 otherwise). The body
 /// also says what the order-event consumer is doing (`events`), which does not decide
@@ -27,28 +24,22 @@ pub async fn ready(State(st): State<AppState>) -> Result<Json<Value>, CartError>
     })))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        st.metrics.render(),
-    )
-}
+impl ServiceState for AppState {
+    type Error = CartError;
 
-/// `GET /openapi.json`.
-pub async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
-}
+    fn request_timeout(&self) -> Duration {
+        self.limits.request_timeout
+    }
 
-/// Any path the router does not know.
-pub async fn not_found() -> CartError {
-    CartError::RouteNotFound
-}
+    fn record_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.metrics.record_request(method, route, status, took);
+    }
 
-/// A known path with a method it does not take.
-pub async fn method_not_allowed() -> CartError {
-    CartError::MethodNotAllowed
+    fn metrics_text(&self) -> String {
+        self.metrics.render()
+    }
+
+    fn openapi() -> Value {
+        crate::openapi::document()
+    }
 }

@@ -5,9 +5,11 @@
 //! standard input, so the child stops cleanly when `up` closes it, and also when `up` dies
 //! without a chance to (even by SIGKILL), never outliving it.
 
-use std::path::PathBuf;
+#[cfg(feature = "services")]
 use std::sync::Arc;
 
+#[cfg(feature = "services")]
+use confeitaria_client::config::ClusterFile;
 use tokio::io::AsyncReadExt;
 
 #[cfg(feature = "services")]
@@ -31,26 +33,10 @@ pub async fn serve_node(ctx: &Context, args: &ServeNodeArgs) -> Result<(), CliEr
 }
 
 #[cfg(feature = "services")]
-/// `serve-cart`: the cart on `[cart] addr`, on Redis when `redis_url` is set and on its
-/// embedded store otherwise, pricing from the catalog nodes of the cluster file.
+/// `serve-cart`: the cart as the cluster file sets it up (`[cart] addr`, on Redis when
+/// `redis_url` is set and on its embedded store otherwise, pricing from the file's nodes).
 pub async fn serve_cart(ctx: &Context, args: &ServeServiceArgs) -> Result<(), CliError> {
-    let file = ctx.cluster_file()?;
-    let entry = file
-        .cart
-        .clone()
-        .ok_or_else(|| CliError::Other("the cluster file has no [cart]".into()))?;
-    let mut argv = vec![
-        "cart".to_owned(),
-        "--addr".into(),
-        entry.addr.clone(),
-        "--catalog-nodes".into(),
-        file.api_addrs().join(","),
-    ];
-    if !entry.redis_url.is_empty() {
-        argv.extend(["--redis-url".into(), entry.redis_url.clone()]);
-    }
-    let config = <cart::config::Config as clap::Parser>::try_parse_from(argv)
-        .map_err(|e| CliError::Other(format!("cart settings: {e}")))?;
+    let config: cart::config::Config = service_config(ctx, "cart", |f| f.cart.is_some())?;
     let store = config
         .store()
         .map_err(|e| CliError::Other(format!("cart store: {e}")))?;
@@ -69,36 +55,10 @@ pub async fn serve_cart(ctx: &Context, args: &ServeServiceArgs) -> Result<(), Cl
 }
 
 #[cfg(feature = "services")]
-/// `serve-orders`: orders on `[orders] addr`, data in `<data_dir>/orders`, the saga against
-/// the catalog nodes and the cart of the cluster file.
+/// `serve-orders`: orders as the cluster file sets them up (`[orders] addr`, data in
+/// `<data_dir>/orders`, the saga against the file's nodes and cart, its JWT secret).
 pub async fn serve_orders(ctx: &Context, args: &ServeServiceArgs) -> Result<(), CliError> {
-    let file = ctx.cluster_file()?;
-    let entry = file
-        .orders
-        .clone()
-        .ok_or_else(|| CliError::Other("the cluster file has no [orders]".into()))?;
-    let jwt = String::from_utf8_lossy(file.cluster.jwt_secret.expose()).into_owned();
-    let mut argv = vec![
-        "orders".to_owned(),
-        "--addr".into(),
-        entry.addr.clone(),
-        "--catalog-nodes".into(),
-        file.api_addrs().join(","),
-        "--jwt-secret".into(),
-        jwt,
-        "--data-dir".into(),
-        PathBuf::from(&file.cluster.data_dir)
-            .join("orders")
-            .display()
-            .to_string(),
-        "--redis-url".into(),
-        entry.redis_url.clone(),
-    ];
-    if let Some(c) = &file.cart {
-        argv.extend(["--cart-url".into(), format!("http://{}", c.addr)]);
-    }
-    let config = <orders::config::Config as clap::Parser>::try_parse_from(argv)
-        .map_err(|e| CliError::Other(format!("orders settings: {e}")))?;
+    let config: orders::config::Config = service_config(ctx, "orders", |f| f.orders.is_some())?;
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
         .map_err(CliError::io(format!("binding {}", config.addr)))?;
@@ -106,6 +66,22 @@ pub async fn serve_orders(ctx: &Context, args: &ServeServiceArgs) -> Result<(), 
     orders::run(listener, config, shutdown_signal(args.stop_on_stdin_eof))
         .await
         .map_err(|e| CliError::Other(format!("orders: {e}")))
+}
+
+#[cfg(feature = "services")]
+/// The settings of service `name` from the cluster file, whose values win over the
+/// environment's (they are what `up` resolved and waits on); `listed` says whether the file
+/// has the service's section.
+fn service_config<C: confeitaria_service::config::Settings>(
+    ctx: &Context,
+    name: &str,
+    listed: fn(&ClusterFile) -> bool,
+) -> Result<C, CliError> {
+    let file = ctx.cluster_file()?;
+    if !listed(&file) {
+        return Err(CliError::Other(format!("the cluster file has no [{name}]")));
+    }
+    C::from_cluster_file(&file).map_err(|e| CliError::Other(format!("{name} settings: {e}")))
 }
 
 /// `serve-baseline`: a bare axum handler answering a fixed JSON body, the ceiling a node's

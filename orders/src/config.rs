@@ -1,51 +1,14 @@
-//! Configuration, parsed once at start-up from flags and `CONFEITARIA_*` variables.
+//! Configuration, parsed once at start-up from flags, `CONFEITARIA_*` variables and the
+//! cluster file (`[orders]`, `[cart]`, the catalog nodes, the JWT secret and data directory),
+//! in that order, over the defaults below.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-use confeitaria_client::config::Secret;
+use confeitaria_client::config::{ClusterFile, Secret};
+use confeitaria_service::config::{ClusterFileArg, Given, Settings, DEFAULT_CATALOG_NODES};
 
-/// The development JWT secret of `cluster.toml`, used when none is configured.
-pub const DEV_JWT_SECRET: &str = "dev-jwt-secret-change-me";
-
-/// A Redis URL, which may hold a password: printed redacted. Empty means none.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct RedisUrl(String);
-
-impl RedisUrl {
-    /// The URL, or `None` when empty.
-    pub fn get(&self) -> Option<String> {
-        (!self.0.is_empty()).then(|| self.0.clone())
-    }
-}
-
-impl FromStr for RedisUrl {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s.is_empty()
-            || s.starts_with("redis://")
-            || s.starts_with("rediss://")
-            || s.starts_with("unix://")
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err("expected redis://host:port[/db] or nothing".to_owned())
-        }
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str("RedisUrl(none)")
-        } else {
-            f.write_str("RedisUrl(<redacted>)")
-        }
-    }
-}
+pub use confeitaria_service::config::{RedisUrl, DEV_JWT_SECRET};
 
 /// The `orders` binary's settings.
 #[derive(Debug, Clone, clap::Parser)]
@@ -60,12 +23,8 @@ pub struct Config {
     pub addr: String,
 
     /// Catalog nodes' API addresses (`host:port`, comma-separated).
-    #[arg(
-        long,
-        env = "CONFEITARIA_CATALOG_NODES",
-        value_delimiter = ',',
-        default_value = "127.0.0.1:5001,127.0.0.1:5011,127.0.0.1:5021"
-    )]
+    #[arg(long, env = "CONFEITARIA_CATALOG_NODES", value_delimiter = ',',
+          default_value = DEFAULT_CATALOG_NODES)]
     pub catalog_nodes: Vec<String>,
 
     /// Base URL of the cart service.
@@ -113,11 +72,31 @@ pub struct Config {
     #[arg(long, env = "CONFEITARIA_ORDERS_RECOVERY_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub recovery_interval_ms: u64,
+
+    /// The cluster file.
+    #[command(flatten)]
+    pub cluster_file: ClusterFileArg,
+}
+
+impl Settings for Config {
+    /// `[orders] addr` and `redis_url`, the API addresses of `[[nodes]]`, the cart at
+    /// `[cart] addr`, `[cluster] jwt_secret`, and `<[cluster] data_dir>/orders`.
+    fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String> {
+        let (addr, redis, nodes) = (&mut self.addr, &mut self.redis_url, &mut self.catalog_nodes);
+        given.fill_service(file, file.orders.as_ref(), addr, redis, nodes)?;
+        let cart = file.cart.as_ref().map(|c| format!("http://{}", c.addr));
+        given.fill("cart_url", &mut self.cart_url, cart);
+        let jwt = file.cluster.jwt_secret.clone();
+        given.fill("jwt_secret", &mut self.jwt_secret, Some(jwt));
+        let data_dir = PathBuf::from(&file.cluster.data_dir).join("orders");
+        given.fill("data_dir", &mut self.data_dir, Some(data_dir));
+        Ok(())
+    }
 }
 
 impl Config {
-    /// Settings for `data_dir` with every other value from the environment or its default
-    /// (for embedding, e.g. `confeitaria up`, and tests).
+    /// Settings for `data_dir` with every other value from the environment or its default,
+    /// reading no cluster file (for embedding, e.g. the simulation, and tests).
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Result<Self, clap::Error> {
         let mut c = <Self as clap::Parser>::try_parse_from(["orders"])?;
         c.data_dir = data_dir.into();
@@ -150,6 +129,55 @@ impl Config {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    fn file() -> String {
+        let sections = "[cart]\naddr = \"10.0.0.8:5002\"\n\
+                        [orders]\naddr = \"10.0.0.9:5003\"\nredis_url = \"redis://10.0.0.5:6379\"\n";
+        let cluster = "jwt_secret = \"jwt-of-the-file\"\ndata_dir = \"/srv/shop\"";
+        confeitaria_service::testing::cluster_toml(cluster, &["10.0.0.1:5001"], sections)
+    }
+
+    #[test]
+    fn the_cluster_file_gives_every_setting_it_knows() {
+        let c = Config::from_cluster_file(&ClusterFile::parse(&file()).unwrap()).unwrap();
+        assert_eq!(c.addr, "10.0.0.9:5003");
+        assert_eq!(c.catalog_nodes, ["10.0.0.1:5001"]);
+        assert_eq!(c.cart_url, "http://10.0.0.8:5002");
+        assert_eq!(c.redis_url.get().as_deref(), Some("redis://10.0.0.5:6379"));
+        assert_eq!(c.jwt_secret, Secret::new("jwt-of-the-file"));
+        assert_eq!(c.data_dir, PathBuf::from("/srv/shop/orders"));
+    }
+
+    #[test]
+    fn flags_beat_the_cluster_file_for_every_setting_it_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, file()).unwrap();
+        let c = Config::load_from([
+            "orders",
+            "--cluster-file",
+            path.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+            "--catalog-nodes",
+            "127.0.0.1:1",
+            "--cart-url",
+            "http://127.0.0.1:2",
+            "--redis-url",
+            "",
+            "--jwt-secret",
+            "flag",
+            "--data-dir",
+            "here",
+        ])
+        .unwrap();
+        assert_eq!(c.addr, "127.0.0.1:0");
+        assert_eq!(c.catalog_nodes, ["127.0.0.1:1"]);
+        assert_eq!(c.cart_url, "http://127.0.0.1:2");
+        assert_eq!(c.redis_url.get(), None);
+        assert_eq!(c.jwt_secret, Secret::new("flag"));
+        assert_eq!(c.data_dir, PathBuf::from("here"));
+    }
 
     #[test]
     fn defaults_follow_design_and_secrets_never_print() {

@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use confeitaria_service::http::Refusal;
 use confeitaria_types::auth::AuthError;
 use confeitaria_types::ErrorBody;
 
@@ -113,6 +114,16 @@ impl OrdersError {
             OrdersError::Store(_) | OrdersError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
+        }
+    }
+}
+
+impl From<Refusal> for OrdersError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::RouteNotFound => OrdersError::RouteNotFound,
+            Refusal::MethodNotAllowed => OrdersError::MethodNotAllowed,
+            Refusal::Timeout => OrdersError::Timeout,
         }
     }
 }

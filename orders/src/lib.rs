@@ -3,7 +3,8 @@
 //! leave through an outbox to the Redis stream `pedidos:eventos`.
 //!
 //! - [`api`]: the order endpoints (checkout, read, events, status);
-//! - [`ops`]: `/health`, `/ready`, `/metrics`, `/openapi.json`, JSON 404/405;
+//! - [`ops`]: `/ready`, and what the shared router tail (`/health`, `/metrics`,
+//!   `/openapi.json`, JSON 404/405, request deadline and counting) needs of orders;
 //! - [`saga`]: checkout, payment, cancellation and the driver that finishes open steps;
 //! - [`machine`]: the pure state machine (legal transitions, the fold of events);
 //! - [`store`]: the sled trees (events, heads, idempotency keys, outbox, open steps);
@@ -32,9 +33,6 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::serve::Listener;
 use axum::Router;
@@ -84,40 +82,16 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// The service's routes with their middleware (metrics, body limit).
+/// The service's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
+/// 404/405, body limit, request deadline and counting).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/api/pedidos", post(api::criar))
         .route("/api/pedidos/{id}", get(api::obter))
         .route("/api/pedidos/{id}/eventos", get(api::eventos))
         .route("/api/pedidos/{id}/status", put(api::mudar_status))
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .fallback(ops::not_found)
-        .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
-}
-
-/// Bounds each request by `AppState::request_timeout` and counts it by route and status.
-async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let method = req.method().as_str().to_owned();
-    let response = match tokio::time::timeout(st.request_timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => error::OrdersError::Timeout.into_response(),
-    };
-    st.saga
-        .metrics
-        .record_request(&method, &route, response.status().as_u16());
-    response
+        .route("/ready", get(ops::ready));
+    confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
 
 /// The opened service: state plus what its background tasks need.

@@ -1,12 +1,12 @@
-//! Operational endpoints: `/health`, `/ready`, `/metrics`, `/openapi.json`, and the JSON
-//! answers for unknown routes and methods.
+//! The orders' operational side: `GET /ready`, and what the shared router tail
+//! ([`confeitaria_service::http`]) asks of orders: the deadline, counters, metrics text and
+//! API document.
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::Json;
+use confeitaria_service::http::ServiceState;
 use serde_json::{json, Value};
 
 use crate::error::OrdersError;
@@ -14,11 +14,6 @@ use crate::AppState;
 
 /// Deadline of the readiness probe of the catalog.
 const READY_DEADLINE: Duration = Duration::from_millis(1500);
-
-/// `GET /health`: the process is alive and serving HTTP.
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
-}
 
 /// `GET /ready`: the catalog has a leader that answers (503 otherwise). Redis is not needed:
 /// without it events wait in the outbox; `publishing` says what the publisher is doing
@@ -37,33 +32,28 @@ pub async fn ready(State(st): State<AppState>) -> Result<Json<Value>, OrdersErro
     })))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
-    let abertos = st.saga.store.abertos().map(|a| a.len()).unwrap_or(0);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        st.saga.metrics.render(
-            st.saga.store.outbox_len(),
-            st.saga.store.pedidos_len(),
+impl ServiceState for AppState {
+    type Error = OrdersError;
+
+    fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// Counted by method, route and status (orders keep no durations).
+    fn record_request(&self, method: &str, route: &str, status: u16, _took: Duration) {
+        self.saga.metrics.record_request(method, route, status);
+    }
+
+    fn metrics_text(&self) -> String {
+        let abertos = self.saga.store.abertos().map(|a| a.len()).unwrap_or(0);
+        self.saga.metrics.render(
+            self.saga.store.outbox_len(),
+            self.saga.store.pedidos_len(),
             abertos,
-        ),
-    )
-}
+        )
+    }
 
-/// `GET /openapi.json`.
-pub async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
-}
-
-/// Any path the router does not know.
-pub async fn not_found() -> OrdersError {
-    OrdersError::RouteNotFound
-}
-
-/// A known path with a method it does not take.
-pub async fn method_not_allowed() -> OrdersError {
-    OrdersError::MethodNotAllowed
+    fn openapi() -> Value {
+        crate::openapi::document()
+    }
 }

@@ -6,7 +6,6 @@
 //! handled: one consumer handles the stream in order, so by then the earlier entries were
 //! handled too, and a wrong deletion would have shown.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -18,8 +17,10 @@ use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{eventually, RedisServer, StoreKind, TestApp, REDIS_DEADLINE};
-use crate::serving::{send, ChildGuard, HttpClient};
+use crate::harness::{
+    cart_binary, eventually, CartProcess, RedisServer, StoreKind, TestApp, REDIS_DEADLINE,
+};
+use crate::serving::{send, HttpClient};
 
 /// How long a published event may take to empty its cart.
 const WAIT: Duration = Duration::from_secs(10);
@@ -495,35 +496,13 @@ async fn serve_stops_the_consumer_on_shutdown_even_with_redis_hung() {
 #[tokio::test]
 async fn binary_consumes_order_events_from_its_redis() {
     let redis = RedisServer::start();
-    let child = Command::new(env!("CARGO_BIN_EXE_cart"))
-        .env_clear()
-        .env("CONFEITARIA_CART_ADDR", "127.0.0.1:0")
+    let mut cmd = cart_binary();
+    cmd.env("CONFEITARIA_CART_ADDR", "127.0.0.1:0")
         .env("CONFEITARIA_REDIS_URL", redis.url())
         .env("CONFEITARIA_CATALOG_NODES", "127.0.0.1:1")
-        .env("CONFEITARIA_CART_EVENTS_CONSUMER", "cart-bin")
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = ChildGuard(child);
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the binary never logged its address");
+        .env("CONFEITARIA_CART_EVENTS_CONSUMER", "cart-bin");
+    let cart = CartProcess::spawn(cmd);
+    let addr = cart.addr.clone();
 
     // The catalog is unreachable here, so the cart is written as the store writes it
     // (docs/cart.md, "Redis key layout").
@@ -564,20 +543,7 @@ async fn binary_consumes_order_events_from_its_redis() {
         "the binary did not empty the confirmed order's cart"
     );
 
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < until, "no exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = cart.terminate().await;
     assert!(status.success(), "exit status {status}");
 }
 

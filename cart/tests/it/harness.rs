@@ -1,10 +1,10 @@
-//! Test harness: a real `redis-server` per test, the cart router over either store, and an
-//! in-process table standing in for the catalog where the catalog is not what is tested.
+//! Test harness: a real `redis-server` per test (the shared one of `confeitaria-service`),
+//! the cart router over either store, and an in-process table standing in for the catalog
+//! where the catalog is not what is tested.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,171 +17,68 @@ use cart::{AppState, Limits};
 use confeitaria_types::Doce;
 use futures::future::{BoxFuture, FutureExt};
 use serde_json::Value;
-use tempfile::TempDir;
 use tower::ServiceExt;
+
+pub use confeitaria_service::testing::{eventually, ChildGuard, RedisServer};
 
 /// Deadline every Redis call of the service under test gets.
 pub const REDIS_DEADLINE: Duration = Duration::from_millis(500);
 
-/// Polls `cond` every 20 ms until it holds or `deadline` passes; returns whether it held.
-pub async fn eventually<F, Fut>(deadline: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let until = Instant::now() + deadline;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The `cart` binary with an empty environment but for plain `info` logs: add its settings,
+/// then [`CartProcess::spawn`] it.
+pub fn cart_binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cart"));
+    cmd.env_clear().env("NO_COLOR", "1").env("RUST_LOG", "info");
+    cmd
 }
 
-/// A `redis-server` process on a free loopback port with its data in a temp dir (AOF with
-/// fsync on every write, so a restart finds what was acknowledged). Killed on drop.
-pub struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-    dir: TempDir,
+/// A `cart` child process (killed on drop) and the address it logged.
+pub struct CartProcess {
+    pub child: ChildGuard,
+    /// `host:port` it bound.
+    pub addr: String,
+    /// The whole log line naming it: `... cart listening addr=HOST:PORT store="..."`.
+    pub line: String,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One synchronous PING over a raw socket: true on `+PONG`.
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-}
-
-impl RedisServer {
-    /// Starts a server on a free port and waits (at most 10 s) until it answers PING.
-    pub fn start() -> Self {
-        // A port found free may be taken before redis-server binds it: try a few.
-        for _ in 0..5 {
-            let mut server = Self {
-                child: None,
-                port: free_port(),
-                dir: tempfile::tempdir().unwrap(),
-            };
-            if server.spawn_and_wait() {
-                return server;
-            }
-        }
-        panic!("redis-server did not start (is it installed? apt-get install -y redis-server)");
-    }
-
-    /// Spawns on `self.port` and waits for PING; false if it exited or never answered.
-    fn spawn_and_wait(&mut self) -> bool {
-        let dir = self.dir.path();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .arg("--logfile")
-            .arg(dir.join("redis.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+impl CartProcess {
+    /// Spawns `cmd` and waits (at most 20 s) until it logs the address it bound.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let child = cmd
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("cannot run redis-server (apt-get install -y redis-server)");
-        self.child = Some(child);
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if ping(self.port) {
-                return true;
-            }
-            if let Some(c) = self.child.as_mut() {
-                if c.try_wait().unwrap().is_some() {
-                    self.child = None;
-                    return false;
+            .unwrap();
+        let mut child = ChildGuard(child);
+        let stdout = child.0.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send((addr, line));
                 }
             }
-            std::thread::sleep(Duration::from_millis(10));
+        });
+        let (addr, line) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the binary never logged its address");
+        Self { child, addr, line }
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for the process to exit; its status.
+    pub async fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = self.child.0.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < until, "no exit after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.kill();
-        false
-    }
-
-    /// `redis://127.0.0.1:{port}`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// The process id, for signals.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("server not running").id()
-    }
-
-    /// `kill -9` and reap.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts it again on the same port with the same data directory.
-    pub fn restart(&mut self) {
-        self.kill();
-        assert!(
-            self.spawn_and_wait(),
-            "redis-server did not restart on {}",
-            self.port
-        );
-    }
-
-    /// Sends a signal (`STOP`, `CONT`) to the server process.
-    pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} failed");
-    }
-
-    /// A direct connection, for looking at keys.
-    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

@@ -6,7 +6,8 @@
 //! - [`catalog_cluster`]: stock, names and prices against a real in-process catalog cluster;
 //! - [`events`]: the consumer of `pedidos:eventos` empties confirmed orders' carts, once;
 //! - [`redis_failure`]: Redis stopped, hung and restarted under the running service;
-//! - [`serving`]: the service over a real socket, and the `cart` binary itself.
+//! - [`serving`]: the service over a real socket, and the `cart` binary itself;
+//! - [`settings`]: the binary's settings from flags, variables and the cluster file.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cart_api;
@@ -15,3 +16,4 @@ mod events;
 mod harness;
 mod redis_failure;
 mod serving;
+mod settings;

@@ -1,7 +1,5 @@
 //! The service over real sockets: `cart::run` on a port-0 listener, and the `cart` binary.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::harness::{RedisServer, TableCatalog};
+use crate::harness::{cart_binary, CartProcess, RedisServer, TableCatalog};
 
 pub(crate) type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
 
@@ -79,44 +77,16 @@ async fn run_serves_a_port_0_listener_and_stops_on_shutdown() {
         .unwrap();
 }
 
-/// Kills the child on drop so a failed assertion leaves no process behind.
-pub(crate) struct ChildGuard(pub(crate) std::process::Child);
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn binary_reads_env_binds_port_0_uses_redis_and_stops_on_sigterm() {
     let redis = RedisServer::start();
-    let child = Command::new(env!("CARGO_BIN_EXE_cart"))
-        .env_clear()
-        .env("CONFEITARIA_CART_ADDR", "127.0.0.1:0")
+    let mut cmd = cart_binary();
+    cmd.env("CONFEITARIA_CART_ADDR", "127.0.0.1:0")
         .env("CONFEITARIA_REDIS_URL", redis.url())
-        .env("CONFEITARIA_CATALOG_NODES", "127.0.0.1:1")
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = ChildGuard(child);
-    let stdout = child.0.stdout.take().unwrap();
+        .env("CONFEITARIA_CATALOG_NODES", "127.0.0.1:1");
     // The bound address is logged: `... cart listening addr=127.0.0.1:PORT store="redis"`.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                let _ = tx.send((addr, line));
-            }
-        }
-    });
-    let (addr, line) = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the binary never logged its address");
+    let cart = CartProcess::spawn(cmd);
+    let (addr, line) = (cart.addr.clone(), &cart.line);
     assert!(line.contains("redis"), "{line}");
 
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
@@ -131,19 +101,6 @@ async fn binary_reads_env_binds_port_0_uses_redis_and_stops_on_sigterm() {
         (StatusCode::OK, Some("redis"))
     );
 
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(std::time::Instant::now() < until, "no exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = cart.terminate().await;
     assert!(status.success(), "exit status {status}");
 }

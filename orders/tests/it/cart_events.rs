@@ -70,7 +70,7 @@ struct Mundo {
 }
 
 async fn mundo(iniciais: &[(u64, u64)]) -> Mundo {
-    let redis = RedisServer::start().await;
+    let redis = RedisServer::start();
     let catalog = Catalog::spawn(iniciais).await;
     let store: Arc<dyn CartStore> = Arc::new(MemoryStore::new(DEFAULT_TTL));
     let cart = Cart::start_with(&catalog, store.clone()).await;
@@ -263,7 +263,7 @@ async fn com_redis_parado(perde_dados: bool) {
         let mut c = client.get_multiplexed_async_connection().await.unwrap();
         let _: () = redis::cmd("FLUSHALL").query_async(&mut c).await.unwrap();
     }
-    m.redis.stop();
+    m.redis.kill();
     assert!(
         m.consumidor.estado_vira(Consumo::Desconectado).await,
         "the consumer did not notice Redis going away"
@@ -291,7 +291,7 @@ async fn com_redis_parado(perde_dados: bool) {
         );
     }
 
-    m.redis.restart().await;
+    m.redis.restart();
     for s in &confirmados {
         assert!(
             m.esvaziado(s).await,

@@ -3,7 +3,6 @@
 //! checks that tie order statuses to the catalog's stock counters.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -20,37 +19,13 @@ use confeitaria_types::orders::{EventosPedido, Pedido, StatusPedido};
 use confeitaria_types::{Doce, EstoqueDetalhe};
 use futures::future::{BoxFuture, FutureExt};
 use http::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Polls `cond` every 20 ms until it holds or `deadline` passes; returns whether it held.
-pub async fn eventually<F, Fut>(deadline: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let until = Instant::now() + deadline;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use confeitaria_service::testing::{eventually, free_port, RedisServer};
 
 /// A token for `role` under the test clusters' secret.
 pub fn token(role: TokenRole) -> String {
@@ -245,31 +220,22 @@ impl OrdersApi {
 
     /// `GET /api/pedidos/{id}` as admin.
     pub async fn pedido(&self, id: &str) -> Pedido {
-        let auth = format!("Bearer {}", token(TokenRole::Admin));
-        let (s, _, v) = http(
-            Method::GET,
-            &format!("{}/api/pedidos/{id}", self.url),
-            &[("authorization", &auth)],
-            None,
-        )
-        .await
-        .unwrap();
-        assert_eq!(s, StatusCode::OK, "{v}");
-        serde_json::from_value(v).unwrap()
+        self.admin_get(&format!("/api/pedidos/{id}")).await
     }
 
     /// `GET /api/pedidos/{id}/eventos` as admin.
     pub async fn eventos(&self, id: &str) -> EventosPedido {
+        self.admin_get(&format!("/api/pedidos/{id}/eventos")).await
+    }
+
+    /// `GET path` as admin, which must answer 200 with a `T`.
+    async fn admin_get<T: DeserializeOwned>(&self, path: &str) -> T {
         let auth = format!("Bearer {}", token(TokenRole::Admin));
-        let (s, _, v) = http(
-            Method::GET,
-            &format!("{}/api/pedidos/{id}/eventos", self.url),
-            &[("authorization", &auth)],
-            None,
-        )
-        .await
-        .unwrap();
-        assert_eq!(s, StatusCode::OK, "{v}");
+        let url = format!("{}{path}", self.url);
+        let (s, _, v) = http(Method::GET, &url, &[("authorization", &auth)], None)
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
         serde_json::from_value(v).unwrap()
     }
 
@@ -421,6 +387,20 @@ pub struct ProcessEnv {
     pub log: PathBuf,
 }
 
+impl ProcessEnv {
+    /// Data and log in `dir`, against `catalog` and `cart`, publishing to `redis_url` (or
+    /// nowhere when empty).
+    pub fn new(dir: &TempDir, catalog: &Catalog, cart: &Cart, redis_url: &str) -> Self {
+        Self {
+            data_dir: dir.path().join("orders"),
+            nodes: catalog.nodes(),
+            cart_url: cart.url.clone(),
+            redis_url: redis_url.to_owned(),
+            log: dir.path().join("orders.log"),
+        }
+    }
+}
+
 impl Process {
     /// Starts the binary on a free port with `failpoint` armed (if any) and waits for
     /// `/health`.
@@ -549,95 +529,6 @@ pub async fn assert_consistent(catalog: &Catalog, pedidos: &[Pedido], iniciais: 
 /// A temp dir whose path is handed to a process.
 pub fn temp() -> TempDir {
     tempfile::tempdir().unwrap()
-}
-
-/// A `redis-server` on a free loopback port, data in a temp dir (AOF, fsync always, so a
-/// restart keeps the stream). Killed on drop.
-pub struct RedisServer {
-    child: Option<Child>,
-    /// Its port.
-    pub port: u16,
-    dir: TempDir,
-}
-
-impl RedisServer {
-    /// Starts a server and waits until it answers.
-    pub async fn start() -> Self {
-        let mut s = Self {
-            child: None,
-            port: free_port(),
-            dir: temp(),
-        };
-        s.spawn().await;
-        s
-    }
-
-    /// `redis://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot run redis-server (apt-get install -y redis-server)");
-        self.child = Some(child);
-        let url = self.url();
-        let up = eventually(Duration::from_secs(10), || {
-            let url = url.clone();
-            async move { redis_ping(&url).await }
-        })
-        .await;
-        assert!(up, "redis-server did not answer on port {}", self.port);
-    }
-
-    /// Kills the server (`kill -9`).
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts it again on the same port and data.
-    pub async fn restart(&mut self) {
-        self.stop();
-        self.spawn().await;
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-async fn redis_ping(url: &str) -> bool {
-    let Ok(client) = redis::Client::open(url) else {
-        return false;
-    };
-    let fut = async {
-        let mut c = client.get_multiplexed_async_connection().await.ok()?;
-        redis::cmd("PING").query_async::<String>(&mut c).await.ok()
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_millis(500), fut).await,
-        Ok(Some(_))
-    )
 }
 
 /// One entry of `pedidos:eventos`, as field → value.

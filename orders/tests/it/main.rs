@@ -8,3 +8,4 @@ mod crash;
 mod harness;
 mod outbox;
 mod race;
+mod settings;

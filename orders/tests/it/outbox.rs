@@ -20,7 +20,7 @@ fn ids_de(stream: &[Entrada], pedido: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_orders_succeed_and_their_events_are_published_when_it_returns() {
-    let mut redis = RedisServer::start().await;
+    let mut redis = RedisServer::start();
     let catalog = Catalog::spawn(&[(DOCE, 20)]).await;
     let cart = Cart::start(&catalog).await;
     let dir = temp();
@@ -51,7 +51,7 @@ async fn with_redis_down_orders_succeed_and_their_events_are_published_when_it_r
     let ev: serde_json::Value = serde_json::from_str(&confirmado["evento"]).unwrap();
     assert_eq!(ev["tipo"], "confirmado");
 
-    redis.stop();
+    redis.kill();
     let mut outros = vec![];
     for i in 0..3 {
         let s = cart.novo(&[(DOCE, 1)]).await;
@@ -78,7 +78,7 @@ async fn with_redis_down_orders_succeed_and_their_events_are_published_when_it_r
         .await
     );
 
-    redis.restart().await;
+    redis.restart();
     let store = orders.state.saga.store.clone();
     assert!(
         eventually(Duration::from_secs(15), || {
@@ -99,17 +99,11 @@ async fn with_redis_down_orders_succeed_and_their_events_are_published_when_it_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_publishing_and_forgetting_republishes_and_loses_nothing() {
-    let redis = RedisServer::start().await;
+    let redis = RedisServer::start();
     let catalog = Catalog::spawn(&[(DOCE, 20)]).await;
     let cart = Cart::start(&catalog).await;
     let dir = temp();
-    let env = ProcessEnv {
-        data_dir: dir.path().join("orders"),
-        nodes: catalog.nodes(),
-        cart_url: cart.url.clone(),
-        redis_url: redis.url(),
-        log: dir.path().join("orders.log"),
-    };
+    let env = ProcessEnv::new(&dir, &catalog, &cart, &redis.url());
     let session = cart.novo(&[(DOCE, 2)]).await;
     let mut p = Process::start(&env, Some("after_publish")).await;
     // The publisher aborts the process after its first acknowledged XADD.
