@@ -143,19 +143,12 @@ impl<'a> Driver<'a> {
     fn open(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros, window: Window) {
         let mut target = None;
         match &window.fault {
-            Fault::IsolateLeader => {
-                let l = self.pick_target(1);
-                target = Some(l);
-                for o in self.others(l) {
-                    sim.partition(node_host(l), o);
+            Fault::IsolateLeader | Fault::Split { .. } => {
+                if window.fault == Fault::IsolateLeader {
+                    target = Some(self.pick_target(1));
                 }
-            }
-            Fault::Split { node, clients } => {
-                let (a, b) = self.split_sides(*node, clients);
-                for x in &a {
-                    for y in &b {
-                        sim.partition(x.as_str(), y.as_str());
-                    }
+                for (x, y) in self.cut_links(&window.fault, target) {
+                    sim.partition(x.as_str(), y.as_str());
                 }
             }
             Fault::OneWay { from, to } => sim.partition_oneway(node_host(*from), node_host(*to)),
@@ -170,17 +163,9 @@ impl<'a> Driver<'a> {
                 self.crash(sim, l);
             }
             Fault::Slow { max_ms } => {
-                let hosts = self.node_hosts();
-                for a in &hosts {
-                    for b in &hosts {
-                        if a < b {
-                            sim.set_link_max_message_latency(
-                                a.as_str(),
-                                b.as_str(),
-                                Duration::from_millis(*max_ms),
-                            );
-                        }
-                    }
+                for (a, b) in self.node_links() {
+                    let max = Duration::from_millis(*max_ms);
+                    sim.set_link_max_message_latency(a.as_str(), b.as_str(), max);
                 }
             }
             Fault::Lossy { a, b, percent } => {
@@ -194,6 +179,38 @@ impl<'a> Driver<'a> {
             None => self.log(now, format_args!("open {}", window.fault)),
         }
         self.active = Some(Active { window, target });
+    }
+
+    /// The links a partition window cuts (and its close repairs), in a fixed order.
+    fn cut_links(&self, fault: &Fault, target: Option<NodeId>) -> Vec<(String, String)> {
+        match (fault, target) {
+            (Fault::IsolateLeader, Some(l)) => self
+                .others(l)
+                .into_iter()
+                .map(|o| (node_host(l), o))
+                .collect(),
+            (Fault::Split { node, clients }, _) => {
+                let (a, b) = self.split_sides(*node, clients);
+                a.iter()
+                    .flat_map(|x| b.iter().map(move |y| (x.clone(), y.clone())))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every link between two node hosts, once.
+    fn node_links(&self) -> Vec<(String, String)> {
+        let hosts = self.node_hosts();
+        hosts
+            .iter()
+            .flat_map(|a| {
+                hosts
+                    .iter()
+                    .filter(move |b| a < *b)
+                    .map(move |b| (a.clone(), b.clone()))
+            })
+            .collect()
     }
 
     fn split_sides(&self, node: NodeId, clients: &[usize]) -> (Vec<String>, Vec<String>) {
@@ -255,19 +272,9 @@ impl<'a> Driver<'a> {
             return;
         };
         match &window.fault {
-            Fault::IsolateLeader => {
-                if let Some(l) = target {
-                    for o in self.others(l) {
-                        sim.repair(node_host(l), o);
-                    }
-                }
-            }
-            Fault::Split { node, clients } => {
-                let (a, b) = self.split_sides(*node, clients);
-                for x in &a {
-                    for y in &b {
-                        sim.repair(x.as_str(), y.as_str());
-                    }
+            Fault::IsolateLeader | Fault::Split { .. } => {
+                for (x, y) in self.cut_links(&window.fault, target) {
+                    sim.repair(x.as_str(), y.as_str());
                 }
             }
             Fault::OneWay { from, to } => sim.repair_oneway(node_host(*from), node_host(*to)),
@@ -278,17 +285,9 @@ impl<'a> Driver<'a> {
                 }
             }
             Fault::Slow { .. } => {
-                let hosts = self.node_hosts();
-                for a in &hosts {
-                    for b in &hosts {
-                        if a < b {
-                            sim.set_link_max_message_latency(
-                                a.as_str(),
-                                b.as_str(),
-                                Duration::from_millis(self.cfg.latency_ms.1),
-                            );
-                        }
-                    }
+                for (a, b) in self.node_links() {
+                    let max = Duration::from_millis(self.cfg.latency_ms.1);
+                    sim.set_link_max_message_latency(a.as_str(), b.as_str(), max);
                 }
             }
             Fault::Lossy { a, b, .. } => {
