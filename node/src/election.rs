@@ -12,13 +12,16 @@
 //! itself, sooner than openraft's tick would. The draw uses the runtime's seeded generator,
 //! so simulations replay.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::{Raft, ServerState};
+use openraft::ServerState;
 use raft_store::runtime::ThreadRng;
-use raft_store::TypeConfig;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
+
+use crate::raft_node::CatalogNode;
 
 /// The delay before calling an election after a lost term, drawn from
 /// `[heartbeat, election_min)` in microseconds.
@@ -28,14 +31,15 @@ pub fn retry_delay(heartbeat_ms: u64, election_min_ms: u64, rng: &mut impl Rng) 
     Duration::from_micros(rng.gen_range(lo..hi))
 }
 
-/// Watches `raft` until `cancel` and calls an election whenever a term is lost (see the
-/// module's documentation).
+/// Watches `node`'s Raft until `cancel` and calls an election whenever a term is lost (see
+/// the module's documentation), counting them in `node.split_vote_elections`.
 pub async fn break_split_votes(
-    raft: Raft<TypeConfig>,
+    node: Arc<CatalogNode>,
     heartbeat_ms: u64,
     election_min_ms: u64,
     cancel: CancellationToken,
 ) {
+    let raft = &node.raft;
     let mut rx = raft.metrics();
     loop {
         let lost = {
@@ -59,6 +63,7 @@ pub async fn break_split_votes(
                     ?delay,
                     "term lost to a split vote; calling an election"
                 );
+                node.split_vote_elections.fetch_add(1, Ordering::Relaxed);
                 if raft.trigger().elect().await.is_err() {
                     return; // Raft has stopped
                 }

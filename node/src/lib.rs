@@ -232,6 +232,7 @@ where
         writes: Arc::default(),
         local_reads: Arc::default(),
         remote_reads: Arc::default(),
+        split_vote_elections: Default::default(),
     });
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -266,7 +267,7 @@ where
         tracker.spawn(seed_when_leading(node.clone(), cancel.clone()));
     }
     tracker.spawn(election::break_split_votes(
-        node.raft.clone(),
+        node.clone(),
         opts.timing.heartbeat_ms,
         opts.timing.election_min_ms,
         cancel.clone(),

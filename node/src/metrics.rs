@@ -67,6 +67,13 @@ impl Metrics {
             out,
             "# TYPE catalog_log_entries_total counter\ncatalog_log_entries_total {entries}"
         );
+        let split = node
+            .split_vote_elections
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# TYPE catalog_raft_split_vote_elections_total counter\ncatalog_raft_split_vote_elections_total {split}"
+        );
         let products = node.sm.read().catalog.doces.len();
         let _ = writeln!(
             out,

@@ -75,6 +75,8 @@ pub struct CatalogNode {
     pub local_reads: Arc<Coalescer<ReadIndexResponse>>,
     /// Read-index requests to the leader, shared by concurrent reads on this follower.
     pub remote_reads: Arc<Coalescer<Option<ReadIndexResponse>>>,
+    /// Elections this node called after a split vote (see [`crate::election`]).
+    pub split_vote_elections: std::sync::atomic::AtomicU64,
 }
 
 fn role_of(s: ServerState) -> Role {

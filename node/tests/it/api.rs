@@ -542,6 +542,10 @@ async fn health_ready_metrics_and_openapi_answer() {
         let m = get(&addr, "/metrics").await;
         let text = String::from_utf8_lossy(&m.raw.body).to_string();
         assert!(text.contains("catalog_raft_term "), "{text}");
+        assert!(
+            text.contains("catalog_raft_split_vote_elections_total "),
+            "{text}"
+        );
         assert!(text.contains("catalog_products 20"), "{text}");
     }
     let doc = get(&c.api_addr(1), "/openapi.json").await.json;
