@@ -16,7 +16,8 @@
 //! - [`metrics`], [`openapi`], [`clock`]: counters, the API document, RFC 3339 instants.
 //!
 //! [`run`] serves a router over any listener until the shutdown future resolves; [`serve`]
-//! also runs the order-event consumer under the same shutdown.
+//! also runs the order-event consumer under the same shutdown; [`run_configured`] builds all
+//! of it from a [`config::Config`] — what the `cart` binary and `confeitaria up` run.
 
 pub mod api;
 pub mod catalog;
@@ -123,6 +124,52 @@ where
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Why a configured cart could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store or the order-event consumer could not be set up.
+    #[error("{what}: {source}")]
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// Why it failed.
+        source: store::StoreError,
+    },
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Runs the cart as `config` sets it up — its store, catalog look-ups, and the order-event
+/// consumer when a Redis URL is configured — on `listener` until `shutdown` resolves.
+pub async fn run_configured<L>(
+    config: &config::Config,
+    listener: L,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
+    let setup = |what| move |source| RunError::Setup { what, source };
+    let store = config.store().map_err(setup("cart store"))?;
+    let catalogo: Arc<dyn Catalogo> = Arc::new(catalog::ClientCatalogo::new(
+        config.catalog_nodes.clone(),
+        config.limits().catalog_deadline,
+    ));
+    let addr = listener.local_addr()?;
+    tracing::info!(?addr, store = store.kind(), "cart listening");
+    let state = AppState::new(store, catalogo, config.limits());
+    let consumer = match config.events() {
+        None => {
+            tracing::info!("no Redis URL: order events are not consumed");
+            None
+        }
+        Some(c) => Some(Consumer::for_state(c, &state).map_err(setup("order-event consumer"))?),
+    };
+    Ok(serve(listener, state, consumer, shutdown).await?)
 }
 
 /// Serves the cart API and, if given, runs the order-event `consumer` (built with

@@ -6,9 +6,6 @@
 //! without a chance to (even by SIGKILL), never outliving it.
 
 #[cfg(feature = "services")]
-use std::sync::Arc;
-
-#[cfg(feature = "services")]
 use confeitaria_client::config::ClusterFile;
 use tokio::io::AsyncReadExt;
 
@@ -34,24 +31,16 @@ pub async fn serve_node(ctx: &Context, args: &ServeNodeArgs) -> Result<(), CliEr
 
 #[cfg(feature = "services")]
 /// `serve-cart`: the cart as the cluster file sets it up (`[cart] addr`, on Redis when
-/// `redis_url` is set and on its embedded store otherwise, pricing from the file's nodes).
+/// `redis_url` is set — consuming order events to empty confirmed orders' carts — and on its
+/// embedded store otherwise, pricing from the file's nodes), as the `cart` binary runs it.
 pub async fn serve_cart(ctx: &Context, args: &ServeServiceArgs) -> Result<(), CliError> {
     let config: cart::config::Config = service_config(ctx, "cart", |f| f.cart.is_some())?;
-    let store = config
-        .store()
-        .map_err(|e| CliError::Other(format!("cart store: {e}")))?;
-    let catalogo: Arc<dyn cart::catalog::Catalogo> = Arc::new(cart::catalog::ClientCatalogo::new(
-        config.catalog_nodes.clone(),
-        config.limits().catalog_deadline,
-    ));
     let listener = tokio::net::TcpListener::bind(&config.addr)
         .await
         .map_err(CliError::io(format!("binding {}", config.addr)))?;
-    tracing::info!(addr = %config.addr, store = store.kind(), "cart listening");
-    let state = cart::AppState::new(store, catalogo, config.limits());
-    cart::run(listener, state, shutdown_signal(args.stop_on_stdin_eof))
+    cart::run_configured(&config, listener, shutdown_signal(args.stop_on_stdin_eof))
         .await
-        .map_err(CliError::io("serving the cart"))
+        .map_err(|e| CliError::Other(format!("cart: {e}")))
 }
 
 #[cfg(feature = "services")]

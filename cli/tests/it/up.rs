@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{alive, stdout, wait_until, Shop};
+use crate::harness::{alive, http_get, stdout, wait_until, Shop};
 
 fn leader_of(shop: &Shop) -> Option<u64> {
     let out = shop.run(&["--json", "status"]);
@@ -143,4 +143,30 @@ fn up_also_runs_the_cart_and_orders_listed_in_the_cluster_file() {
         wait_until(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))),
         "processes left behind"
     );
+}
+
+#[test]
+fn the_cart_up_runs_on_redis_consumes_order_events() {
+    let redis = confeitaria_service::testing::RedisServer::start();
+    let mut shop = Shop::start_with(&format!(
+        "\n[cart]\naddr = \"127.0.0.1:0\"\nredis_url = \"{}\"\n",
+        redis.url()
+    ));
+    let services = shop.ready["services"].as_array().unwrap().clone();
+    let cart = services.iter().find(|s| s["name"] == "cart").unwrap();
+    let url = cart["url"].as_str().unwrap().to_owned();
+    // Without the consumer a confirmed order's cart is never emptied: `/ready` says
+    // `events: disabled`. With it, the cart reads the order stream and says `connected`.
+    let mut last = None;
+    let consuming = wait_until(Duration::from_secs(10), || {
+        last = http_get(&url, "/ready");
+        last.as_deref()
+            .is_some_and(|b| b.contains("\"events\":\"connected\""))
+    });
+    assert!(
+        consuming,
+        "the cart under `up` does not consume order events: {last:?}"
+    );
+    assert!(last.unwrap().contains("\"store\":\"redis\""));
+    assert!(shop.interrupt().success());
 }
