@@ -358,6 +358,19 @@ mod tests {
         }
     }
 
+    fn release_r0(index: usize, call: Micros, ret: Micros) -> Record {
+        Record {
+            index,
+            process: index,
+            op: Op::Release { rid: "r0".into() },
+            call,
+            ret,
+            outcome: Outcome::Ok(Observed::Reservation(Some(
+                crate::history::Estado::Liberada,
+            ))),
+        }
+    }
+
     fn reserved() -> Outcome {
         Outcome::Ok(Observed::Reservation(Some(
             crate::history::Estado::Reservada,
@@ -473,14 +486,7 @@ mod tests {
                 ret: 30,
                 outcome: Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
             },
-            Record {
-                index: 2,
-                process: 2,
-                op: Op::Release { rid: "r0".into() },
-                call: 40,
-                ret: 50,
-                outcome: Outcome::Ok(Observed::Reservation(Some(Estado::Liberada))),
-            },
+            release_r0(2, 40, 50),
             read(3, 60, 70, 5, 0),
         ];
         assert!(run(h).is_empty());
@@ -510,14 +516,7 @@ mod tests {
                     4,
                     Outcome::Fail(Refusal::InsufficientStock(Some(1))),
                 ),
-                Record {
-                    index: 2,
-                    process: 2,
-                    op: Op::Release { rid: "r0".into() },
-                    call: 40,
-                    ret: 50,
-                    outcome: Outcome::Ok(Observed::Reservation(Some(Estado::Liberada))),
-                },
+                release_r0(2, 40, 50),
             ]
         };
         let mut fine = refused();
