@@ -112,11 +112,7 @@ pub fn check(run: &RunData) -> Vec<String> {
 
     // Final counters of every product.
     for (&product, init) in &run.initial {
-        let last = finals.iter().rev().find_map(|r| match r.stock() {
-            Some((p, _, s)) if p == product => Some(s),
-            _ => None,
-        });
-        let Some(s) = last else {
+        let Some(s) = super::final_stock(&finals, product) else {
             out.push(format!(
                 "product {product} was never read back after healing"
             ));

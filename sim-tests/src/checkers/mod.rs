@@ -26,7 +26,7 @@ mod testkit;
 
 use std::collections::BTreeMap;
 
-use crate::history::{Counters, Micros, NodeId, ProductId, Record};
+use crate::history::{Counters, Micros, NodeId, ProductId, Record, StockRead};
 
 /// A node seen in the leader state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,6 +53,14 @@ pub struct RunData {
     pub leaders: Vec<LeaderSeen>,
     /// The process that made the final reads after healing, if the run got that far.
     pub final_process: Option<usize>,
+}
+
+/// The last stock of `product` among the final reads `finals`, or `None` if none read it.
+pub fn final_stock(finals: &[&Record], product: ProductId) -> Option<StockRead> {
+    finals.iter().rev().find_map(|r| match r.stock() {
+        Some((p, _, s)) if p == product => Some(s),
+        _ => None,
+    })
 }
 
 /// A checker: a name and a function from a run to the violations it found.

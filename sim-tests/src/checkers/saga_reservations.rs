@@ -97,11 +97,7 @@ pub fn check(run: &RunData) -> Vec<String> {
         }
     }
     for (&product, init) in &run.saga_initial {
-        let last = finals.iter().rev().find_map(|r| match r.stock() {
-            Some((p, _, s)) if p == product => Some(s),
-            _ => None,
-        });
-        let Some(s) = last else {
+        let Some(s) = super::final_stock(&finals, product) else {
             out.push(format!(
                 "product {product} was never read back after healing"
             ));
