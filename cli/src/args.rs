@@ -144,6 +144,10 @@ pub struct KillLeaderArgs {
     /// Longest wait for each recovery step, in seconds.
     #[arg(long, default_value_t = 30)]
     pub step_timeout_secs: u64,
+    /// Least time between the restarted node's catch-up and the next kill, in ms (0: kill
+    /// as soon as the cluster is stable again).
+    #[arg(long, default_value_t = 0)]
+    pub min_gap: u64,
 }
 
 /// `produtos ...`.

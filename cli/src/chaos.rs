@@ -7,8 +7,11 @@
 //! - *catch-up*: from restarting the killed node to its applying everything the leader had
 //!   committed when it came back.
 //!
-//! At the end it checks that the last acknowledged write is what a linearizable read sees,
-//! restores the product's stock, and prints each round with the median and worst.
+//! Between rounds it waits at least `--min-gap` ms after the catch-up before the next kill
+//! (none by default: the next kill comes as soon as the cluster agrees on a leader and the
+//! writer is acknowledged by it). At the end it checks that the last acknowledged write is
+//! what a linearizable read sees, restores the product's stock, and prints each round with
+//! the p50, p90, p99 and worst of each measure.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,33 +49,85 @@ pub struct Round {
     pub acked: u64,
     /// Writes that failed during the round.
     pub failed: u64,
+    /// From the previous round's catch-up to this round's kill, ms (0 in the first round).
+    pub gap_ms: f64,
 }
 
-/// Median and worst of each measure.
+/// Percentiles of one measure over the rounds, ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub worst: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `v` (the value at rank ⌈q·n⌉ of the sorted sample, so
+    /// every figure is a measured round); all zero for an empty sample.
+    pub fn of(v: &[f64]) -> Self {
+        if v.is_empty() {
+            return Self::default();
+        }
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        let rank = |q: f64| {
+            let r = (q * n as f64).ceil() as usize;
+            s[r.clamp(1, n) - 1]
+        };
+        Self {
+            p50: rank(0.50),
+            p90: rank(0.90),
+            p99: rank(0.99),
+            worst: s[n - 1],
+        }
+    }
+}
+
+/// The percentiles of each measure, and the failed writes of all rounds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Kill to a new leader, median and worst, ms.
-    pub to_leader_ms: (f64, f64),
-    /// Kill to the first acknowledged write, median and worst, ms.
-    pub to_write_ms: (f64, f64),
-    /// Catch-up after restart, median and worst, ms.
-    pub catch_up_ms: (f64, f64),
+    /// Kill to a new leader, ms.
+    pub to_leader_ms: Percentiles,
+    /// Kill to the first acknowledged write, ms.
+    pub to_write_ms: Percentiles,
+    /// Catch-up after restart, ms.
+    pub catch_up_ms: Percentiles,
+    /// Writes that failed, all rounds together.
+    pub failed_writes: u64,
 }
 
-/// The median and the largest of `v`.
-pub fn median_worst(v: &[f64]) -> (f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0);
+impl Summary {
+    /// The summary of `rounds`.
+    pub fn of(rounds: &[Round]) -> Self {
+        let col = |f: fn(&Round) -> f64| Percentiles::of(&rounds.iter().map(f).collect::<Vec<_>>());
+        Self {
+            to_leader_ms: col(|r| r.to_leader_ms),
+            to_write_ms: col(|r| r.to_write_ms),
+            catch_up_ms: col(|r| r.catch_up_ms),
+            failed_writes: rounds.iter().map(|r| r.failed).sum(),
+        }
     }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    };
-    (median, s[n - 1])
+
+    /// The summary as a text table: one line per measure.
+    pub fn table(&self) -> String {
+        let row = |name: &str, p: &Percentiles| {
+            let mut r = vec![name.to_owned()];
+            r.extend([p.p50, p.p90, p.p99, p.worst].map(|x| format!("{x:.0} ms")));
+            r
+        };
+        let rows = vec![
+            row("kill → new leader", &self.to_leader_ms),
+            row("kill → first acknowledged write", &self.to_write_ms),
+            row("restart → caught up", &self.catch_up_ms),
+        ];
+        table(&["", "p50", "p90", "p99", "worst"], &rows)
+    }
 }
 
 #[derive(Debug)]
@@ -126,25 +181,14 @@ pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), Cli
             serde_json::json!({"rounds": rounds, "summary": summary, "acknowledged_write_lost": lost})
         );
     } else {
-        let rows = vec![
-            vec![
-                "kill → new leader".to_owned(),
-                format!("{:.0} ms", summary.to_leader_ms.0),
-                format!("{:.0} ms", summary.to_leader_ms.1),
-            ],
-            vec![
-                "kill → first acknowledged write".to_owned(),
-                format!("{:.0} ms", summary.to_write_ms.0),
-                format!("{:.0} ms", summary.to_write_ms.1),
-            ],
-            vec![
-                "restart → caught up".to_owned(),
-                format!("{:.0} ms", summary.catch_up_ms.0),
-                format!("{:.0} ms", summary.catch_up_ms.1),
-            ],
-        ];
         println!();
-        print!("{}", table(&["", "median", "worst"], &rows));
+        print!("{}", summary.table());
+        println!(
+            "{} rounds, {} failed writes, min gap {} ms",
+            rounds.len(),
+            summary.failed_writes,
+            args.min_gap
+        );
         println!(
             "last acknowledged write {} by a linearizable read; stock of product {} restored",
             if lost { "NOT SEEN" } else { "seen" },
@@ -192,15 +236,22 @@ pub async fn measure(
     let mut rounds = Vec::new();
     let mut last_acked = None;
     let mut outcome = Ok(());
+    let mut caught_up_at = None;
+    let min_gap = Duration::from_millis(args.min_gap);
     for round in 1..=args.rounds {
-        match one_round(&up, &nodes, round, step, &mut rx, &mut last_acked).await {
-            Ok(r) => {
+        let pace = Pace {
+            caught_up_at,
+            min_gap,
+        };
+        match one_round(&up, &nodes, round, step, pace, &mut rx, &mut last_acked).await {
+            Ok((r, at)) => {
                 if !quiet {
                     println!(
-                        "round {round}: killed node {} → node {} leads after {:.0} ms, first write after {:.0} ms; node {} caught up {:.0} ms after restart ({} writes acked, {} failed)",
-                        r.killed, r.new_leader, r.to_leader_ms, r.to_write_ms, r.killed, r.catch_up_ms, r.acked, r.failed
+                        "round {round}: killed node {} {:.0} ms after the last catch-up → node {} leads after {:.0} ms, first write after {:.0} ms; node {} caught up {:.0} ms after restart ({} writes acked, {} failed)",
+                        r.killed, r.gap_ms, r.new_leader, r.to_leader_ms, r.to_write_ms, r.killed, r.catch_up_ms, r.acked, r.failed
                     );
                 }
+                caught_up_at = Some(at);
                 rounds.push(r);
             }
             Err(e) => {
@@ -228,12 +279,7 @@ pub async fn measure(
         .estoque;
     client.set_estoque(args.doce, original).await?;
     let lost = last_acked.is_some_and(|v| seen < v);
-    let col = |f: fn(&Round) -> f64| rounds.iter().map(f).collect::<Vec<_>>();
-    let summary = Summary {
-        to_leader_ms: median_worst(&col(|r| r.to_leader_ms)),
-        to_write_ms: median_worst(&col(|r| r.to_write_ms)),
-        catch_up_ms: median_worst(&col(|r| r.catch_up_ms)),
-    };
+    let summary = Summary::of(&rounds);
     Ok((rounds, summary, lost))
 }
 
@@ -260,14 +306,27 @@ async fn write_forever(
     }
 }
 
+/// When the previous round's node caught up, and the least time to leave before the next
+/// kill.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    caught_up_at: Option<Instant>,
+    min_gap: Duration,
+}
+
+/// One kill and recovery; returns the round and when the restarted node caught up.
 async fn one_round(
     up: &UpState,
     nodes: &[(Option<u64>, String)],
     round: u32,
     step: Duration,
+    pace: Pace,
     rx: &mut mpsc::UnboundedReceiver<WriteEvent>,
     last_acked: &mut Option<u64>,
-) -> Result<Round, CliError> {
+) -> Result<(Round, Instant), CliError> {
+    if let Some(at) = pace.caught_up_at {
+        tokio::time::sleep_until(at + pace.min_gap).await;
+    }
     let leader = wait_stable(nodes, step).await?;
     let (mut acked, mut failed) = (0u64, 0u64);
     // Drain, then see the writer acknowledged by this leader before killing it.
@@ -290,6 +349,9 @@ async fn one_round(
         }
     }
     let killed_at = Instant::now();
+    let gap = pace
+        .caught_up_at
+        .map_or(Duration::ZERO, |at| killed_at.saturating_duration_since(at));
     control(up, ControlRequest::Kill { node: leader }).await?;
 
     let survivors: Vec<(Option<u64>, String)> = nodes
@@ -371,7 +433,7 @@ async fn one_round(
                 .filter_map(|v| v.status.as_ref())
                 .any(|s| s.applied_index >= Some(t))
             {
-                break restarted_at.elapsed();
+                break Instant::now();
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -385,16 +447,18 @@ async fn one_round(
             WriteEvent::Failed => failed += 1,
         }
     }
-    Ok(Round {
+    let round = Round {
         round,
         killed: leader,
         new_leader: new_leader.unwrap_or_default(),
         to_leader_ms: ms(to_leader.unwrap_or_default()),
         to_write_ms: ms(to_write.unwrap_or_default()),
-        catch_up_ms: ms(catch_up),
+        catch_up_ms: ms(catch_up - restarted_at),
         acked,
         failed,
-    })
+        gap_ms: ms(gap),
+    };
+    Ok((round, catch_up))
 }
 
 #[cfg(test)]
@@ -402,9 +466,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_and_even_counts_and_the_worst() {
-        assert_eq!(median_worst(&[300.0, 100.0, 200.0]), (200.0, 300.0));
-        assert_eq!(median_worst(&[100.0, 400.0, 200.0, 300.0]), (250.0, 400.0));
-        assert_eq!(median_worst(&[]), (0.0, 0.0));
+    fn nearest_rank_percentiles_are_measured_values() {
+        // 1..=100 shuffled: p50 is the 50th value, p90 the 90th, p99 the 99th.
+        let v: Vec<f64> = (1..=100).map(|i| f64::from((i * 37) % 100 + 1)).collect();
+        let p = Percentiles::of(&v);
+        assert_eq!((p.p50, p.p90, p.p99, p.worst), (50.0, 90.0, 99.0, 100.0));
+        // Ten rounds: p50, p90 and p99 fall on the 5th, 9th and 10th values.
+        let v = [
+            300.0, 100.0, 200.0, 250.0, 260.0, 270.0, 280.0, 290.0, 3900.0, 800.0,
+        ];
+        let p = Percentiles::of(&v);
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.worst),
+            (270.0, 800.0, 3900.0, 3900.0)
+        );
+        // One round: every percentile is that round.
+        let p = Percentiles::of(&[42.0]);
+        assert_eq!((p.p50, p.p90, p.p99, p.worst), (42.0, 42.0, 42.0, 42.0));
+        assert_eq!(Percentiles::of(&[]), Percentiles::default());
+    }
+
+    #[test]
+    fn the_summary_adds_up_failed_writes() {
+        let r = |to_write_ms: f64, failed: u64| Round {
+            round: 1,
+            killed: 1,
+            new_leader: 2,
+            to_leader_ms: to_write_ms - 10.0,
+            to_write_ms,
+            catch_up_ms: 20.0,
+            acked: 10,
+            failed,
+            gap_ms: 0.0,
+        };
+        let s = Summary::of(&[r(250.0, 0), r(300.0, 2), r(900.0, 1)]);
+        assert_eq!(s.failed_writes, 3);
+        assert_eq!(s.to_write_ms.p50, 300.0);
+        assert_eq!(s.to_write_ms.worst, 900.0);
+        assert!(s.table().contains("p90"));
     }
 }

@@ -180,6 +180,7 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
         });
     }
 
+    let mut failover = None;
     if args.kills > 0 && up.is_some() {
         let (rounds, summary, lost) = chaos::measure(
             ctx,
@@ -187,11 +188,12 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
                 rounds: args.kills,
                 doce: 1,
                 step_timeout_secs: 30,
+                min_gap: 0,
             },
             true,
         )
         .await?;
-        for (workload, (median, worst)) in [
+        for (workload, p) in [
             ("failover-to-leader", summary.to_leader_ms),
             ("failover-to-write", summary.to_write_ms),
         ] {
@@ -200,12 +202,13 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
                 workload: workload.into(),
                 clients: 1,
                 ops_per_sec: 0.0,
-                p50_ms: median,
-                p99_ms: worst,
+                p50_ms: p.p50,
+                p99_ms: p.p99,
                 ok: rounds.len() as u64,
-                errors: u64::from(lost),
+                errors: u64::from(lost) + summary.failed_writes,
             });
         }
+        failover = Some((rounds.len(), summary));
     }
 
     write_csv(&args.csv, &rows)?;
@@ -215,9 +218,12 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
         println!("{text}");
     } else {
         print!("{}", render(&rows));
-        println!(
-            "(failover rows: p50 = median, p99 column = worst; rss rows: ops/s column = peak MiB)"
-        );
+        println!("(failover rows: ERRORS = failed writes; rss rows: ops/s column = peak MiB)");
+        if let Some((n, summary)) = &failover {
+            println!();
+            println!("leader kills ({n}):");
+            print!("{}", summary.table());
+        }
         println!("CSV written to {}", args.csv.display());
     }
     Ok(())
