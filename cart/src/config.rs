@@ -4,14 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use confeitaria_client::config::ClusterFile;
+use confeitaria_client::config::{ClusterFile, Secret};
 use confeitaria_service::config::{ClusterFileArg, Given, Settings, DEFAULT_CATALOG_NODES};
 
+use crate::dedupe::{Vistos, VistosMemoria, VistosRedis, MEMORIA_MAX};
 use crate::events::EventsConfig;
+use crate::redis_link::RedisLink;
 use crate::store::{CartStore, MemoryStore, RedisStore, RedisStoreConfig, StoreError};
 use crate::Limits;
 
-pub use confeitaria_service::config::RedisUrl;
+pub use confeitaria_service::config::{RedisUrl, DEV_JWT_SECRET};
 
 /// The `cart` binary's settings.
 #[derive(Debug, Clone, clap::Parser)]
@@ -69,16 +71,25 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub events_dedupe_ttl_secs: u64,
 
+    /// HS256 key of the service JWTs orders signs its direct order-event deliveries with
+    /// (defaults to cluster.toml's development secret).
+    #[arg(long, env = "CONFEITARIA_JWT_SECRET", default_value = DEV_JWT_SECRET, hide_default_value = true)]
+    pub jwt_secret: Secret,
+
     /// The cluster file.
     #[command(flatten)]
     pub cluster_file: ClusterFileArg,
 }
 
 impl Settings for Config {
-    /// `[cart] addr` and `redis_url`, the API addresses of `[[nodes]]`.
+    /// `[cart] addr` and `redis_url`, the API addresses of `[[nodes]]`, `[cluster]
+    /// jwt_secret`.
     fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String> {
         let (addr, redis, nodes) = (&mut self.addr, &mut self.redis_url, &mut self.catalog_nodes);
-        given.fill_service(file, file.cart.as_ref(), addr, redis, nodes)
+        given.fill_service(file, file.cart.as_ref(), addr, redis, nodes)?;
+        let jwt = file.cluster.jwt_secret.clone();
+        given.fill("jwt_secret", &mut self.jwt_secret, Some(jwt));
+        Ok(())
     }
 }
 
@@ -105,6 +116,20 @@ impl Config {
         c.claim_idle = Duration::from_millis(self.events_claim_idle_ms);
         c.dedupe_ttl = Duration::from_secs(self.events_dedupe_ttl_secs);
         Some(c)
+    }
+
+    /// Where handled confirmations are remembered: Redis if a URL is configured (shared by
+    /// replicas and kept across restarts), process memory otherwise. Does not connect.
+    pub fn vistos(&self) -> Result<Arc<dyn Vistos>, StoreError> {
+        let ttl = Duration::from_secs(self.events_dedupe_ttl_secs);
+        Ok(match self.redis_url.get() {
+            Some(url) => {
+                let deadline = Duration::from_millis(self.redis_timeout_ms);
+                let link = Arc::new(RedisLink::new(&url, deadline, deadline)?);
+                Arc::new(VistosRedis::new(link, ttl))
+            }
+            None => Arc::new(VistosMemoria::new(ttl, MEMORIA_MAX)),
+        })
     }
 
     /// Redis if a URL is configured, the embedded store otherwise. Does not wait for Redis.

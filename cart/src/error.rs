@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confeitaria_service::http::Refusal;
+use confeitaria_types::auth::AuthError;
 use confeitaria_types::cart::{MAX_LINHAS, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA};
 use confeitaria_types::ErrorBody;
 
@@ -70,6 +71,9 @@ pub enum CartError {
     /// A new line would exceed 50 lines (409 `cart_full`).
     #[error("a cart holds at most {MAX_LINHAS} different products")]
     CartFull,
+    /// A service call without a valid service token (401 `unauthorized`, 403 `forbidden`).
+    #[error("{0}")]
+    Auth(#[from] AuthError),
     /// No route for this path (404 `not_found`).
     #[error("no such route")]
     RouteNotFound,
@@ -108,6 +112,8 @@ impl CartError {
             InsufficientStock { .. } => (StatusCode::CONFLICT, "insufficient_stock"),
             LineLimit { .. } => (StatusCode::CONFLICT, "line_limit"),
             CartFull => (StatusCode::CONFLICT, "cart_full"),
+            Auth(AuthError::Forbidden) => (StatusCode::FORBIDDEN, "forbidden"),
+            Auth(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),

@@ -8,8 +8,8 @@
 //!   `claim_idle` are taken over with `XAUTOCLAIM`.
 //! - Delivery is at least once, and the orders outbox may publish one event twice (two
 //!   stream entries, one `event_id`). The ids of handled confirmations are remembered in
-//!   Redis ([`DEDUPE_PREFIX`]`{event_id}`, with a TTL), so a repeat cannot empty a new cart
-//!   the shopper started under the same session.
+//!   Redis ([`DEDUPE_PREFIX`]`{event_id}`, with a TTL; [`crate::dedupe`]), so a repeat
+//!   cannot empty a new cart the shopper started under the same session.
 //! - Only `tipo == "confirmado"` does anything; every other entry is acknowledged and
 //!   forgotten, and so is a malformed one (logged) — it must not block the stream.
 //! - Carts may live anywhere ([`CartStore`]); the stream and the handled ids live in the
@@ -27,6 +27,7 @@ use redis::streams::StreamAutoClaimReply;
 use redis::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::dedupe::{self, VistosRedis};
 use crate::metrics::Metrics;
 use crate::redis_link::RedisLink;
 use crate::session::SessionId;
@@ -177,7 +178,8 @@ struct Cursor {
 
 /// The consumer; [`Consumer::run`] drives it.
 pub struct Consumer {
-    link: RedisLink,
+    link: Arc<RedisLink>,
+    vistos: VistosRedis,
     store: Arc<dyn CartStore>,
     metrics: Arc<Metrics>,
     estado: Arc<EstadoConsumo>,
@@ -193,7 +195,9 @@ impl Consumer {
         estado: Arc<EstadoConsumo>,
     ) -> Result<Self, StoreError> {
         let link = RedisLink::new(&config.url, config.deadline, config.block + config.deadline)?;
+        let link = Arc::new(link);
         Ok(Self {
+            vistos: VistosRedis::new(link.clone(), config.dedupe_ttl),
             link,
             store,
             metrics,
@@ -437,39 +441,14 @@ impl Consumer {
             tracing::warn!(entry = %e.id, "confirmation without a valid event_id or session_id: dropped");
             return Ok(Resultado::Invalido);
         };
-        let chave = format!("{DEDUPE_PREFIX}{event_id}");
-        let visto: bool = self
-            .link
-            .bounded("EXISTS", async {
-                let mut c = self.link.conn().await?;
-                redis::cmd("EXISTS").arg(&chave).query_async(&mut c).await
-            })
-            .await?;
-        if visto {
-            tracing::debug!(%event_id, "order confirmation already handled");
-            return Ok(Resultado::Duplicado);
-        }
-        // Delete, then remember: a crash in between handles the event again (the cart is
-        // deleted twice), while the other order could lose the deletion altogether.
-        let existia = self.store.delete(&session).await?;
-        self.link
-            .bounded("SET", async {
-                let mut c = self.link.conn().await?;
-                redis::cmd("SET")
-                    .arg(&chave)
-                    .arg(1)
-                    .arg("PX")
-                    .arg(millis(self.config.dedupe_ttl).max(1))
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await?;
-        if existia {
-            tracing::info!(%event_id, ?session, "order confirmed: cart emptied");
-            Ok(Resultado::Esvaziado)
-        } else {
-            Ok(Resultado::SemCarrinho)
-        }
+        dedupe::aplicar(
+            self.store.as_ref(),
+            &self.vistos,
+            "confirmado",
+            event_id,
+            &session,
+        )
+        .await
     }
 }
 

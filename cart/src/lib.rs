@@ -8,6 +8,8 @@
 //!   [`store::MemoryStore`];
 //! - [`catalog`]: the [`catalog::Catalogo`] trait the cart asks about products;
 //! - [`events`]: the consumer of `pedidos:eventos` that empties the cart of a confirmed order;
+//! - [`internal`]: the endpoint orders delivers order events to when it has no Redis;
+//! - [`dedupe`]: applying an order event once, whichever way it came;
 //! - [`redis_link`]: the lazy, self-reconnecting, deadline-bound Redis connection the store
 //!   and the consumer each hold;
 //! - [`session`]: 128-bit random session ids;
@@ -22,8 +24,10 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod dedupe;
 pub mod error;
 pub mod events;
+pub mod internal;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -42,7 +46,10 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use confeitaria_client::config::Secret;
+
 use crate::catalog::Catalogo;
+use crate::dedupe::{Vistos, VistosMemoria};
 use crate::events::{Consumer, EstadoConsumo};
 use crate::metrics::Metrics;
 use crate::store::CartStore;
@@ -81,10 +88,15 @@ pub struct AppState {
     pub limits: Limits,
     /// What the order-event consumer is doing (`disabled` unless one runs), for `/ready`.
     pub eventos: Arc<EstadoConsumo>,
+    /// Key of the service JWTs orders signs its direct event deliveries with.
+    pub jwt_secret: Secret,
+    /// Which order confirmations were handled (both delivery paths).
+    pub vistos: Arc<dyn Vistos>,
 }
 
 impl AppState {
-    /// State with fresh metrics and the given bounds.
+    /// State with fresh metrics and the given bounds, the development JWT secret and
+    /// handled confirmations remembered in memory.
     pub fn new(store: Arc<dyn CartStore>, catalogo: Arc<dyn Catalogo>, limits: Limits) -> Self {
         Self {
             store,
@@ -92,6 +104,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             limits,
             eventos: Arc::new(EstadoConsumo::default()),
+            jwt_secret: Secret::new(config::DEV_JWT_SECRET),
+            vistos: Arc::new(VistosMemoria::new(store::DEFAULT_TTL, dedupe::MEMORIA_MAX)),
         }
     }
 }
@@ -106,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             "/api/carrinho/{session_id}",
             get(api::ler).delete(api::apagar),
         )
+        .route(internal::PATH, post(internal::receber))
         .route("/ready", get(ops::ready));
     confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
@@ -161,10 +176,12 @@ where
     ));
     let addr = listener.local_addr()?;
     tracing::info!(?addr, store = store.kind(), "cart listening");
-    let state = AppState::new(store, catalogo, config.limits());
+    let mut state = AppState::new(store, catalogo, config.limits());
+    state.jwt_secret = config.jwt_secret.clone();
+    state.vistos = config.vistos().map_err(setup("handled order events"))?;
     let consumer = match config.events() {
         None => {
-            tracing::info!("no Redis URL: order events are not consumed");
+            tracing::info!("no Redis URL: order events arrive from orders directly");
             None
         }
         Some(c) => Some(Consumer::for_state(c, &state).map_err(setup("order-event consumer"))?),

@@ -86,6 +86,16 @@ pub fn document() -> Value {
                     }
                 }
             },
+            "/interno/eventos-pedido": {"post": {
+                "summary": "One order event delivered by orders directly (no Redis); idempotent by evento.id. Service bearer token.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["evento", "session_id"],
+                    "properties": {"evento": {"type": "object"}, "session_id": {"$ref": "#/components/schemas/SessionId"},
+                                   "status": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "acknowledged: {resultado: emptied|no_cart|duplicate|ignored}"},
+                              "400": error_response("malformed event"), "401": error_response("no or bad token"),
+                              "503": unavailable}
+            }},
             "/health": {"get": {"summary": "Alive", "responses": {"200": {"description": "ok"}}}},
             "/ready": {"get": {"summary": "Store reachable; the body also names the order-event consumer state (events)",
                 "responses": {"200": {"description": "ready"}, "503": unavailable}}},

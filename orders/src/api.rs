@@ -141,12 +141,12 @@ fn resposta(status: StatusCode, pedido: Pedido, replay: bool) -> Response {
 }
 
 /// Who is asking to read an order.
-enum Leitor {
+pub(crate) enum Leitor {
     Admin,
     Sessao(String),
 }
 
-fn leitor(st: &AppState, headers: &HeaderMap) -> Result<Leitor, OrdersError> {
+pub(crate) fn leitor(st: &AppState, headers: &HeaderMap) -> Result<Leitor, OrdersError> {
     if let Some(h) = headers.get(header::AUTHORIZATION) {
         let token = auth::bearer(h.to_str().ok())?;
         auth::verify(st.jwt_secret.expose(), token, TokenRole::Admin)?;
@@ -159,7 +159,11 @@ fn leitor(st: &AppState, headers: &HeaderMap) -> Result<Leitor, OrdersError> {
 }
 
 /// The order, if it exists and `leitor` may see it (a wrong session reads as unknown).
-fn pedido_visivel(st: &AppState, id: &str, leitor: &Leitor) -> Result<Pedido, OrdersError> {
+pub(crate) fn pedido_visivel(
+    st: &AppState,
+    id: &str,
+    leitor: &Leitor,
+) -> Result<Pedido, OrdersError> {
     if !is_hex32(id) {
         return Err(OrdersError::NotFound);
     }

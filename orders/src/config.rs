@@ -35,7 +35,7 @@ pub struct Config {
     )]
     pub cart_url: String,
 
-    /// Redis URL for the outbox; empty: events stay in the outbox (publishing disabled).
+    /// Redis URL for the outbox; empty: events are delivered to the cart directly.
     #[arg(long, env = "CONFEITARIA_REDIS_URL", default_value = "")]
     pub redis_url: RedisUrl,
 
@@ -72,6 +72,12 @@ pub struct Config {
     #[arg(long, env = "CONFEITARIA_ORDERS_RECOVERY_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub recovery_interval_ms: u64,
+
+    /// Most order events kept in the outbox while their consumer is unreachable; past it the
+    /// oldest are dropped (counted in `orders_outbox_dropped_total`, logged).
+    #[arg(long, env = "CONFEITARIA_ORDERS_OUTBOX_MAX", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub outbox_max: u64,
 
     /// The cluster file.
     #[command(flatten)]

@@ -1,6 +1,7 @@
 //! Confeitaria's orders service: every order is an append-only event log in sled, its stock
 //! moves through the catalog by a saga that survives a crash at any step, and its events
-//! leave through an outbox to the Redis stream `pedidos:eventos`.
+//! leave through an outbox to the Redis stream `pedidos:eventos` — or, without Redis,
+//! straight to the cart.
 //!
 //! - [`api`]: the order endpoints (checkout, read, events, status);
 //! - [`ops`]: `/ready`, and what the shared router tail (`/health`, `/metrics`,
@@ -8,7 +9,8 @@
 //! - [`saga`]: checkout, payment, cancellation and the driver that finishes open steps;
 //! - [`machine`]: the pure state machine (legal transitions, the fold of events);
 //! - [`store`]: the sled trees (events, heads, idempotency keys, outbox, open steps);
-//! - [`outbox`]: the publisher to Redis;
+//! - [`outbox`]: the publisher (to Redis, or to the cart through [`direct`]);
+//! - [`stream`]: an order's events live, as Server-Sent Events;
 //! - [`catalog`], [`cart_source`]: the catalog's reservations and the cart, behind traits;
 //! - [`failpoint`]: `CONFEITARIA_FAILPOINT`, aborting the process at a named step;
 //! - [`config`], [`error`], [`metrics`], [`openapi`], [`clock`].
@@ -19,6 +21,7 @@ pub mod api;
 pub mod cart_source;
 pub mod catalog;
 pub mod config;
+pub mod direct;
 pub mod error;
 pub mod failpoint;
 pub mod machine;
@@ -28,6 +31,7 @@ pub mod ops;
 pub mod outbox;
 pub mod saga;
 pub mod store;
+pub mod stream;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -43,7 +47,9 @@ use tokio_util::task::TaskTracker;
 use crate::cart_source::{CartSource, HttpCart};
 use crate::catalog::{CatalogReservas, Reservas};
 use crate::config::Config;
+use crate::direct::EntregaDireta;
 use crate::metrics::Metrics;
+use crate::outbox::Destino;
 use crate::saga::Saga;
 use crate::store::{Store, StoreError};
 
@@ -65,8 +71,11 @@ pub struct AppState {
     pub publicacao: Arc<outbox::Estado>,
     /// Tracks saga tasks and background tasks.
     pub tracker: TaskTracker,
-    /// Cancelled on shutdown.
+    /// Cancelled on shutdown, once requests have drained.
     pub cancel: CancellationToken,
+    /// Cancelled as soon as shutdown begins: ends the live event streams, which would
+    /// otherwise keep the drain waiting.
+    pub closing: CancellationToken,
     /// Deadline of a whole request.
     pub request_timeout: std::time::Duration,
 }
@@ -89,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/pedidos", post(api::criar))
         .route("/api/pedidos/{id}", get(api::obter))
         .route("/api/pedidos/{id}/eventos", get(api::eventos))
+        .route("/api/pedidos/{id}/eventos/stream", get(stream::eventos))
         .route("/api/pedidos/{id}/status", put(api::mudar_status))
         .route("/ready", get(ops::ready));
     confeitaria_service::http::finish(routes, BODY_LIMIT, state)
@@ -99,6 +109,8 @@ pub struct App {
     /// Handler state.
     pub state: AppState,
     config: Config,
+    /// Where events go without a Redis URL; `None`: they wait in the outbox.
+    direto: Option<EntregaDireta>,
 }
 
 impl App {
@@ -113,7 +125,19 @@ impl App {
         ));
         let carts: Arc<dyn CartSource> =
             Arc::new(HttpCart::new(&config.cart_url, config.cart_timeout()));
-        Ok(Self::with_parts(config, store, reservas, carts))
+        let direto = EntregaDireta::new(
+            &config.cart_url,
+            config.jwt_secret.clone(),
+            config.cart_timeout(),
+        );
+        Ok(Self::with_parts(config, store, reservas, carts).with_direct_delivery(direto))
+    }
+
+    /// Without a Redis URL, delivers order events to the cart through `direto` (what
+    /// [`App::open`] sets up; without it they wait in the outbox).
+    pub fn with_direct_delivery(mut self, direto: EntregaDireta) -> Self {
+        self.direto = Some(direto);
+        self
     }
 
     /// Wires a service from its parts (tests and embedders may pass their own).
@@ -133,9 +157,14 @@ impl App {
             publicacao: Arc::default(),
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
+            closing: CancellationToken::new(),
             request_timeout: config.request_timeout(),
         };
-        Self { state, config }
+        Self {
+            state,
+            config,
+            direto: None,
+        }
     }
 
     /// Draws order ids from `ids` (a simulation's seeded source) instead of the thread's
@@ -153,7 +182,7 @@ impl App {
     }
 
     /// Starts the saga driver (which first recovers every unfinished saga) and the outbox
-    /// publisher, serves on `listener` until `shutdown` resolves, then drains requests and
+    /// publisher (to Redis, else to the cart directly, else nowhere), serves on `listener` until `shutdown` resolves, then drains requests and
     /// stops the background tasks.
     pub async fn serve<L>(
         self,
@@ -177,10 +206,19 @@ impl App {
             metrics: st.saga.metrics.clone(),
             estado: st.publicacao.clone(),
             deadline: self.config.redis_timeout(),
+            max_pendentes: usize::try_from(self.config.outbox_max).unwrap_or(usize::MAX),
         };
-        st.tracker
-            .spawn(publicador.run(self.config.redis_url.get(), st.cancel.clone()));
+        let destino = match self.config.redis_url.get() {
+            Some(url) => Some(Destino::Redis(url)),
+            None => self.direto.map(Destino::Carrinho),
+        };
+        st.tracker.spawn(publicador.run(destino, st.cancel.clone()));
         let cancel = st.cancel.clone();
+        let closing = st.closing.clone();
+        let shutdown = async move {
+            shutdown.await;
+            closing.cancel();
+        };
         let tracker = st.tracker.clone();
         let store = st.saga.store.clone();
         let served = axum::serve(listener, router(st))

@@ -18,15 +18,22 @@ pub struct Metrics {
     pub rejeitados: AtomicU64,
     /// Saga steps finished by the background driver (start-up recovery included).
     pub recuperados: AtomicU64,
-    /// Events acknowledged by Redis.
+    /// Events acknowledged by their consumer (Redis, or the cart directly).
     pub publicados: AtomicU64,
     /// Failed publish attempts.
     pub falhas_publicacao: AtomicU64,
+    /// Events dropped unpublished: over the outbox's bound, or refused by their consumer.
+    pub descartados: AtomicU64,
 }
 
 /// Adds one to a counter.
 pub fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Adds `n` to a counter.
+pub fn add(c: &AtomicU64, n: usize) {
+    c.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
 impl Metrics {
@@ -60,6 +67,7 @@ impl Metrics {
                 "orders_outbox_publish_failures_total",
                 &self.falhas_publicacao,
             ),
+            ("orders_outbox_dropped_total", &self.descartados),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", c.load(Ordering::Relaxed));

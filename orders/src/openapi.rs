@@ -74,6 +74,15 @@ pub fn document() -> Value {
                     "eventos": {"type": "array", "items": {"$ref": "#/components/schemas/EventoPedido"}}}}}}},
                               "404": error_response("unknown order")}
             }},
+            "/api/pedidos/{id}/eventos/stream": {"get": {
+                "summary": "The order's events live, as Server-Sent Events (owner's X-Session-Id or admin): the events after Last-Event-ID first, then each new one; keep-alive comments every 10 s; ends on shutdown",
+                "parameters": [id, session,
+                    {"name": "Last-Event-ID", "in": "header", "required": false,
+                     "schema": {"type": "string"}, "description": "the seq of the last event seen"}],
+                "responses": {"200": {"description": "text/event-stream; each event has id: <seq>, event: pedido, data: the EventoPedido as JSON plus status (the order's status after it)",
+                                      "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                              "404": error_response("unknown order")}
+            }},
             "/api/pedidos/{id}/status": {"put": {
                 "summary": "Change status (admin bearer token)",
                 "parameters": [id],
@@ -88,7 +97,7 @@ pub fn document() -> Value {
             }},
             "/health": {"get": {"summary": "alive", "responses": {"200": {"description": "ok"}}}},
             "/ready": {"get": {"summary": "the catalog answers with a leader", "responses": {
-                "200": {"description": "ready; publishing = connected|disconnected|disabled"},
+                "200": {"description": "ready; publishing = connected|disconnected|disabled, delivery = redis|direct, outbox_pending"},
                 "503": error_response("catalog unavailable")}}},
             "/metrics": {"get": {"summary": "Prometheus text", "responses": {"200": {"description": "metrics"}}}},
             "/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}

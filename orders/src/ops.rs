@@ -28,6 +28,7 @@ pub async fn ready(State(st): State<AppState>) -> Result<Json<Value>, OrdersErro
         "status": "ready",
         "catalog": "ok",
         "publishing": st.publicacao.get().as_str(),
+        "delivery": st.publicacao.destino(),
         "outbox_pending": st.saga.store.outbox_len(),
     })))
 }

@@ -1,12 +1,19 @@
-//! The outbox publisher: moves events from the `outbox` tree to the Redis stream
-//! `pedidos:eventos`, oldest first, and forgets them only once Redis acknowledged them — at
-//! least once, so consumers deduplicate on `event_id`.
+//! The outbox publisher: moves events from the `outbox` tree to their consumers, oldest
+//! first, and forgets them only once acknowledged — at least once, so consumers deduplicate
+//! on `event_id` (`{pedido_id}:{seq}`). One event at a time in order, so each order's events
+//! arrive in order.
 //!
-//! Each stream entry has the fields `event_id`, `pedido_id`, `seq`, `tipo`, `status`,
-//! `session_id` and `evento` (the whole `EventoPedido` as JSON). Without a Redis URL the
-//! publisher is disabled and events wait in the outbox.
+//! - With a Redis URL: to the stream `pedidos:eventos`, whose entries have the fields
+//!   `event_id`, `pedido_id`, `seq`, `tipo`, `status`, `session_id` and `evento` (the whole
+//!   `EventoPedido` as JSON).
+//! - Without: straight to the cart, one idempotent HTTP call per event ([`crate::direct`]).
+//!
+//! Failures back off (50 ms doubling to 2 s). While they last the outbox is capped at
+//! `max_pendentes` events: past it the oldest are dropped, counted in
+//! `orders_outbox_dropped_total` and logged — a consumer that is gone for good costs a
+//! bounded amount of disk, never an outbox that grows forever.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +22,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::direct::{Entrega, EntregaDireta};
 use crate::failpoint;
-use crate::metrics::{inc, Metrics};
+use crate::metrics::{add, inc, Metrics};
 use crate::store::{EntradaOutbox, Store};
 
 /// Events sent to Redis in one pipeline.
@@ -30,7 +38,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Publicacao {
-    /// No Redis URL configured: events stay in the outbox.
+    /// Nowhere to publish (an embedding gave no destination): events stay in the outbox.
     Desativada = 0,
     /// Connected; the last attempt succeeded.
     Conectada = 1,
@@ -51,27 +59,60 @@ impl Publicacao {
 
 /// Shared publisher status.
 #[derive(Debug)]
-pub struct Estado(AtomicU8);
+pub struct Estado {
+    status: AtomicU8,
+    direto: AtomicBool,
+}
 
 impl Default for Estado {
     fn default() -> Self {
-        Self(AtomicU8::new(Publicacao::Desativada as u8))
+        Self {
+            status: AtomicU8::new(Publicacao::Desativada as u8),
+            direto: AtomicBool::new(false),
+        }
     }
 }
 
 impl Estado {
     /// The current status.
     pub fn get(&self) -> Publicacao {
-        match self.0.load(Ordering::Relaxed) {
+        match self.status.load(Ordering::Relaxed) {
             1 => Publicacao::Conectada,
             2 => Publicacao::Desconectada,
             _ => Publicacao::Desativada,
         }
     }
 
-    fn set(&self, p: Publicacao) {
-        self.0.store(p as u8, Ordering::Relaxed);
+    /// Where events go: `redis` (the stream) or `direct` (HTTP calls to the cart).
+    pub fn destino(&self) -> &'static str {
+        if self.direto.load(Ordering::Relaxed) {
+            "direct"
+        } else {
+            "redis"
+        }
     }
+
+    fn set(&self, p: Publicacao) {
+        self.status.store(p as u8, Ordering::Relaxed);
+    }
+}
+
+/// Where the outbox goes.
+#[derive(Debug, Clone)]
+pub enum Destino {
+    /// The stream `pedidos:eventos` in the Redis at this URL.
+    Redis(String),
+    /// The cart service, directly.
+    Carrinho(EntregaDireta),
+}
+
+/// A destination being sent to.
+enum Envio {
+    Redis {
+        client: redis::Client,
+        conn: Option<ConnectionManager>,
+    },
+    Direto(EntregaDireta),
 }
 
 /// The publisher's settings and collaborators.
@@ -87,25 +128,34 @@ pub struct Publicador {
     pub estado: Arc<Estado>,
     /// Deadline of each Redis call, connecting included.
     pub deadline: Duration,
+    /// Most events kept while they cannot be delivered; past it the oldest are dropped.
+    pub max_pendentes: usize,
 }
 
 impl Publicador {
-    /// Publishes until `cancel`; returns at once (status `disabled`) without a URL.
-    pub async fn run(self, redis_url: Option<String>, cancel: CancellationToken) {
-        let Some(url) = redis_url else {
+    /// Publishes to `destino` until `cancel`; returns at once (status `disabled`) without
+    /// one, leaving events in the outbox.
+    pub async fn run(self, destino: Option<Destino>, cancel: CancellationToken) {
+        let Some(destino) = destino else {
             self.estado.set(Publicacao::Desativada);
-            tracing::warn!("no Redis URL: order events stay in the outbox (publishing disabled)");
+            tracing::warn!("no Redis URL and no cart: order events stay in the outbox");
             return;
         };
-        let client = match redis::Client::open(url) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "invalid Redis URL: publishing disabled");
-                return;
+        let mut envio = match destino {
+            Destino::Redis(url) => match redis::Client::open(url) {
+                Ok(client) => Envio::Redis { client, conn: None },
+                Err(e) => {
+                    tracing::error!(error = %e, "invalid Redis URL: publishing disabled");
+                    return;
+                }
+            },
+            Destino::Carrinho(d) => {
+                self.estado.direto.store(true, Ordering::Relaxed);
+                tracing::info!("no Redis URL: order events are delivered to the cart directly");
+                Envio::Direto(d)
             }
         };
         self.estado.set(Publicacao::Desconectada);
-        let mut conn: Option<ConnectionManager> = None;
         let mut backoff = Duration::from_millis(50);
         loop {
             if cancel.is_cancelled() {
@@ -126,33 +176,88 @@ impl Publicador {
                 }
                 continue;
             }
-            match self.publicar(&client, &mut conn, &lote).await {
-                Ok(()) => {
-                    backoff = Duration::from_millis(50);
-                    self.estado.set(Publicacao::Conectada);
-                    failpoint::hit("after_publish");
-                    let chaves: Vec<u64> = lote.iter().map(|(k, _)| *k).collect();
-                    if let Err(e) = self.store.outbox_remover(&chaves) {
-                        tracing::error!(error = %e, "cannot trim the outbox (events will be republished)");
-                    }
-                    for _ in &chaves {
-                        inc(&self.metrics.publicados);
-                    }
+            let (feitos, erro) = self.enviar(&mut envio, &lote).await;
+            if feitos > 0 {
+                failpoint::hit("after_publish");
+                let chaves: Vec<u64> = lote[..feitos].iter().map(|(k, _)| *k).collect();
+                if let Err(e) = self.store.outbox_remover(&chaves) {
+                    tracing::error!(error = %e, "cannot trim the outbox (events will be republished)");
                 }
-                Err(e) => {
-                    conn = None;
-                    inc(&self.metrics.falhas_publicacao);
-                    if self.estado.get() != Publicacao::Desconectada {
-                        tracing::warn!(error = %e, pending = self.store.outbox_len(), "cannot publish order events; retrying");
-                    }
-                    self.estado.set(Publicacao::Desconectada);
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+                add(&self.metrics.publicados, feitos);
             }
+            let Some(e) = erro else {
+                backoff = Duration::from_millis(50);
+                self.estado.set(Publicacao::Conectada);
+                continue;
+            };
+            inc(&self.metrics.falhas_publicacao);
+            if self.estado.get() != Publicacao::Desconectada {
+                tracing::warn!(error = %e, pending = self.store.outbox_len(), "cannot publish order events; retrying");
+            }
+            self.estado.set(Publicacao::Desconectada);
+            self.limitar();
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Sends `lote` in order; returns how many of its first events were acknowledged, and
+    /// why the next one was not.
+    async fn enviar(
+        &self,
+        envio: &mut Envio,
+        lote: &[(u64, EntradaOutbox)],
+    ) -> (usize, Option<String>) {
+        match envio {
+            Envio::Redis { client, conn } => match self.publicar(client, conn, lote).await {
+                Ok(()) => (lote.len(), None),
+                Err(e) => {
+                    *conn = None;
+                    (0, Some(e))
+                }
+            },
+            Envio::Direto(d) => {
+                for (i, (_, e)) in lote.iter().enumerate() {
+                    match d.entregar(e).await {
+                        Ok(Entrega::Aceita) => {}
+                        Ok(Entrega::Recusada(why)) => {
+                            inc(&self.metrics.descartados);
+                            tracing::error!(event_id = %e.evento.id, %why, "the cart refused an order event: dropped");
+                        }
+                        Err(why) => return (i, Some(why)),
+                    }
+                }
+                (lote.len(), None)
+            }
+        }
+    }
+
+    /// Drops the oldest events while the outbox holds more than `max_pendentes`.
+    fn limitar(&self) {
+        let excesso = self.store.outbox_len().saturating_sub(self.max_pendentes);
+        if excesso == 0 {
+            return;
+        }
+        let chaves: Vec<u64> = match self.store.outbox_lote(excesso) {
+            Ok(l) => l.into_iter().map(|(k, _)| k).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        match self.store.outbox_remover(&chaves) {
+            Ok(()) => {
+                add(&self.metrics.descartados, chaves.len());
+                tracing::warn!(
+                    dropped = chaves.len(),
+                    max = self.max_pendentes,
+                    "outbox full while its consumer is unreachable: oldest order events dropped"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "cannot trim the outbox"),
         }
     }
 

@@ -14,7 +14,7 @@ use confeitaria_client::ClientError;
 use confeitaria_types::cart::Carrinho;
 use confeitaria_types::orders::{DadosEvento, ItemPedido, Pedido, Rejeicao, StatusPedido};
 use confeitaria_types::{ItemReserva, NovaReserva, Reserva};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Reservas;
@@ -104,6 +104,8 @@ pub struct Saga {
     pub metrics: Arc<Metrics>,
     /// Woken after every flushed event, so the outbox publisher need not poll.
     pub outbox: Arc<Notify>,
+    /// Counts flushed events, so every live event stream (`/eventos/stream`) wakes.
+    pub novos: watch::Sender<u64>,
     /// Draws new order ids (random; a simulation passes a seeded source).
     ids: Box<dyn Fn() -> u128 + Send + Sync>,
 }
@@ -123,6 +125,7 @@ impl Saga {
             locks: Locks::new(),
             metrics,
             outbox: Arc::new(Notify::new()),
+            novos: watch::Sender::new(0),
             ids: Box::new(rand::random::<u128>),
         }
     }
@@ -133,11 +136,17 @@ impl Saga {
         self
     }
 
+    /// Wakes the publisher and the live event streams: durable events are waiting.
+    fn avisar(&self) {
+        self.outbox.notify_one();
+        self.novos.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// Appends an event, makes it durable and wakes the publisher.
     async fn registrar(&self, estado: &Estado, dados: DadosEvento) -> Result<Estado, OrdersError> {
         let novo = self.store.anexar(estado, dados)?;
         self.store.flush().await?;
-        self.outbox.notify_one();
+        self.avisar();
         Ok(novo)
     }
 
@@ -185,7 +194,7 @@ impl Saga {
             }
         };
         self.store.flush().await?;
-        self.outbox.notify_one();
+        self.avisar();
         inc(&self.metrics.criados);
         tracing::info!(pedido = %id, "order recorded pendente");
         failpoint::hit("after_pendente");

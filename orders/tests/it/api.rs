@@ -357,7 +357,7 @@ async fn ops_endpoints_answer_and_ready_follows_the_catalog() {
         .await
         .unwrap();
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["publishing"], "disabled");
+    assert_eq!(v["delivery"], "direct");
     let (s, _, v) = http(Method::GET, &format!("{base}/openapi.json"), &[], None)
         .await
         .unwrap();

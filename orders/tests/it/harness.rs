@@ -138,27 +138,65 @@ impl Catalog {
 pub struct Cart {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// Its state (store, metrics).
+    pub state: cart::AppState,
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl Cart {
-    /// Starts the cart over `store`, pricing from `catalog`.
+    /// Starts the cart over `store`, pricing from `catalog`, taking direct order-event
+    /// deliveries signed with the test secret.
     pub async fn start_with(catalog: &Catalog, store: Arc<dyn CartStore>) -> Self {
+        Self::start_consuming(catalog, store, None).await
+    }
+
+    /// As [`Cart::start_with`], also consuming `pedidos:eventos` as `events` says.
+    pub async fn start_consuming(
+        catalog: &Catalog,
+        store: Arc<dyn CartStore>,
+        events: Option<cart::events::EventsConfig>,
+    ) -> Self {
         let client = CatalogClient::new(catalog.cluster.api_addrs());
-        let state = cart::AppState::new(
+        let mut state = cart::AppState::new(
             store,
             Arc::new(CatalogoReal(client)),
             cart::Limits::default(),
         );
+        state.jwt_secret = Secret::new(TEST_JWT_SECRET);
+        let consumer = events.map(|c| cart::events::Consumer::for_state(c, &state).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(cart::run(listener, state, async move {
+        tokio::spawn(cart::serve(listener, state.clone(), consumer, async move {
             let _ = rx.await;
         }));
         Self {
             url,
+            state,
             stop: Some(tx),
+        }
+    }
+
+    /// How many order events the cart handled with `outcome` (`emptied`, `duplicate`, ...).
+    pub fn handled(&self, outcome: &str) -> u64 {
+        let line = format!("cart_order_events_total{{outcome=\"{outcome}\"}} ");
+        self.state
+            .metrics
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()).map(str::to_owned))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Whether `session` has a cart, read through the cart API.
+    pub async fn has_cart(&self, session: &str) -> bool {
+        let url = format!("{}/api/carrinho/{session}", self.url);
+        let (s, _, v) = http(Method::GET, &url, &[], None).await.unwrap();
+        match s {
+            StatusCode::OK => true,
+            StatusCode::NOT_FOUND => false,
+            s => panic!("cart read answered {s}: {v}"),
         }
     }
 
@@ -254,6 +292,11 @@ impl OrdersApi {
 
     /// The `orders_open_saga_steps` gauge of `/metrics`.
     pub async fn open_steps(&self) -> Option<u64> {
+        self.metric("orders_open_saga_steps").await
+    }
+
+    /// The value of an unlabelled metric of `/metrics`.
+    pub async fn metric(&self, name: &str) -> Option<u64> {
         let t = Transport::http();
         let r = t
             .send(
@@ -266,8 +309,9 @@ impl OrdersApi {
             .await
             .ok()?;
         let text = String::from_utf8(r.body.to_vec()).ok()?;
+        let prefix = format!("{name} ");
         text.lines()
-            .find_map(|l| l.strip_prefix("orders_open_saga_steps "))
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
             .and_then(|v| v.trim().parse().ok())
     }
 
@@ -330,7 +374,26 @@ pub fn config(
 impl InProcess {
     /// Opens and serves `config` on a free port.
     pub async fn start(config: orders::config::Config) -> Self {
-        let app = orders::App::open(config).unwrap();
+        Self::serve(orders::App::open(config).unwrap()).await
+    }
+
+    /// As [`InProcess::start`], delivering order events (without Redis) to `url` instead of
+    /// the cart it reads.
+    pub async fn start_with_delivery_to(config: orders::config::Config, url: &str) -> Self {
+        let direto = orders::direct::EntregaDireta::new(
+            url,
+            config.jwt_secret.clone(),
+            config.cart_timeout(),
+        );
+        Self::serve(
+            orders::App::open(config)
+                .unwrap()
+                .with_direct_delivery(direto),
+        )
+        .await
+    }
+
+    async fn serve(app: orders::App) -> Self {
         let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -5,6 +5,7 @@
 mod api;
 mod cart_events;
 mod crash;
+mod delivery;
 mod harness;
 mod outbox;
 mod race;

@@ -1,0 +1,66 @@
+//! `POST /interno/eventos-pedido`: one order event delivered by orders directly, when orders
+//! has no Redis broker. The body is the outbox entry (`{evento, session_id, status}`); the
+//! caller holds a service JWT signed with the cluster's `jwt_secret`.
+//!
+//! The call is idempotent: the event is applied by [`crate::dedupe::aplicar`], so a
+//! confirmation delivered twice (orders retries until it hears 200) empties its cart once.
+//! 200 `{"resultado": ...}` acknowledges the event; 503 asks orders to retry.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use confeitaria_types::auth::{self, TokenRole};
+use confeitaria_types::orders::EventoPedido;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::dedupe;
+use crate::error::CartError;
+use crate::session::SessionId;
+use crate::AppState;
+
+/// The path orders posts to.
+pub const PATH: &str = "/interno/eventos-pedido";
+
+/// What the cart reads of an outbox entry (other fields are ignored).
+#[derive(Debug, Deserialize)]
+pub struct Entrega {
+    /// The event.
+    pub evento: EventoPedido,
+    /// The order's cart session.
+    pub session_id: String,
+}
+
+/// `POST /interno/eventos-pedido` (service token).
+pub async fn receber(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, CartError> {
+    let h = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    auth::verify(st.jwt_secret.expose(), auth::bearer(h)?, TokenRole::Service)?;
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            CartError::PayloadTooLarge
+        } else {
+            CartError::InvalidJson(r.body_text())
+        }
+    })?;
+    let e: Entrega =
+        serde_json::from_slice(&bytes).map_err(|e| CartError::InvalidJson(e.to_string()))?;
+    let session = SessionId::parse(&e.session_id).ok_or(CartError::InvalidSession)?;
+    let r = dedupe::aplicar(
+        st.store.as_ref(),
+        st.vistos.as_ref(),
+        e.evento.dados.tipo(),
+        &e.evento.id,
+        &session,
+    )
+    .await?;
+    st.metrics.record_event(r.as_str());
+    Ok(Json(json!({ "resultado": r.as_str() })))
+}
