@@ -1,4 +1,4 @@
-//! The four cart endpoints of DESIGN.md.
+//! The four cart endpoints of docs/design.md.
 //!
 //! Every handler validates its input before touching the store, asks the store for one atomic
 //! step, and prices the resulting lines from the catalog.

@@ -65,6 +65,8 @@ pub enum ClientError {
         code: String,
         /// Message.
         message: String,
+        /// The product the conflict is about (`insufficient_stock`, `inactive_product`).
+        doce_id: Option<u64>,
     },
     /// The request was refused as malformed (400, 405, 413, 422).
     #[error("{code}: {message}")]
@@ -185,12 +187,16 @@ impl CatalogClient<HttpConnector> {
 /// Maps an error response to a [`ClientError`].
 pub(crate) fn to_error(resp: &Response) -> ClientError {
     let body: Option<ErrorBody> = serde_json::from_slice(&resp.body).ok();
-    let (code, message) = body
-        .map(|b| (b.error.code, b.error.message))
-        .unwrap_or_else(|| (resp.status.as_str().to_owned(), String::new()));
+    let (code, message, doce_id) = body
+        .map(|b| (b.error.code, b.error.message, b.error.doce_id))
+        .unwrap_or_else(|| (resp.status.as_str().to_owned(), String::new(), None));
     match resp.status {
         StatusCode::NOT_FOUND => ClientError::NotFound,
-        StatusCode::CONFLICT => ClientError::Conflict { code, message },
+        StatusCode::CONFLICT => ClientError::Conflict {
+            code,
+            message,
+            doce_id,
+        },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ClientError::Unauthorized(message),
         StatusCode::SERVICE_UNAVAILABLE if code == "no_leader" => ClientError::NoLeader,
         s if s.is_client_error() => ClientError::BadRequest { code, message },

@@ -1,4 +1,4 @@
-//! One typed method per catalog endpoint (DESIGN.md "API"), each declaring how it is routed
+//! One typed method per catalog endpoint (docs/design.md "API"), each declaring how it is routed
 //! and whether it is safe to send again.
 //!
 //! | call | route | retried after it may have arrived |

@@ -1,4 +1,4 @@
-//! The API's error type and its one `IntoResponse`: DESIGN.md's JSON error body with the
+//! The API's error type and its one `IntoResponse`: docs/design.md's JSON error body with the
 //! right status. 5xx bodies never carry internals; the detail is logged here instead.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -33,6 +33,9 @@ pub enum ApiError {
         code: String,
         /// What conflicts.
         message: String,
+        /// The product it is about, when there is one (`insufficient_stock`,
+        /// `inactive_product`).
+        doce_id: Option<u64>,
     },
     /// Body over the limit (413).
     #[error("request body too large")]
@@ -64,14 +67,25 @@ impl ApiError {
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         let message = e.to_string();
+        let doce_id = e.doce_id();
         match e {
             CommandError::Invalid { code, .. } => ApiError::BadRequest { code, message },
             CommandError::NotFound { what } => ApiError::NotFound(what),
             CommandError::InsufficientStock { .. } => ApiError::Conflict {
                 code: "insufficient_stock".into(),
                 message,
+                doce_id,
             },
-            CommandError::Conflict { code, .. } => ApiError::Conflict { code, message },
+            CommandError::InactiveProduct { .. } => ApiError::Conflict {
+                code: "inactive_product".into(),
+                message,
+                doce_id,
+            },
+            CommandError::Conflict { code, .. } => ApiError::Conflict {
+                code,
+                message,
+                doce_id,
+            },
         }
     }
 }
@@ -113,6 +127,10 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let doce_id = match &self {
+            ApiError::Conflict { doce_id, .. } => *doce_id,
+            _ => None,
+        };
         let (status, code, message) = match &self {
             ApiError::BadRequest { code, message } => {
                 (StatusCode::BAD_REQUEST, code.as_str(), message.clone())
@@ -127,7 +145,7 @@ impl IntoResponse for ApiError {
                 "method_not_allowed",
                 "method not allowed on this path".into(),
             ),
-            ApiError::Conflict { code, message } => {
+            ApiError::Conflict { code, message, .. } => {
                 (StatusCode::CONFLICT, code.as_str(), message.clone())
             }
             ApiError::TooLarge => (
@@ -161,7 +179,11 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let mut resp = (status, Json(ErrorBody::new(code, message))).into_response();
+        let mut resp = (
+            status,
+            Json(ErrorBody::new(code, message).with_doce_id(doce_id)),
+        )
+            .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));

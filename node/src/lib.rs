@@ -1,7 +1,7 @@
 //! A catalog node: one member of the three-node Raft cluster that keeps the shop's catalog.
 //!
 //! - [`raft_node`]: the Raft member, and how writes and reads travel through it;
-//! - [`api`]: the public REST API (DESIGN.md "API");
+//! - [`api`]: the public REST API (docs/design.md "API");
 //! - [`batch`]: group commit — concurrent writes proposed as one log entry;
 //! - [`coalesce`]: concurrent read-index requests share quorum rounds;
 //! - [`election`]: split votes broken by a fresh random delay per lost term;

@@ -160,7 +160,7 @@ impl CatalogNode {
     /// Proposes `cmd` through the leader and returns its result once applied.
     pub async fn write(&self, cmd: Command) -> Result<(CommandOutput, Served), ApiError> {
         cmd.validate()?;
-        let retry_safe = is_idempotent(&cmd);
+        let retry_safe = cmd.retry_safe();
         let req = ForwardRequest::Write(cmd);
         match self.submit(req, retry_safe).await? {
             (ForwardResponse::Applied(r), served) => Ok((r?, served)),
@@ -356,6 +356,7 @@ impl CatalogNode {
             (ForwardResponse::Failed(m), _) => Err(ApiError::Conflict {
                 code: "membership_change_failed".into(),
                 message: m,
+                doce_id: None,
             }),
             (other, _) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
         }
@@ -417,11 +418,6 @@ impl Backoff {
         self.0 = (self.0 * 2).min(Duration::from_millis(100));
         Ok(())
     }
-}
-
-/// Commands safe to send twice: the second application is a no-op or sets the same value.
-pub fn is_idempotent(cmd: &Command) -> bool {
-    !matches!(cmd, Command::CreateDoce(_) | Command::AdjustEstoque { .. })
 }
 
 /// A client write's outcome as a forward answer.

@@ -1,4 +1,4 @@
-//! The order endpoints of DESIGN.md.
+//! The order endpoints of docs/design.md.
 //!
 //! - `POST /api/pedidos` `{session_id}` with `Idempotency-Key`: checkout (201 new, 200 replay);
 //! - `GET /api/pedidos/{id}`, `GET /api/pedidos/{id}/eventos`: owner's `X-Session-Id` or admin;

@@ -48,7 +48,7 @@ pub enum OrdersError {
     /// The cart has no lines (409 `empty_cart`).
     #[error("the cart is empty")]
     EmptyCart,
-    /// A status change DESIGN.md does not allow (409 `illegal_transition`).
+    /// A status change docs/design.md does not allow (409 `illegal_transition`).
     #[error("{0}")]
     IllegalTransition(String),
     /// Another step of the order is under way (409 `operation_in_progress`).

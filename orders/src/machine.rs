@@ -28,7 +28,7 @@ pub struct Estado {
     pub seq: u64,
 }
 
-/// Whether DESIGN.md allows moving an order from `de` to `para`.
+/// Whether docs/design.md allows moving an order from `de` to `para`.
 pub fn transicao_valida(de: StatusPedido, para: StatusPedido) -> bool {
     use StatusPedido::*;
     matches!(

@@ -61,21 +61,21 @@ enum Resposta {
     Indisponivel(String),
 }
 
-/// `"... product 7 ..."` → 7: the catalog names the short product only in its message.
-fn produto_na_mensagem(message: &str) -> Option<u64> {
-    let (_, rest) = message.split_once("product ")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 fn classificar(r: Result<Reserva, ClientError>) -> Resposta {
     match r {
         Ok(_) => Resposta::Feita,
-        Err(
-            ClientError::Conflict { code, message } | ClientError::BadRequest { code, message },
-        ) => Resposta::Recusada(Rejeicao {
-            doce_id: produto_na_mensagem(&message),
+        Err(ClientError::Conflict {
             code,
+            message,
+            doce_id,
+        }) => Resposta::Recusada(Rejeicao {
+            code,
+            doce_id,
+            message,
+        }),
+        Err(ClientError::BadRequest { code, message }) => Resposta::Recusada(Rejeicao {
+            code,
+            doce_id: None,
             message,
         }),
         Err(ClientError::NotFound) => Resposta::Recusada(Rejeicao {
@@ -396,21 +396,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_short_product_is_read_from_the_catalog_message() {
-        assert_eq!(
-            produto_na_mensagem("insufficient stock for product 12: 0 available, 1 asked"),
-            Some(12)
-        );
-        assert_eq!(produto_na_mensagem("product 3 is not for sale"), Some(3));
-        assert_eq!(produto_na_mensagem("nothing here"), None);
-    }
-
-    #[test]
     fn refusals_unavailability_and_success_are_told_apart() {
         assert!(matches!(
             classificar(Err(ClientError::Conflict {
                 code: "insufficient_stock".into(),
-                message: "insufficient stock for product 2: 0 available, 1 asked".into()
+                message: "the message is for people".into(),
+                doce_id: Some(2),
             })),
             Resposta::Recusada(Rejeicao {
                 doce_id: Some(2),

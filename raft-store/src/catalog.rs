@@ -279,10 +279,7 @@ impl CatalogState {
                 .get(&doce_id)
                 .ok_or_else(|| not_found(format!("product {doce_id}")))?;
             if !rec.doce.ativo {
-                return Err(conflict(
-                    "inactive_product",
-                    format!("product {doce_id} is not for sale"),
-                ));
+                return Err(CommandError::InactiveProduct { doce_id });
             }
             if rec.contadores.disponivel < pedido {
                 return Err(CommandError::InsufficientStock {

@@ -115,6 +115,12 @@ pub enum CommandError {
         /// Units asked.
         pedido: u64,
     },
+    /// A reservation names a product that is not for sale (409 `inactive_product`).
+    #[error("product {doce_id} is not for sale")]
+    InactiveProduct {
+        /// The product.
+        doce_id: u64,
+    },
     /// The command conflicts with the current state (409).
     #[error("{message}")]
     Conflict {
@@ -123,6 +129,20 @@ pub enum CommandError {
         /// What conflicts.
         message: String,
     },
+}
+
+impl CommandError {
+    /// The product the refusal is about, for callers that act on it (the orders saga names
+    /// the short product to the shopper) without parsing the message.
+    pub fn doce_id(&self) -> Option<u64> {
+        match self {
+            CommandError::InsufficientStock { doce_id, .. }
+            | CommandError::InactiveProduct { doce_id } => Some(*doce_id),
+            CommandError::Invalid { .. }
+            | CommandError::NotFound { .. }
+            | CommandError::Conflict { .. } => None,
+        }
+    }
 }
 
 /// The result every applied command returns.
@@ -214,6 +234,37 @@ fn check_estoque(e: u64) -> Result<(), CommandError> {
 }
 
 impl Command {
+    /// Whether sending this command a second time, after the first may already have been
+    /// applied, leaves the catalog as one application would: the second is a no-op or sets
+    /// the same value. Forwarding retries a write that may have reached a leader only when
+    /// this holds.
+    ///
+    /// The `match` is exhaustive on purpose: a new variant does not compile until someone
+    /// decides whether it is safe to re-send.
+    pub fn retry_safe(&self) -> bool {
+        match self {
+            // Applied once in the cluster's life; a repeat reports `Seeded(false)`.
+            Command::Seed { .. } => true,
+            // Sets the category to the given value.
+            Command::UpsertCategoria(_) => true,
+            // Sets the given fields.
+            Command::UpdateDoce { .. } => true,
+            // Sets available stock to an absolute figure.
+            Command::SetEstoque { .. } => true,
+            // Idempotent by reservation id (refusals included).
+            Command::Reservar(_) | Command::Confirmar { .. } | Command::Liberar { .. } => true,
+            // A second application creates a second sweet.
+            Command::CreateDoce(_) => false,
+            // A second application moves stock twice.
+            Command::AdjustEstoque { .. } => false,
+            // A re-sent batch is each of its commands re-sent, in order: each answers as its
+            // own retry would. (The batch as a whole need not equal one application: in
+            // `[Confirmar r, Reservar r]` the second pass confirms what the first reserved, a
+            // legal order of the same two requests.)
+            Command::Batch(cmds) => cmds.iter().all(Command::retry_safe),
+        }
+    }
+
     /// Checks the command's own fields (not the state): bounds, formats, lengths.
     pub fn validate(&self) -> Result<(), CommandError> {
         match self {

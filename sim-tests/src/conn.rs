@@ -217,8 +217,8 @@ fn reservation(r: Result<confeitaria_types::Reserva, ClientError>) -> Outcome {
 fn refused(e: ClientError) -> Outcome {
     match e {
         ClientError::NotFound => Outcome::Fail(Refusal::NotFound),
-        ClientError::Conflict { code, message } => Outcome::Fail(match code.as_str() {
-            "insufficient_stock" => Refusal::InsufficientStock(short_product(&message)),
+        ClientError::Conflict { code, doce_id, .. } => Outcome::Fail(match code.as_str() {
+            "insufficient_stock" => Refusal::InsufficientStock(doce_id),
             "negative_stock" => Refusal::NegativeStock,
             "reservation_released" => Refusal::Released,
             _ => Refusal::Other(code),
@@ -228,10 +228,4 @@ fn refused(e: ClientError) -> Outcome {
         ClientError::NoLeader => Outcome::Unknown("no leader".into()),
         ClientError::Unavailable(m) => Outcome::Unknown(m),
     }
-}
-
-/// The product named by "insufficient stock for product 7: ...".
-fn short_product(message: &str) -> Option<ProductId> {
-    let rest = message.strip_prefix("insufficient stock for product ")?;
-    rest.split(':').next()?.trim().parse().ok()
 }

@@ -1,4 +1,4 @@
-//! The catalog's domain as it travels on the wire (field names follow DESIGN.md).
+//! The catalog's domain as it travels on the wire (field names follow docs/design.md).
 
 use serde::{Deserialize, Serialize};
 

@@ -16,6 +16,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation; never internals.
     pub message: String,
+    /// The product the error is about, on `insufficient_stock` and `inactive_product`, so
+    /// that no caller parses the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doce_id: Option<u64>,
 }
 
 impl ErrorBody {
@@ -25,7 +29,14 @@ impl ErrorBody {
             error: ErrorDetail {
                 code: code.into(),
                 message: message.into(),
+                doce_id: None,
             },
         }
+    }
+
+    /// The same body naming the product it is about.
+    pub fn with_doce_id(mut self, doce_id: Option<u64>) -> Self {
+        self.error.doce_id = doce_id;
+        self
     }
 }

@@ -1,7 +1,7 @@
 //! The orders service's wire types (`/api/pedidos/...` and the `pedidos:eventos` stream).
 //!
 //! An order (`Pedido`) is the fold of its events (`EventoPedido`); both travel as JSON with
-//! Portuguese field names, as DESIGN.md fixes them.
+//! Portuguese field names, as docs/design.md fixes them.
 
 use serde::{Deserialize, Serialize};
 

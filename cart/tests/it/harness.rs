@@ -181,7 +181,7 @@ impl Resp {
             .map_or(0, |i| i["quantidade"].as_u64().unwrap())
     }
 
-    /// Asserts a DESIGN.md error: status, JSON body with this code and a message.
+    /// Asserts a docs/design.md error: status, JSON body with this code and a message.
     #[track_caller]
     pub fn assert_error(&self, status: StatusCode, code: &str) {
         assert_eq!(self.status, status, "body: {}", self.text);

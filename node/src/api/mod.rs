@@ -1,4 +1,4 @@
-//! The public REST API of a catalog node (DESIGN.md "API"): routes, extractors that turn bad
+//! The public REST API of a catalog node (docs/design.md "API"): routes, extractors that turn bad
 //! input into JSON errors, and the middleware every response passes through.
 
 mod catalog;

@@ -1,4 +1,4 @@
-//! The REST API's contract: bad input is refused with DESIGN.md's JSON errors and changes
+//! The REST API's contract: bad input is refused with docs/design.md's JSON errors and changes
 //! nothing; admin and service calls need their tokens; the RPC port needs the cluster secret.
 
 use std::time::Duration;
@@ -397,6 +397,8 @@ async fn a_refused_reservation_stays_refused_on_every_node_and_after_a_restart()
     )
     .await;
     assert_error(&r, 409, "insufficient_stock");
+    // The short product is a field of the error, so no caller parses the message.
+    assert_eq!(r.json["error"]["doce_id"], 4, "{}", r.json);
     // Stock arrives: a late duplicate of the refused request must still be refused, or a
     // caller told "refused" would hold stock it never knew about.
     let adjust = "{\"delta\":100}";

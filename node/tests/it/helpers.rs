@@ -17,7 +17,7 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.raw.header(name)
     }
-    /// The error code of a DESIGN.md error body.
+    /// The error code of a docs/design.md error body.
     pub fn code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("")
     }

@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use confeitaria_types::AtualizaDoce;
 
 fn cat(slug: &str) -> Categoria {
     Categoria {
@@ -320,5 +321,78 @@ proptest! {
                 prop_assert_eq!(c.vendido, held(&s, *id, EstadoReserva::Confirmada));
             }
         }
+    }
+}
+
+/// Any single command of the catalog, the ones that are not safe to re-send included. (A
+/// re-sent batch is each of its commands re-sent in order, so batches are judged per command.)
+fn arb_any_command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        arb_command(),
+        (1u64..=4, 1u64..1000).prop_map(|(id, preco)| Command::UpdateDoce {
+            id,
+            update: AtualizaDoce {
+                preco_centavos: Some(preco),
+                ..AtualizaDoce::default()
+            },
+        }),
+        Just(Command::UpsertCategoria(cat("tortas"))),
+        Just(Command::CreateDoce(novo("novo", 2))),
+        Just(Command::Seed {
+            categorias: vec![cat("bolos")],
+            doces: vec![novo("semente", 1)],
+        }),
+    ]
+}
+
+/// `s` with every sweet's version set to zero: a repeated descriptive update bumps the
+/// version again but leaves the catalog as one application did.
+fn ignoring_versions(s: &CatalogState) -> CatalogState {
+    let mut s = s.clone();
+    for rec in s.doces.values_mut() {
+        rec.doce.versao = 0;
+    }
+    s
+}
+
+proptest! {
+    /// `Command::retry_safe` tells the truth: a command it calls safe, applied a second time
+    /// (a forward retried after a lost answer), leaves the catalog as one application did; one
+    /// it calls unsafe can change it.
+    #[test]
+    fn retry_safe_commands_apply_twice_as_once(
+        history in prop::collection::vec(arb_command(), 0..20),
+        cmd in arb_any_command(),
+    ) {
+        let mut s = state_with(&[5, 5, 0, 10]);
+        for c in &history {
+            let _ = s.apply(c);
+        }
+        let mut once = s.clone();
+        let _ = once.apply(&cmd);
+        let mut twice = once.clone();
+        let _ = twice.apply(&cmd);
+        if cmd.retry_safe() {
+            prop_assert_eq!(ignoring_versions(&twice), ignoring_versions(&once), "{:?}", cmd);
+        }
+    }
+}
+
+#[test]
+fn unsafe_commands_change_the_catalog_when_applied_twice() {
+    for cmd in [
+        Command::CreateDoce(novo("novo", 2)),
+        Command::AdjustEstoque { id: 1, delta: 1 },
+        Command::Batch(vec![
+            Command::SetEstoque { id: 1, estoque: 3 },
+            Command::AdjustEstoque { id: 2, delta: -1 },
+        ]),
+    ] {
+        assert!(!cmd.retry_safe(), "{cmd:?}");
+        let mut once = state_with(&[5, 5, 0, 10]);
+        once.apply(&cmd).unwrap();
+        let mut twice = once.clone();
+        twice.apply(&cmd).unwrap();
+        assert_ne!(twice, once, "{cmd:?}");
     }
 }
