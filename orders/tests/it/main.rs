@@ -7,6 +7,7 @@ mod cart_events;
 mod crash;
 mod delivery;
 mod harness;
+mod live;
 mod outbox;
 mod race;
 mod settings;
