@@ -82,6 +82,9 @@ pub enum Command {
     /// Run the orders service in this process (what `up` starts as a child).
     #[command(hide = true)]
     ServeOrders(ServeServiceArgs),
+    /// Run the gateway in this process (what `up` starts as a child).
+    #[command(hide = true)]
+    ServeGateway(ServeServiceArgs),
     /// Serve a fixed JSON body with a bare axum handler (the bench's baseline).
     #[command(hide = true)]
     ServeBaseline(ServeBaselineArgs),
@@ -262,7 +265,7 @@ pub struct ServeNodeArgs {
     pub stop_on_stdin_eof: bool,
 }
 
-/// `serve-cart`, `serve-orders` (hidden): everything else comes from the cluster file.
+/// `serve-cart`, `serve-orders`, `serve-gateway` (hidden): everything else comes from the cluster file.
 #[derive(Debug, Args)]
 pub struct ServeServiceArgs {
     /// Stop when standard input closes (set by `up`, so a service never outlives it).

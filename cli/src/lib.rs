@@ -39,7 +39,7 @@ use context::Context;
 pub fn is_service(cli: &Cli) -> bool {
     matches!(
         cli.command,
-        Command::ServeNode(_) | Command::ServeBaseline(_)
+        Command::ServeNode(_) | Command::ServeGateway(_) | Command::ServeBaseline(_)
     )
 }
 
@@ -61,10 +61,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::ServeCart(a) => serve::serve_cart(&ctx, a).await,
         #[cfg(feature = "services")]
         Command::ServeOrders(a) => serve::serve_orders(&ctx, a).await,
+        #[cfg(feature = "services")]
+        Command::ServeGateway(a) => serve::serve_gateway(&ctx, a).await,
         #[cfg(not(feature = "services"))]
-        Command::ServeCart(_) | Command::ServeOrders(_) => Err(CliError::Other(
-            "built without the `services` feature".into(),
-        )),
+        Command::ServeCart(_) | Command::ServeOrders(_) | Command::ServeGateway(_) => Err(
+            CliError::Other("built without the `services` feature".into()),
+        ),
         Command::ServeBaseline(a) => serve::serve_baseline(a).await,
     }
 }

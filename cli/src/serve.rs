@@ -58,6 +58,60 @@ pub async fn serve_orders(ctx: &Context, args: &ServeServiceArgs) -> Result<(), 
 }
 
 #[cfg(feature = "services")]
+/// `serve-gateway`: the gateway as the cluster file sets it up (`[gateway] addr`, the file's
+/// nodes with their ids, cart and orders, its JWT secret), with the dashboard's kill and
+/// start buttons going through `up`'s control socket — the path `node kill/start` takes.
+pub async fn serve_gateway(ctx: &Context, args: &ServeServiceArgs) -> Result<(), CliError> {
+    let config: gateway::config::Config = service_config(ctx, "gateway", |f| f.gateway.is_some())?;
+    let socket = ctx
+        .data_dir(&ctx.cluster_file()?)?
+        .join(crate::control::SOCKET_FILE);
+    let control: std::sync::Arc<dyn gateway::control::NodeControl> =
+        std::sync::Arc::new(UpControl(socket));
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .map_err(CliError::io(format!("binding {}", config.addr)))?;
+    gateway::run(
+        listener,
+        &config,
+        Some(control),
+        shutdown_signal(args.stop_on_stdin_eof),
+    )
+    .await
+    .map_err(|e| CliError::Other(format!("gateway: {e}")))
+}
+
+#[cfg(feature = "services")]
+/// Node controls through `up`'s control socket at this path.
+struct UpControl(std::path::PathBuf);
+
+#[cfg(feature = "services")]
+impl UpControl {
+    fn send(
+        &self,
+        req: crate::control::ControlRequest,
+    ) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        let socket = self.0.clone();
+        Box::pin(async move {
+            crate::control::request(&socket, &req)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+#[cfg(feature = "services")]
+impl gateway::control::NodeControl for UpControl {
+    fn kill(&self, id: u64) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        self.send(crate::control::ControlRequest::Kill { node: id })
+    }
+    fn start(&self, id: u64) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        self.send(crate::control::ControlRequest::Start { node: id })
+    }
+}
+
+#[cfg(feature = "services")]
 /// The settings of service `name` from the cluster file, whose values win over the
 /// environment's (they are what `up` resolved and waits on); `listed` says whether the file
 /// has the service's section.

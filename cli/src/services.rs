@@ -74,8 +74,11 @@ pub fn plan(file: &ClusterFile, config: &Path) -> Vec<ServiceSpec> {
             specs.push(service("orders", "serve-orders", &o.addr));
         }
     }
-    // The gateway joins here once its crate exposes a run function; see docs/cli.md
-    // ("Adding a service to up").
+    if cfg!(feature = "services") {
+        if let Some(g) = &file.gateway {
+            specs.push(service("gateway", "serve-gateway", &g.addr));
+        }
+    }
     specs
 }
 

@@ -345,6 +345,13 @@ async fn print_ready(ctx: &Context, sup: &Supervisor) {
         Some((id, term)) => println!("leader: node {id} (term {term})"),
         None => println!("leader: none yet"),
     }
+    if let Some(g) = sup.children.iter().find(|s| s.spec.name == "gateway") {
+        println!(
+            "shop: {}/  dashboard: {}/painel",
+            g.spec.url(),
+            g.spec.url()
+        );
+    }
     println!(
         "\nCtrl-C stops everything. In another terminal: `confeitaria watch`, then `confeitaria node kill {}`.",
         leader.map_or(1, |l| l.0)

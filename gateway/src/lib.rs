@@ -1,0 +1,333 @@
+//! Confeitaria's gateway: the shop's one front door on port 8000.
+//!
+//! - [`proxy`]: pass-through forwarding to the catalog nodes, the cart and orders, with
+//!   retries where [`retry`] says they are safe, event streams streamed;
+//! - [`upstream`]: the pools of instances and how one is picked (leader for writes,
+//!   round-robin over healthy nodes for reads);
+//! - [`health`], [`breaker`]: passive and active health, the circuit breaker per instance;
+//! - [`probe`]: the active prober (`/cluster/status`, `/health`) and the leader timeline;
+//! - [`limits`]: per-client rate limit and per-upstream load shedding;
+//! - [`painel`]: the live cluster dashboard (`/painel`, Server-Sent Events), with node
+//!   controls through [`control::NodeControl`] under `confeitaria up`;
+//! - [`metrics`], [`window`]: Prometheus metrics and the dashboard's sliding window;
+//! - [`config`], [`error`], [`openapi`].
+//!
+//! [`router`] builds the routes over a [`Gateway`]; [`serve`] runs them (and the prober) on
+//! a listener until a shutdown future resolves; [`run`] builds it all from a
+//! [`config::Config`] — what the `gateway` binary and `confeitaria up` run.
+
+pub mod breaker;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod health;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod painel;
+pub mod probe;
+pub mod proxy;
+pub mod retry;
+pub mod upstream;
+pub mod window;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{BoxError, Json, Router};
+use confeitaria_client::config::Secret;
+use confeitaria_service::http::ServiceState;
+use governor::DefaultKeyedRateLimiter;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
+
+use crate::config::Config;
+use crate::control::NodeControl;
+use crate::error::GatewayError;
+use crate::health::HealthPolicy;
+use crate::metrics::Metrics;
+use crate::probe::Timeline;
+use crate::proxy::UpstreamClient;
+use crate::upstream::{Group, Pool};
+
+/// Everything the gateway's handlers and tasks share.
+pub struct Inner {
+    /// The catalog nodes.
+    pub catalog: Pool,
+    /// The cart.
+    pub cart: Pool,
+    /// Orders.
+    pub orders: Pool,
+    /// The pooled upstream client.
+    pub client: UpstreamClient,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Health thresholds and probe timing.
+    pub health_policy: HealthPolicy,
+    /// Deadline of a whole request.
+    pub request_timeout: Duration,
+    /// Requests in flight per upstream before shedding.
+    pub max_in_flight: usize,
+    /// Per-client limiter; `None`: no limit.
+    pub rate_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Leader changes seen by the prober.
+    pub timeline: Timeline,
+    /// Kills and starts nodes for the dashboard (under `confeitaria up`).
+    pub control: Option<Arc<dyn NodeControl>>,
+    /// Key of admin JWTs.
+    pub jwt_secret: Secret,
+}
+
+/// The shared state: cheap to clone.
+#[derive(Clone)]
+pub struct Gateway(Arc<Inner>);
+
+impl Deref for Gateway {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Gateway {
+    /// A gateway as `config` says, with node controls if given.
+    pub fn new(config: &Config, control: Option<Arc<dyn NodeControl>>) -> Self {
+        let breaker = config.breaker_policy();
+        let ms = Duration::from_millis;
+        let catalog = Pool::new(
+            Group::Catalog,
+            &config.catalog_nodes,
+            &config.catalog_node_ids,
+            ms(config.catalog_timeout_ms),
+            breaker,
+        );
+        let one = |group, url: &str, timeout| {
+            Pool::new(group, &[url.to_owned()], &[], ms(timeout), breaker)
+        };
+        Self(Arc::new(Inner {
+            catalog,
+            cart: one(Group::Cart, &config.cart_url, config.cart_timeout_ms),
+            orders: one(Group::Orders, &config.orders_url, config.orders_timeout_ms),
+            client: proxy::client(),
+            metrics: Metrics::default(),
+            health_policy: config.health_policy(),
+            request_timeout: config.request_timeout(),
+            max_in_flight: usize::try_from(config.max_in_flight).unwrap_or(usize::MAX),
+            rate_limiter: limits::rate_limiter(config.rate_limit_per_sec, config.rate_burst),
+            timeline: Timeline::default(),
+            control,
+            jwt_secret: config.jwt_secret.clone(),
+        }))
+    }
+
+    /// The pool of `group`.
+    pub fn pool(&self, group: Group) -> &Pool {
+        match group {
+            Group::Catalog => &self.catalog,
+            Group::Cart => &self.cart,
+            Group::Orders => &self.orders,
+        }
+    }
+
+    /// Every pool.
+    pub fn pools(&self) -> [&Pool; 3] {
+        [&self.catalog, &self.cart, &self.orders]
+    }
+}
+
+impl ServiceState for Gateway {
+    type Error = GatewayError;
+
+    fn request_timeout(&self) -> Duration {
+        self.0.request_timeout
+    }
+
+    fn record_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.metrics.request(method, route, status, took);
+    }
+
+    fn metrics_text(&self) -> String {
+        self.metrics.render(&self.pools())
+    }
+
+    fn openapi() -> Value {
+        openapi::document()
+    }
+}
+
+/// The gateway's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
+/// 404/405, request deadline and counting), every response tagged with `X-Request-Id` and
+/// `X-Upstream`.
+pub fn router(gw: Gateway) -> Router {
+    let shed = |gw: &Gateway| {
+        let for_errors = gw.clone();
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(move |e: BoxError| {
+                limits::overloaded(for_errors.clone(), e)
+            }))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::new(gw.max_in_flight))
+    };
+    let limited = |routes: Router<Gateway>| {
+        routes
+            .route_layer(shed(&gw))
+            .route_layer(middleware::from_fn_with_state(
+                gw.clone(),
+                limits::rate_limit,
+            ))
+    };
+    let catalog = limited(
+        Router::new()
+            .route("/api/produtos", any(proxy::catalog))
+            .route("/api/produtos/{*rest}", any(proxy::catalog))
+            .route("/api/categorias", any(proxy::catalog))
+            .route("/api/reservas", any(proxy::catalog))
+            .route("/api/reservas/{*rest}", any(proxy::catalog))
+            .route("/cluster/{*rest}", get(proxy::catalog)),
+    );
+    let cart = limited(
+        Router::new()
+            .route("/api/carrinho", any(proxy::cart))
+            .route("/api/carrinho/{*rest}", any(proxy::cart)),
+    );
+    let orders = limited(
+        Router::new()
+            .route("/api/pedidos", any(proxy::orders))
+            .route("/api/pedidos/{*rest}", any(proxy::orders)),
+    );
+    let own = Router::new()
+        .route("/", get(vitrine_provisoria))
+        .route("/ready", get(ready))
+        .route("/painel", get(painel::page))
+        .route("/painel/eventos", get(painel::eventos))
+        .route("/painel/entrar", post(painel::entrar))
+        .route("/painel/sair", post(painel::sair))
+        .route("/painel/nos/{id}/{acao}", post(painel::controlar));
+    let routes = own.merge(catalog).merge(cart).merge(orders);
+    confeitaria_service::http::finish(routes, proxy::BODY_LIMIT, gw)
+        .layer(middleware::from_fn(request_id))
+}
+
+/// Longest `X-Request-Id` accepted from a client; longer or odd ones are replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Takes the client's `X-Request-Id` (visible ASCII, at most 128 bytes) or mints one, puts it
+/// on the request (so it reaches the upstream) and on the response, and names the gateway
+/// itself in `X-Upstream` when no upstream answered.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned();
+    let id = match given {
+        Some(v) => v,
+        None => {
+            let minted = format!("{:032x}", rand::random::<u128>());
+            match HeaderValue::from_str(&minted) {
+                Ok(v) => v,
+                Err(_) => HeaderValue::from_static("0"),
+            }
+        }
+    };
+    req.headers_mut().insert("x-request-id", id.clone());
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("x-request-id", id);
+    h.entry("x-upstream")
+        .or_insert(HeaderValue::from_static("gateway"));
+    resp
+}
+
+/// `GET /ready`: a catalog node, the cart and orders each answered the latest probe.
+async fn ready(State(gw): State<Gateway>) -> Response {
+    let up = |p: &Pool| {
+        p.instances
+            .iter()
+            .any(|i| i.view().probe_ok && i.health.is_healthy())
+    };
+    let upstreams: serde_json::Map<String, Value> = gw
+        .pools()
+        .iter()
+        .map(|p| (p.group.name().to_owned(), Value::Bool(up(p))))
+        .collect();
+    if upstreams.values().all(|v| *v == Value::Bool(true)) {
+        return Json(json!({"status": "ready", "upstreams": upstreams})).into_response();
+    }
+    let body = json!({"error": {
+        "code": "not_ready",
+        "message": "an upstream has not answered the latest probe",
+        "upstreams": upstreams
+    }});
+    let mut r = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        HeaderValue::from_static("1"),
+    );
+    r
+}
+
+/// `/` until the storefront is mounted.
+async fn vitrine_provisoria() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html lang=\"pt-BR\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Confeitaria</title></head><body style=\"font-family:system-ui;background:#fff8f1;\
+         color:#3b2a20;padding:2rem\"><h1>🧁 Confeitaria</h1><p>A vitrine abre em breve. \
+         Enquanto isso: <a href=\"/painel\">painel do cluster</a>, \
+         <a href=\"/api/produtos\">produtos (JSON)</a>.</p></body></html>",
+    )
+}
+
+/// Serves `gw` on `listener` (client addresses feed the rate limit) and runs the prober,
+/// until `shutdown` resolves; then drains open requests and stops the prober.
+pub async fn serve(
+    listener: TcpListener,
+    gw: Gateway,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let cancel = CancellationToken::new();
+    let prober = tokio::spawn(probe::run(gw.clone(), cancel.clone()));
+    let app = router(gw).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    cancel.cancel();
+    let _ = prober.await;
+    served
+}
+
+/// Runs the gateway as `config` sets it up, with node controls if given, on `listener`
+/// until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: &Config,
+    control: Option<Arc<dyn NodeControl>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        catalog = ?config.catalog_nodes,
+        cart = %config.cart_url,
+        orders = %config.orders_url,
+        controls = control.is_some(),
+        "gateway listening"
+    );
+    serve(listener, Gateway::new(config, control), shutdown).await
+}

@@ -1,0 +1,302 @@
+//! Pass-through forwarding: the request's method, path, query, headers and body go to an
+//! upstream instance unchanged (hop-by-hop headers aside, `X-Request-Id` added), and its
+//! status, headers and body come back unchanged, with `X-Upstream` naming the instance.
+//!
+//! The body is buffered (bounded by [`BODY_LIMIT`]) so that an attempt can be repeated on
+//! another catalog node: always when the first never reached its instance (connection
+//! refused), and — when [`retry::repeatable`] says so — after a reset, a timeout or a 503,
+//! all within the request's deadline. Responses are buffered too (bounded), except event
+//! streams (`text/event-stream`), which are streamed as they come.
+//!
+//! The upstream client is hyper-util's legacy pooled client, which the workspace already
+//! uses (`confeitaria-client`'s transport): its response body is a hyper body that axum
+//! streams as is, it tells a refused connection (`is_connect`, request never sent) from a
+//! later failure — the distinction retries rest on — and retry policy here depends on the
+//! route, so reqwest's own retries would not help (see docs/decisions.md).
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Instant;
+
+use crate::error::GatewayError;
+use crate::retry;
+use crate::upstream::{Group, Pool};
+use crate::Gateway;
+
+/// Largest request body forwarded (catalog admin bodies are the largest, a few KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest buffered response body.
+pub const RESPONSE_LIMIT: usize = 16 * 1024 * 1024;
+/// The gateway answers this long before its own deadline, so that its answer (not the
+/// tail's generic timeout) reaches the client.
+const MARGIN: Duration = Duration::from_millis(100);
+
+/// The pooled upstream client.
+pub type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A client with `TCP_NODELAY`, a short connect timeout and a pool sized for many
+/// concurrent requests per instance.
+pub fn client() -> UpstreamClient {
+    let mut c = HttpConnector::new();
+    c.set_nodelay(true);
+    c.set_connect_timeout(Some(Duration::from_millis(500)));
+    Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(512)
+        .build(c)
+}
+
+/// `/api/produtos*`, `/api/categorias`, `/api/reservas*`, `GET /cluster/*`.
+pub async fn catalog(State(gw): State<Gateway>, req: Request) -> Response {
+    forward(&gw, Group::Catalog, req).await
+}
+
+/// `/api/carrinho*`.
+pub async fn cart(State(gw): State<Gateway>, req: Request) -> Response {
+    forward(&gw, Group::Cart, req).await
+}
+
+/// `/api/pedidos*`, event streams included.
+pub async fn orders(State(gw): State<Gateway>, req: Request) -> Response {
+    forward(&gw, Group::Orders, req).await
+}
+
+/// Headers that describe one connection, not the message: never forwarded.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// The headers to send on: everything but hop-by-hop headers, those the `Connection`
+/// header names, `Host` (the client sets the upstream's) and `Content-Length` (the buffered
+/// body's length is known).
+fn outgoing(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (k, v) in headers {
+        if hop_by_hop(k)
+            || k == header::HOST
+            || k == header::CONTENT_LENGTH
+            || named.iter().any(|n| n == k.as_str())
+        {
+            continue;
+        }
+        out.append(k.clone(), v.clone());
+    }
+    out
+}
+
+/// The upstream's headers for the client: all but hop-by-hop ones.
+fn incoming(headers: HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len() + 2);
+    for (k, v) in headers.into_iter().filter_map(|(k, v)| k.map(|k| (k, v))) {
+        if !hop_by_hop(&k) {
+            out.append(k, v);
+        }
+    }
+    out
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// How one attempt ended, for metrics and the decision to try again.
+enum Attempt {
+    /// A complete answer to pass on.
+    Answer(Response),
+    /// A 503 from a node that is alive but cannot serve now; kept in case no other
+    /// instance does better.
+    Shed(Response),
+    /// The connection was refused: the request never left.
+    NotSent,
+    /// Reset or broken after the request may have been received.
+    Broken,
+    /// No answer within the attempt's deadline.
+    TimedOut,
+}
+
+/// Sends `req` to `group`'s instances until one answers or no attempt is left.
+pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
+    let started = Instant::now();
+    let deadline = started + gw.request_timeout.saturating_sub(MARGIN);
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return if too_large || e.to_string().contains("length limit") {
+                GatewayError::TooLarge.into_response()
+            } else {
+                GatewayError::BadBody.into_response()
+            };
+        }
+    };
+    let pool = gw.pool(group);
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let repeatable = retry::repeatable(group, &parts.method, parts.uri.path(), &body);
+    let write = group == Group::Catalog && !retry::is_read(&parts.method);
+    let headers = outgoing(&parts.headers);
+    let mut tried: Vec<usize> = Vec::with_capacity(pool.instances.len());
+    let mut shed: Option<Response> = None;
+    let mut failure = GatewayError::Unavailable(group.name());
+    while let Some(pick) = pool.pick(write, &tried) {
+        let now = Instant::now();
+        if now >= deadline {
+            failure = GatewayError::Timeout;
+            break;
+        }
+        if !tried.is_empty() {
+            gw.metrics.retry(group.name());
+        }
+        tried.push(pick.index);
+        let inst = &pick.instance;
+        let uri = match format!("{}{path_and_query}", inst.base).parse::<Uri>() {
+            Ok(u) => u,
+            Err(_) => return GatewayError::NotFound.into_response(),
+        };
+        let mut up = http::Request::new(Full::new(body.clone()));
+        *up.method_mut() = parts.method.clone();
+        *up.uri_mut() = uri;
+        *up.headers_mut() = headers.clone();
+        let limit = (deadline - now).min(pool.timeout);
+        let outcome = attempt(gw, pool, up, limit, deadline).await;
+        let took = now.elapsed();
+        let policy = &gw.health_policy;
+        let label = |o: &str| gw.metrics.attempt(group.name(), &inst.label, o);
+        match outcome {
+            Attempt::Answer(mut r) => {
+                inst.answered(took, false, policy);
+                label(if r.status().is_server_error() {
+                    "http_5xx"
+                } else {
+                    "ok"
+                });
+                tag(&mut r, &inst.label);
+                return r;
+            }
+            Attempt::Shed(mut r) => {
+                inst.answered(took, true, policy);
+                label("shed");
+                tag(&mut r, &inst.label);
+                if !repeatable || group != Group::Catalog {
+                    return r;
+                }
+                shed = Some(r);
+            }
+            Attempt::NotSent => {
+                inst.failed(took, policy);
+                label("connect_error");
+            }
+            Attempt::Broken => {
+                inst.failed(took, policy);
+                label("error");
+                if !repeatable {
+                    failure = GatewayError::BadGateway(group.name());
+                    break;
+                }
+            }
+            Attempt::TimedOut => {
+                inst.failed(took, policy);
+                label("timeout");
+                if !repeatable {
+                    failure = GatewayError::UpstreamTimeout(group.name());
+                    break;
+                }
+                failure = GatewayError::UpstreamTimeout(group.name());
+            }
+        }
+    }
+    match shed {
+        Some(r) => r,
+        None => failure.into_response(),
+    }
+}
+
+fn tag(r: &mut Response, label: &str) {
+    if let Ok(v) = HeaderValue::from_str(label) {
+        r.headers_mut().insert("x-upstream", v);
+    }
+}
+
+/// One attempt: the answer's headers within `limit`, then (unless it is an event stream)
+/// its body before `deadline`.
+async fn attempt(
+    gw: &Gateway,
+    pool: &Pool,
+    req: http::Request<Full<Bytes>>,
+    limit: Duration,
+    deadline: Instant,
+) -> Attempt {
+    let resp = match tokio::time::timeout(limit, gw.client.request(req)).await {
+        Err(_) => return Attempt::TimedOut,
+        Ok(Err(e)) if e.is_connect() => return Attempt::NotSent,
+        Ok(Err(_)) => return Attempt::Broken,
+        Ok(Ok(r)) => r,
+    };
+    if pool.group == Group::Catalog {
+        let leader = resp
+            .headers()
+            .get("x-raft-leader")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if leader.is_some() {
+            pool.set_leader_id(leader);
+        }
+    }
+    let (parts, body) = resp.into_parts();
+    let status = parts.status;
+    let headers = incoming(parts.headers);
+    if is_event_stream(&headers) {
+        let mut r = Response::new(Body::new(body));
+        *r.status_mut() = status;
+        *r.headers_mut() = headers;
+        return Attempt::Answer(r);
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let bytes = match tokio::time::timeout(left, Limited::new(body, RESPONSE_LIMIT).collect()).await
+    {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(_)) => return Attempt::Broken,
+        Err(_) => return Attempt::TimedOut,
+    };
+    let mut r = Response::new(Body::from(bytes));
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        Attempt::Shed(r)
+    } else {
+        Attempt::Answer(r)
+    }
+}
