@@ -17,6 +17,9 @@ need_pkg() {
 }
 
 need_pkg redis-server redis-server
+# The storefront's browser test drives headless Chromium from a stdlib-only Python script.
+need_pkg python3 python3
+need_pkg chromium chromium
 
 # Two cores: keep heavy integration tests from starving each other's timers.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
