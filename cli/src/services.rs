@@ -2,11 +2,14 @@
 //! is one entry in [`plan`] plus the hidden `serve-*` subcommand that runs it.
 //!
 //! Every service is this same executable run with a hidden subcommand, so
-//! `cargo run --release --bin confeitaria -- up` needs no other build step.
+//! `cargo run --release --bin confeitaria -- up` needs no other build step — except Redis:
+//! when `redis-server` is installed and the cluster file names no `redis_url`, [`with_redis`]
+//! adds one on a free port, its data in `<data_dir>/redis`, and points the cart and orders at
+//! it ([`Backing`] says which store and broker the shop ends up with).
 
 use std::ffi::OsString;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use confeitaria_client::config::ClusterFile;
 
@@ -23,15 +26,131 @@ pub struct ServiceSpec {
     pub args: Vec<OsString>,
     /// `host:port` of its API.
     pub addr: String,
-    /// Path answering 2xx once it can serve.
-    pub ready_path: &'static str,
+    /// How `up` knows it can serve.
+    pub ready: Ready,
+    /// The program to run; `None`: this executable.
+    pub program: Option<PathBuf>,
+}
+
+/// How `up` knows a service can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// `GET` of this path answers 2xx.
+    Http(&'static str),
+    /// A Redis `PING` answers `+PONG`.
+    RedisPing,
 }
 
 impl ServiceSpec {
     /// Base URL of its API.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.ready {
+            Ready::Http(_) => format!("http://{}", self.addr),
+            Ready::RedisPing => format!("redis://{}", self.addr),
+        }
     }
+}
+
+/// Which store and broker the shop's cart and orders use, for `up`'s table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backing {
+    /// The Redis `up` started: carts in it, order events through its stream.
+    OwnRedis,
+    /// The cluster file's `redis_url` for the cart (`store`) and orders (`broker`).
+    Configured {
+        /// The cart keeps carts in Redis.
+        store: bool,
+        /// Orders publishes to the Redis stream.
+        broker: bool,
+    },
+}
+
+impl Backing {
+    /// What the cart keeps carts in.
+    pub fn store(&self) -> &'static str {
+        match self {
+            Backing::OwnRedis | Backing::Configured { store: true, .. } => "redis",
+            Backing::Configured { store: false, .. } => "embedded (in memory)",
+        }
+    }
+
+    /// How order events reach the cart.
+    pub fn broker(&self) -> &'static str {
+        match self {
+            Backing::OwnRedis | Backing::Configured { broker: true, .. } => {
+                "redis stream pedidos:eventos"
+            }
+            Backing::Configured { broker: false, .. } => "direct (orders -> cart over HTTP)",
+        }
+    }
+}
+
+/// Runs `redis-server "$@"` under `sh`, stopping it (SIGTERM: it writes its data and exits)
+/// when standard input closes — when `up` closes it, and also when `up` dies without a
+/// chance to, as every child of `up` does. The shell exits when Redis does. (`sh` gives a
+/// background job `/dev/null` as standard input, hence the copy on descriptor 3.)
+const REDIS_UNDER_SH: &str = r#"exec 3<&0
+redis-server "$@" </dev/null 3<&- & pid=$!
+(cat <&3 >/dev/null; kill -TERM "$pid") &
+wait "$pid""#;
+
+/// Whether `name` is an executable file in a directory of `PATH`.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    })
+}
+
+/// Decides the shop's store and broker. When the cluster file runs the cart or orders, gives
+/// neither a `redis_url` and `redis_installed`, points both at a Redis on a free port and
+/// returns its spec (data in `data_dir/redis`); otherwise leaves the file as it is.
+pub fn with_redis(
+    file: &mut ClusterFile,
+    data_dir: &Path,
+    redis_installed: bool,
+) -> Result<(Backing, Option<ServiceSpec>), CliError> {
+    let services = [&file.cart, &file.orders];
+    let configured = |i: usize| {
+        services[i]
+            .as_ref()
+            .is_some_and(|s| !s.redis_url.is_empty())
+    };
+    let (store, broker) = (configured(0), configured(1));
+    let any_service = services.iter().any(|s| s.is_some());
+    if store || broker || !any_service || !redis_installed || !cfg!(feature = "services") {
+        return Ok((Backing::Configured { store, broker }, None));
+    }
+    let addr = resolve("127.0.0.1:0")?;
+    let url = format!("redis://{addr}");
+    for s in [&mut file.cart, &mut file.orders].into_iter().flatten() {
+        s.redis_url = url.clone();
+    }
+    let dir = data_dir.join("redis");
+    std::fs::create_dir_all(&dir).map_err(CliError::io(format!("creating {}", dir.display())))?;
+    let port = addr.rsplit_once(':').map_or("", |(_, p)| p);
+    let mut args: Vec<OsString> = vec!["-c".into(), REDIS_UNDER_SH.into(), "redis".into()];
+    for a in ["--port", port, "--bind", "127.0.0.1", "--daemonize", "no"] {
+        args.push(a.into());
+    }
+    // Append-only file, fsync'd every second: carts and the order stream survive a restart.
+    for a in ["--appendonly", "yes", "--save", "", "--dir"] {
+        args.push(a.into());
+    }
+    args.push(dir.into_os_string());
+    let spec = ServiceSpec {
+        name: "redis".into(),
+        node_id: None,
+        args,
+        addr,
+        ready: Ready::RedisPing,
+        program: Some(PathBuf::from("sh")),
+    };
+    Ok((Backing::OwnRedis, Some(spec)))
 }
 
 /// The services of `file` (whose ports are already resolved), started with the effective
@@ -51,7 +170,8 @@ pub fn plan(file: &ClusterFile, config: &Path) -> Vec<ServiceSpec> {
                 "--stop-on-stdin-eof".into(),
             ],
             addr: n.api.clone(),
-            ready_path: "/ready",
+            ready: Ready::Http("/ready"),
+            program: None,
         });
     }
     let service = |name: &str, sub: &str, addr: &str| ServiceSpec {
@@ -64,7 +184,8 @@ pub fn plan(file: &ClusterFile, config: &Path) -> Vec<ServiceSpec> {
             "--stop-on-stdin-eof".into(),
         ],
         addr: addr.to_owned(),
-        ready_path: "/ready",
+        ready: Ready::Http("/ready"),
+        program: None,
     };
     if cfg!(feature = "services") {
         if let Some(c) = &file.cart {
@@ -170,5 +291,42 @@ rpc = "127.0.0.1:0"
         assert_eq!(specs[1].name, "node-2");
         assert!(specs[0].args.iter().any(|a| a == "serve-node"));
         assert!(specs[0].args.iter().any(|a| a == "/tmp/eff.toml"));
+    }
+
+    fn with_services(redis_url: &str) -> ClusterFile {
+        let extra = format!(
+            "[cart]\naddr = \"127.0.0.1:0\"\nredis_url = \"{redis_url}\"\n[orders]\naddr = \"127.0.0.1:0\"\n"
+        );
+        ClusterFile::parse(&format!("{FILE}{extra}")).unwrap()
+    }
+
+    #[test]
+    fn up_runs_its_own_redis_only_when_installed_and_none_is_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = with_services("");
+        let (b, spec) = with_redis(&mut f, dir.path(), true).unwrap();
+        let spec = spec.unwrap();
+        assert_eq!((b.store(), spec.ready), ("redis", Ready::RedisPing));
+        let url = format!("redis://{}", spec.addr);
+        assert_eq!(spec.url(), url);
+        assert_eq!(f.cart.as_ref().unwrap().redis_url, url);
+        assert_eq!(f.orders.as_ref().unwrap().redis_url, url);
+        assert!(dir.path().join("redis").is_dir());
+
+        let mut f = with_services("");
+        let (b, spec) = with_redis(&mut f, dir.path(), false).unwrap();
+        assert!(spec.is_none());
+        assert_eq!(b.store(), "embedded (in memory)");
+        assert_eq!(b.broker(), "direct (orders -> cart over HTTP)");
+
+        // The cluster file's URL wins.
+        let mut f = with_services("redis://10.0.0.5:6379");
+        let (b, spec) = with_redis(&mut f, dir.path(), true).unwrap();
+        assert!(spec.is_none());
+        assert_eq!(
+            (b.store(), b.broker()),
+            ("redis", "direct (orders -> cart over HTTP)")
+        );
+        assert_eq!(f.cart.unwrap().redis_url, "redis://10.0.0.5:6379");
     }
 }

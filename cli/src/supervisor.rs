@@ -93,7 +93,7 @@ impl Supervisor {
         let err = log
             .try_clone()
             .map_err(CliError::io(format!("opening {}", log_path.display())))?;
-        let mut cmd = Command::new(&self.exe);
+        let mut cmd = Command::new(spec.program.as_ref().unwrap_or(&self.exe));
         cmd.args(&spec.args)
             .stdin(Stdio::piped())
             .stdout(log)
@@ -199,12 +199,23 @@ impl Supervisor {
         gone
     }
 
-    /// Stops every child: services first, catalog nodes last; each is asked to stop by
-    /// closing its standard input and killed if it has not within [`STOP_GRACE`].
+    /// Stops every child: services first, then what they stand on (Redis), catalog nodes
+    /// last; each is asked to stop by closing its standard input and killed if it has not
+    /// within [`STOP_GRACE`].
     pub async fn stop_all(&mut self) {
-        let (services, nodes): (Vec<usize>, Vec<usize>) =
-            (0..self.children.len()).partition(|i| self.children[*i].spec.node_id.is_none());
-        for group in [services, nodes] {
+        let stage = |s: &ServiceSpec| match (s.node_id, &s.program) {
+            (Some(_), _) => 2,
+            (None, Some(_)) => 1,
+            (None, None) => 0,
+        };
+        let groups: Vec<Vec<usize>> = (0..3)
+            .map(|g| {
+                (0..self.children.len())
+                    .filter(|i| stage(&self.children[*i].spec) == g)
+                    .collect()
+            })
+            .collect();
+        for group in groups {
             for i in &group {
                 self.children[*i].stdin = None;
             }

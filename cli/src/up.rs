@@ -9,7 +9,7 @@ use std::time::Duration;
 use confeitaria_client::config::ClusterFile;
 use confeitaria_client::transport::Transport;
 use http::Method;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::control::{self, ControlReply, ControlRequest, UpState, SOCKET_FILE, STATE_FILE};
 use crate::error::CliError;
 use crate::output::table;
-use crate::services;
+use crate::services::{self, Backing, Ready, ServiceSpec};
 use crate::status::{gather, leader_of};
 use crate::supervisor::Supervisor;
 
@@ -46,6 +46,8 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
     let previous = ClusterFile::load(&effective).ok();
     let mut file = services::resolve_free_ports(file, previous.as_ref())?;
     file.cluster.data_dir = data_dir.display().to_string();
+    let (backing, redis) =
+        services::with_redis(&mut file, &data_dir, services::on_path("redis-server"))?;
     let text = toml::to_string(&file)
         .map_err(|e| CliError::Other(format!("encoding the cluster file: {e}")))?;
     std::fs::write(&effective, text)
@@ -53,7 +55,11 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
     let logs = data_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(CliError::io(format!("creating {}", logs.display())))?;
     let exe = std::env::current_exe().map_err(CliError::io("finding this executable"))?;
-    let mut sup = Supervisor::new(exe, logs.clone(), services::plan(&file, &effective));
+    let specs = redis
+        .into_iter()
+        .chain(services::plan(&file, &effective))
+        .collect();
+    let mut sup = Supervisor::new(exe, logs.clone(), specs);
 
     let mut int = signal(SignalKind::interrupt()).map_err(CliError::io("listening for Ctrl-C"))?;
     let mut term =
@@ -87,7 +93,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
         acceptor.abort();
         return Err(e);
     }
-    print_ready(ctx, &sup).await;
+    print_ready(ctx, &sup, &backing).await;
     state(&sup).write(&data_dir)?;
 
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -141,6 +147,7 @@ fn erase(data_dir: &Path) -> Result<(), CliError> {
                 "cart",
                 "orders",
                 "gateway",
+                "redis",
                 "logs",
                 "cluster.effective.toml",
             ]
@@ -221,15 +228,8 @@ async fn wait_ready(sup: &mut Supervisor, timeout: Duration, logs: &Path) -> Res
             .enumerate()
             .filter(|(i, _)| !ready[*i])
             .map(|(i, s)| {
-                let url = format!("{}{}", s.spec.url(), s.spec.ready_path);
-                let transport = transport.clone();
-                async move {
-                    let ok = transport
-                        .send(Method::GET, &url, &[], None, Duration::from_millis(900))
-                        .await
-                        .is_ok_and(|r| r.status.is_success());
-                    (i, ok)
-                }
+                let (spec, transport) = (s.spec.clone(), transport.clone());
+                async move { (i, is_ready(&spec, &transport).await) }
             });
         for (i, ok) in futures::future::join_all(checks).await {
             if ok {
@@ -289,8 +289,37 @@ async fn wait_ready(sup: &mut Supervisor, timeout: Duration, logs: &Path) -> Res
     }
 }
 
-/// Prints the table of services with PID, URL and role, and the leader.
-async fn print_ready(ctx: &Context, sup: &Supervisor) {
+/// Whether `spec` answers its readiness check, within 900 ms.
+async fn is_ready(spec: &ServiceSpec, transport: &Transport) -> bool {
+    let deadline = Duration::from_millis(900);
+    match spec.ready {
+        Ready::Http(path) => {
+            let url = format!("{}{path}", spec.url());
+            transport
+                .send(Method::GET, &url, &[], None, deadline)
+                .await
+                .is_ok_and(|r| r.status.is_success())
+        }
+        Ready::RedisPing => {
+            let ping = async {
+                let mut c = tokio::net::TcpStream::connect(&spec.addr).await.ok()?;
+                c.write_all(b"PING\r\n").await.ok()?;
+                let mut buf = [0u8; 7];
+                c.read_exact(&mut buf).await.ok()?;
+                Some(&buf == b"+PONG\r\n")
+            };
+            tokio::time::timeout(deadline, ping)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+        }
+    }
+}
+
+/// Prints the table of services with PID, URL and role, the store and broker of the cart
+/// and orders, and the leader.
+async fn print_ready(ctx: &Context, sup: &Supervisor, backing: &Backing) {
     let nodes: Vec<(Option<u64>, String)> = sup
         .children
         .iter()
@@ -298,8 +327,9 @@ async fn print_ready(ctx: &Context, sup: &Supervisor) {
         .collect();
     let views = gather(&nodes, Duration::from_secs(1)).await;
     let leader = leader_of(&views);
-    let role_of = |id: Option<u64>| -> String {
+    let role_of = |name: &str, id: Option<u64>| -> String {
         match id {
+            None if name == "redis" => "store, broker".into(),
             None => "service".into(),
             Some(id) => views
                 .iter()
@@ -318,13 +348,14 @@ async fn print_ready(ctx: &Context, sup: &Supervisor) {
             .map(|r| {
                 serde_json::json!({
                     "name": r.name, "node_id": r.node_id, "pid": r.pid, "url": r.url,
-                    "role": role_of(r.node_id),
+                    "role": role_of(&r.name, r.node_id),
                 })
             })
             .collect();
         println!(
             "{}",
-            serde_json::json!({"event": "ready", "leader": leader.map(|l| l.0), "services": services})
+            serde_json::json!({"event": "ready", "leader": leader.map(|l| l.0), "services": services,
+                               "store": backing.store(), "broker": backing.broker()})
         );
         return;
     }
@@ -336,11 +367,22 @@ async fn print_ready(ctx: &Context, sup: &Supervisor) {
                 r.name.clone(),
                 r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                 r.url.clone(),
-                role_of(r.node_id),
+                role_of(&r.name, r.node_id),
             ]
         })
         .collect();
     print!("{}", table(&["SERVICE", "PID", "URL", "ROLE"], &rows));
+    if sup
+        .children
+        .iter()
+        .any(|s| s.spec.name == "cart" || s.spec.name == "orders")
+    {
+        println!(
+            "cart store: {}; order events: {}",
+            backing.store(),
+            backing.broker()
+        );
+    }
     match leader {
         Some((id, term)) => println!("leader: node {id} (term {term})"),
         None => println!("leader: none yet"),

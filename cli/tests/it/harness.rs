@@ -33,6 +33,11 @@ impl Shop {
 
     /// Like [`Shop::start`], with `extra` appended to the cluster file (e.g. `[cart]`).
     pub fn start_with(extra: &str) -> Shop {
+        Shop::start_with_env(extra, &[])
+    }
+
+    /// Like [`Shop::start_with`], with `env` set for `up` (e.g. a `PATH` without Redis).
+    pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Shop {
         let dir = TempDir::new().unwrap();
         let config = dir.path().join("cluster.toml");
         let data = dir.path().join("data");
@@ -47,20 +52,21 @@ impl Shop {
         }
         text.push_str(extra);
         std::fs::write(&config, text).unwrap();
-        Shop::launch(Arc::new(dir), config, &[])
+        Shop::launch(Arc::new(dir), config, &[], env)
     }
 
     /// Starts `up` again on the same cluster file and data, with `args` (e.g. `--fresh`).
     pub fn restart(&self, args: &[&str]) -> Shop {
-        Shop::launch(self.dir.clone(), self.config.clone(), args)
+        Shop::launch(self.dir.clone(), self.config.clone(), args, &[])
     }
 
-    fn launch(dir: Arc<TempDir>, config: PathBuf, args: &[&str]) -> Shop {
+    fn launch(dir: Arc<TempDir>, config: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Shop {
         let mut up = Command::new(bin())
             .args(["--json", "--config"])
             .arg(&config)
             .arg("up")
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -178,4 +184,34 @@ pub fn http_get(base: &str, path: &str) -> Option<String> {
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// One HTTP/1.0 exchange with `base` (like `http://127.0.0.1:5002`): the status, the head in
+/// lowercase and the body; `None` when the service does not answer within 5 s.
+pub fn http(
+    method: &str,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String, String)> {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let addr: std::net::SocketAddr = host.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\n");
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += &format!(
+        "content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, head.to_ascii_lowercase(), body.to_owned()))
 }

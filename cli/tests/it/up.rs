@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{alive, http_get, stdout, wait_until, Shop};
+use crate::harness::{alive, http, http_get, stdout, wait_until, Shop};
 
 fn leader_of(shop: &Shop) -> Option<u64> {
     let out = shop.run(&["--json", "status"]);
@@ -72,7 +72,7 @@ fn up_status_chaos_and_ctrl_c_leave_no_process_behind() {
         );
     }
     assert!(text.contains("kill → first acknowledged write"), "{text}");
-    assert!(text.contains("median"), "{text}");
+    assert!(text.contains("p50"), "{text}");
     assert!(text.contains("seen by a linearizable read"), "{text}");
     assert!(wait_until(Duration::from_secs(10), || leader_of(&shop).is_some()));
 
@@ -123,11 +123,58 @@ fn data_survives_a_restart_and_fresh_starts_empty() {
     assert_ne!(doc["produto"]["estoque"], 4321, "--fresh started empty");
 }
 
-#[test]
-fn up_also_runs_the_cart_and_orders_listed_in_the_cluster_file() {
-    let mut shop = Shop::start_with(
-        "\n[cart]\naddr = \"127.0.0.1:0\"\nredis_url = \"\"\n\n[orders]\naddr = \"127.0.0.1:0\"\n",
+const CART_AND_ORDERS: &str =
+    "\n[cart]\naddr = \"127.0.0.1:0\"\nredis_url = \"\"\n\n[orders]\naddr = \"127.0.0.1:0\"\n";
+
+/// The URL `up` reported for service `name`.
+fn url_of(shop: &Shop, name: &str) -> String {
+    let services = shop.ready["services"].as_array().unwrap();
+    let s = services.iter().find(|s| s["name"] == name).unwrap();
+    s["url"].as_str().unwrap().to_owned()
+}
+
+/// Adds two units to a new cart, checks it out, and asserts that the cart is gone within
+/// 2 s and orders' outbox is empty.
+fn a_checkout_empties_its_cart_within_2s(shop: &Shop) {
+    let (cart, orders) = (url_of(shop, "cart"), url_of(shop, "orders"));
+    assert!(shop.run(&["estoque", "set", "1", "50"]).status.success());
+    let add = r#"{"doce_id": 1, "quantidade": 2}"#;
+    let (s, head, body) = http("POST", &cart, "/api/carrinho/adicionar", &[], add).unwrap();
+    assert_eq!(s, 200, "{body}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-session-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let pedido = format!(r#"{{"session_id": "{session}"}}"#);
+    let key = [("idempotency-key", "up-checkout-1")];
+    let (s, _, body) = http("POST", &orders, "/api/pedidos", &key, &pedido).unwrap();
+    assert_eq!(s, 201, "{body}");
+    assert!(body.contains("\"confirmado\""), "{body}");
+    let path = format!("/api/carrinho/{session}");
+    let emptied = wait_until(Duration::from_secs(2), || {
+        http("GET", &cart, &path, &[], "").is_some_and(|(s, _, _)| s == 404)
+    });
+    assert!(
+        emptied,
+        "the cart still holds the order's items 2 s after checkout"
     );
+    let mut ready = None;
+    let drained = wait_until(Duration::from_secs(2), || {
+        ready = http_get(&orders, "/ready");
+        ready
+            .as_deref()
+            .is_some_and(|b| b.contains("\"outbox_pending\":0"))
+    });
+    assert!(drained, "{ready:?}");
+}
+
+#[test]
+fn without_redis_installed_up_runs_the_embedded_store_and_delivers_order_events_directly() {
+    let no_redis = tempfile::tempdir().unwrap();
+    let path = no_redis.path().to_str().unwrap();
+    let mut shop = Shop::start_with_env(CART_AND_ORDERS, &[("PATH", path)]);
     let services = shop.ready["services"].as_array().unwrap().clone();
     let names: Vec<&str> = services
         .iter()
@@ -136,6 +183,9 @@ fn up_also_runs_the_cart_and_orders_listed_in_the_cluster_file() {
     assert_eq!(names, ["node-1", "node-2", "node-3", "cart", "orders"]);
     let cart = services.iter().find(|s| s["name"] == "cart").unwrap();
     assert_eq!(cart["role"], "service");
+    assert_eq!(shop.ready["store"], "embedded (in memory)");
+    assert_eq!(shop.ready["broker"], "direct (orders -> cart over HTTP)");
+    a_checkout_empties_its_cart_within_2s(&shop);
     let pids = shop.service_pids();
     assert!(pids.iter().all(|p| alive(*p)));
     assert!(shop.interrupt().success());
@@ -143,6 +193,40 @@ fn up_also_runs_the_cart_and_orders_listed_in_the_cluster_file() {
         wait_until(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))),
         "processes left behind"
     );
+}
+
+#[test]
+fn with_redis_installed_up_starts_it_wires_cart_and_orders_and_it_dies_with_up() {
+    let mut shop = Shop::start_with(CART_AND_ORDERS);
+    let names: Vec<String> = shop.ready["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["redis", "node-1", "node-2", "node-3", "cart", "orders"]
+    );
+    assert_eq!(shop.ready["store"], "redis");
+    assert_eq!(shop.ready["broker"], "redis stream pedidos:eventos");
+    let redis = url_of(&shop, "redis");
+    let ready = http_get(&url_of(&shop, "cart"), "/ready").unwrap_or_default();
+    assert!(ready.contains("\"store\":\"redis\""), "{ready}");
+    let delivery = http_get(&url_of(&shop, "orders"), "/ready").unwrap_or_default();
+    assert!(delivery.contains("\"delivery\":\"redis\""), "{delivery}");
+    a_checkout_empties_its_cart_within_2s(&shop);
+    assert!(shop.dir.path().join("data/redis").is_dir());
+
+    // `up` killed without a chance to stop anything: Redis goes with it.
+    let pids = shop.service_pids();
+    let _ = shop.up.kill();
+    let _ = shop.up.wait();
+    let addr = redis.trim_start_matches("redis://").to_owned();
+    let gone = wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(&addr).is_err() && pids.iter().all(|p| !alive(*p))
+    });
+    assert!(gone, "redis or a service outlived a killed `up`");
 }
 
 #[test]
