@@ -55,9 +55,11 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
     let logs = data_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(CliError::io(format!("creating {}", logs.display())))?;
     let exe = std::env::current_exe().map_err(CliError::io("finding this executable"))?;
-    let specs = redis
+    // Redis last: the services connect to it lazily, and the table lists what the file names
+    // first.
+    let specs = services::plan(&file, &effective)
         .into_iter()
-        .chain(services::plan(&file, &effective))
+        .chain(redis)
         .collect();
     let mut sup = Supervisor::new(exe, logs.clone(), specs);
 

@@ -206,7 +206,7 @@ fn with_redis_installed_up_starts_it_wires_cart_and_orders_and_it_dies_with_up()
         .collect();
     assert_eq!(
         names,
-        ["redis", "node-1", "node-2", "node-3", "cart", "orders"]
+        ["node-1", "node-2", "node-3", "cart", "orders", "redis"]
     );
     assert_eq!(shop.ready["store"], "redis");
     assert_eq!(shop.ready["broker"], "redis stream pedidos:eventos");
