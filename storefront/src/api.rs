@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use confeitaria_client::transport::{Transport, TransportError};
 use confeitaria_types::cart::{AdicionarItem, Carrinho};
 use confeitaria_types::orders::{
@@ -16,6 +17,10 @@ use confeitaria_types::{
     AtualizaDoce, Categoria, Doce, ErrorBody, EstoqueDetalhe, NovoDoce, PaginaDoces,
 };
 use http::{Method, StatusCode};
+use http_body_util::Empty;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -77,15 +82,26 @@ pub enum Reader<'a> {
 pub struct Api {
     base: String,
     http: Transport,
+    /// For streams, whose bodies are passed on as they come rather than read whole.
+    streams: Client<HttpConnector, Empty<Bytes>>,
     deadline: Duration,
 }
 
 impl Api {
     /// Calls `base` (e.g. `http://127.0.0.1:8000`), each call bounded by `deadline`.
     pub fn new(base: &str, deadline: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(deadline));
+        let streams = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
         Self {
             base: base.trim_end_matches('/').to_owned(),
             http: Transport::http(),
+            streams,
             deadline,
         }
     }
@@ -147,6 +163,43 @@ impl Api {
 
     fn body<T: Serialize>(value: &T) -> Option<Vec<u8>> {
         serde_json::to_vec(value).ok()
+    }
+
+    /// Opens a Server-Sent Events stream: its body, once the API has answered `200
+    /// text/event-stream` within the deadline (the body itself then flows for as long as
+    /// the API keeps it open).
+    pub async fn sse(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<hyper::body::Incoming, ApiError> {
+        let mut req = http::Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}{path}", self.base))
+            .header(http::header::ACCEPT, "text/event-stream");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Empty::new())
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let resp = tokio::time::timeout(self.deadline, self.streams.request(req))
+            .await
+            .map_err(|_| ApiError::Unavailable("deadline exceeded".into()))?
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let is_sse = resp
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !resp.status().is_success() || !is_sse {
+            return Err(ApiError::Refused {
+                status: resp.status(),
+                code: "no_stream".into(),
+                message: String::new(),
+            });
+        }
+        Ok(resp.into_body())
     }
 
     // --- catalog ------------------------------------------------------------------------

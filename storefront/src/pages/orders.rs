@@ -5,7 +5,9 @@
 //! /pedidos/{id}/eventos`, a Server-Sent Events stream (`id: <seq>`, `event: pedido`,
 //! `data: <order event JSON>`) this module serves for the session that owns the order (a
 //! browser's `EventSource` cannot send `X-Session-Id`, so the stream is the storefront's,
-//! read with the session cookie). It reads the order's event log once a second.
+//! read with the session cookie). It relays the orders service's own stream
+//! (`/api/pedidos/{id}/eventos/stream`, pushed as each event is recorded) and, when the API
+//! offers none, reads the order's event log once a second instead.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -154,6 +156,33 @@ pub async fn eventos(
         .pedido(&id, Reader::Session(&v.session))
         .await
         .map_err(order_error)?;
+    let last = desde.to_string();
+    let upstream = st
+        .api
+        .sse(
+            &format!("/api/pedidos/{id}/eventos/stream"),
+            &[("x-session-id", &v.session), ("last-event-id", &last)],
+        )
+        .await;
+    match upstream {
+        Ok(body) => {
+            // Passed on as it comes, for at most STREAM_LIFE (the browser then reconnects).
+            let data = http_body_util::BodyExt::into_data_stream(body)
+                .take_until(tokio::time::sleep(STREAM_LIFE));
+            let mut r = Response::new(axum::body::Body::from_stream(data));
+            let h = r.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-cache"),
+            );
+            return Ok(r);
+        }
+        Err(e) => tracing::debug!(error = %e, "no upstream order stream; polling the log"),
+    }
     let stream = poll_stream(st, id, v.session, desde);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -146,6 +146,8 @@ struct Upstreams {
     catalog: Vec<String>,
     cart: String,
     orders: String,
+    /// Whether the API offers orders' own event stream (`/api/pedidos/{id}/eventos/stream`).
+    stream: bool,
     http: Transport,
 }
 
@@ -161,6 +163,9 @@ async fn forward(State(up): State<Upstreams>, req: Request) -> Response {
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
+    if !up.stream && parts.uri.path().ends_with("/eventos/stream") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let targets: Vec<String> = if path.starts_with("/api/carrinho") {
         vec![up.cart.clone()]
     } else if path.starts_with("/api/pedidos") {
@@ -232,6 +237,12 @@ pub struct Shop {
 impl Shop {
     /// A shop over a catalog of `nodes` nodes.
     pub async fn start(nodes: u64) -> Self {
+        Self::start_with(nodes, true).await
+    }
+
+    /// A shop over a catalog of `nodes` nodes; `stream`: whether its API offers orders'
+    /// own event stream (the storefront then relays it instead of polling).
+    pub async fn start_with(nodes: u64, stream: bool) -> Self {
         let cluster = TestCluster::spawn(nodes).await;
         cluster.wait_leader(Duration::from_secs(10)).await;
         let mut stops = Vec::new();
@@ -275,6 +286,7 @@ impl Shop {
             catalog: cluster.api_addrs(),
             cart: cart_url,
             orders: orders_url,
+            stream,
             http: Transport::http(),
         };
         let (api, tx) = serve(Router::new().fallback(forward).with_state(up)).await;
@@ -528,4 +540,48 @@ async fn form_post(
     tokio::time::timeout(Duration::from_secs(30), fut)
         .await
         .expect("form post within 30 s")
+}
+
+/// Reads a Server-Sent Events response from `url` (with `cookie`) until its text contains
+/// `needle` or `deadline` passes; the status, content type and text read so far.
+pub async fn read_sse_until(
+    url: &str,
+    cookie: &str,
+    needle: &str,
+    deadline: Duration,
+) -> (StatusCode, String, String) {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::builder()
+        .uri(url)
+        .header("cookie", cookie)
+        .body(Empty::new())
+        .unwrap();
+    let resp = tokio::time::timeout(deadline, client.request(req))
+        .await
+        .expect("stream answers in time")
+        .unwrap();
+    let status = resp.status();
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    let until = tokio::time::Instant::now() + deadline;
+    while !text.contains(needle) {
+        match tokio::time::timeout_at(until, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    text.push_str(&String::from_utf8_lossy(d));
+                }
+            }
+            _ => break,
+        }
+    }
+    (status, kind, text)
 }
