@@ -246,6 +246,10 @@ pub struct BenchArgs {
     /// Also measure a bare axum handler returning a fixed JSON body, in a child process.
     #[arg(long)]
     pub baseline: bool,
+    /// Also measure local catalog reads through the gateway `up` runs against the same reads
+    /// sent straight to the nodes (needs `up` with a `[gateway]`).
+    #[arg(long)]
+    pub gateway: bool,
     /// Where to write the table as CSV.
     #[arg(long, default_value = "bench.csv")]
     pub csv: PathBuf,

@@ -91,6 +91,11 @@ pub struct Config {
     #[arg(long, env = "CONFEITARIA_GATEWAY_RATE_LIMIT", default_value_t = 2_000)]
     pub rate_limit_per_sec: u32,
 
+    /// Also limit loopback clients (the storefront's own API calls, local tools and load
+    /// tests come from 127.0.0.1 and are not limited otherwise).
+    #[arg(long, env = "CONFEITARIA_GATEWAY_RATE_LIMIT_LOOPBACK")]
+    pub rate_limit_loopback: bool,
+
     /// Requests a client may send in a burst above its sustained rate.
     #[arg(long, env = "CONFEITARIA_GATEWAY_RATE_BURST", default_value_t = 4_000,
           value_parser = clap::value_parser!(u32).range(1..))]

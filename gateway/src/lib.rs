@@ -82,6 +82,8 @@ pub struct Inner {
     pub max_in_flight: usize,
     /// Per-client limiter; `None`: no limit.
     pub rate_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Whether loopback clients are limited too.
+    pub rate_limit_loopback: bool,
     /// Leader changes seen by the prober.
     pub timeline: Timeline,
     /// Kills and starts nodes for the dashboard (under `confeitaria up`).
@@ -126,6 +128,7 @@ impl Gateway {
             request_timeout: config.request_timeout(),
             max_in_flight: usize::try_from(config.max_in_flight).unwrap_or(usize::MAX),
             rate_limiter: limits::rate_limiter(config.rate_limit_per_sec, config.rate_burst),
+            rate_limit_loopback: config.rate_limit_loopback,
             timeline: Timeline::default(),
             control,
             jwt_secret: config.jwt_secret.clone(),
@@ -165,6 +168,45 @@ impl ServiceState for Gateway {
     fn openapi() -> Value {
         openapi::document()
     }
+}
+
+/// Whether `path` is the gateway's own (the API, the cluster, the dashboard, the service
+/// endpoints); every other path is the storefront's.
+pub fn owns(path: &str) -> bool {
+    let under = |prefix: &str| {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    matches!(path, "/health" | "/ready" | "/metrics" | "/openapi.json")
+        || under("/api")
+        || under("/cluster")
+        || under("/painel")
+}
+
+/// [`router`], with `storefront` (the shop's pages) answering every path the gateway does
+/// not own ([`owns`]); every response tagged with `X-Request-Id` and `X-Upstream`.
+pub fn app(gw: Gateway, storefront: Option<Router>) -> Router {
+    let api = router(gw);
+    let Some(shop) = storefront else {
+        return api;
+    };
+    Router::new()
+        .fallback(move |req: Request| {
+            let target = if owns(req.uri().path()) {
+                api.clone()
+            } else {
+                shop.clone()
+            };
+            async move {
+                match tower::ServiceExt::oneshot(target, req).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }
+        })
+        .layer(middleware::from_fn(request_id))
 }
 
 /// The gateway's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
@@ -220,6 +262,10 @@ pub fn router(gw: Gateway) -> Router {
         .layer(middleware::from_fn(request_id))
 }
 
+/// Marks a request whose id is already set (the outer layer of [`app`]).
+#[derive(Debug, Clone, Copy)]
+struct RequestIdSet;
+
 /// Longest `X-Request-Id` accepted from a client; longer or odd ones are replaced.
 const MAX_REQUEST_ID: usize = 128;
 
@@ -246,6 +292,10 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         }
     };
     req.headers_mut().insert("x-request-id", id.clone());
+    if req.extensions().get::<RequestIdSet>().is_some() {
+        return next.run(req).await;
+    }
+    req.extensions_mut().insert(RequestIdSet);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert("x-request-id", id);
@@ -282,7 +332,7 @@ async fn ready(State(gw): State<Gateway>) -> Response {
     r
 }
 
-/// `/` until the storefront is mounted.
+/// `/` when no storefront is mounted.
 async fn vitrine_provisoria() -> Html<&'static str> {
     Html(
         "<!doctype html><html lang=\"pt-BR\"><head><meta charset=\"utf-8\">\
@@ -294,16 +344,18 @@ async fn vitrine_provisoria() -> Html<&'static str> {
     )
 }
 
-/// Serves `gw` on `listener` (client addresses feed the rate limit) and runs the prober,
-/// until `shutdown` resolves; then drains open requests and stops the prober.
+/// Serves `gw` (and `storefront`, if given, see [`app`]) on `listener` — client addresses
+/// feed the rate limit — and runs the prober, until `shutdown` resolves; then drains open
+/// requests and stops the prober.
 pub async fn serve(
     listener: TcpListener,
     gw: Gateway,
+    storefront: Option<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cancel = CancellationToken::new();
     let prober = tokio::spawn(probe::run(gw.clone(), cancel.clone()));
-    let app = router(gw).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(gw, storefront).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -312,8 +364,9 @@ pub async fn serve(
     served
 }
 
-/// Runs the gateway as `config` sets it up, with node controls if given, on `listener`
-/// until `shutdown` resolves.
+/// Runs the gateway as `config` sets it up, with node controls if given and the storefront
+/// (calling the API through this gateway's own address), on `listener` until `shutdown`
+/// resolves.
 pub async fn run(
     listener: TcpListener,
     config: &Config,
@@ -329,5 +382,14 @@ pub async fn run(
         controls = control.is_some(),
         "gateway listening"
     );
-    serve(listener, Gateway::new(config, control), shutdown).await
+    let mut shop = storefront::Config::new(format!("http://{addr}"));
+    shop.admin_jwt_secret = Some(config.jwt_secret.clone());
+    let shop = storefront::router(shop);
+    serve(
+        listener,
+        Gateway::new(config, control),
+        Some(shop),
+        shutdown,
+    )
+    .await
 }

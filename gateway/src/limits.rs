@@ -28,15 +28,18 @@ pub fn rate_limiter(per_sec: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<
     ))
 }
 
-/// Refuses with 429 a client address over its quota. Requests without a peer address
-/// (served without connect info, as in router tests) share one quota.
+/// Refuses with 429 a client address over its quota. Loopback clients are not limited
+/// unless `rate_limit_loopback` (the storefront calls the API through the gateway from
+/// 127.0.0.1, as do local tools and load tests). Requests without a peer address (served
+/// without connect info, as in router tests) share one quota.
 pub async fn rate_limit(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
     if let Some(limiter) = &gw.rate_limiter {
         let ip = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        if let Err(not_until) = limiter.check_key(&ip) {
+        let exempt = ip.is_loopback() && !gw.rate_limit_loopback;
+        if let Some(Err(not_until)) = (!exempt).then(|| limiter.check_key(&ip)) {
             gw.metrics.refused("rate_limited");
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

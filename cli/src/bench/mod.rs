@@ -147,6 +147,38 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
     .await;
     sample_rss(&mut peak_rss);
 
+    if args.gateway {
+        let gateway = up
+            .as_ref()
+            .and_then(|u| u.services.iter().find(|s| s.name == "gateway"))
+            .map(|s| s.url.clone())
+            .ok_or_else(|| CliError::Other("--gateway needs `up` running a [gateway]".into()))?;
+        let nodes: Vec<String> = up
+            .as_ref()
+            .map(|u| {
+                u.nodes()
+                    .into_iter()
+                    .map(|(_, a)| format!("http://{a}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        sweep(
+            args,
+            "direct",
+            "read-local-http",
+            targets::http_read(nodes),
+            &mut rows,
+        )
+        .await;
+        sweep(
+            args,
+            "gateway",
+            "read-local-http",
+            targets::http_read(vec![gateway]),
+            &mut rows,
+        )
+        .await;
+    }
     if args.baseline {
         let base = targets::Baseline::start().await?;
         sweep(args, "axum-baseline", "read-local", base.op(), &mut rows).await;

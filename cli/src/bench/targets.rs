@@ -44,6 +44,30 @@ pub fn catalog_read(client: &CatalogClient, level: Consistency) -> Op {
     })
 }
 
+/// `GET {base}/api/produtos/{id}?consistency=local`, the bases taken in turn: the same plain
+/// HTTP request straight to the nodes or through the gateway.
+pub fn http_read(bases: Vec<String>) -> Op {
+    let transport = Transport::http();
+    let bases = Arc::new(bases);
+    Arc::new(move |c, seq| {
+        let transport = transport.clone();
+        let bases = bases.clone();
+        async move {
+            if bases.is_empty() {
+                return false;
+            }
+            let base = &bases[(c + seq as usize) % bases.len()];
+            let id = 1 + ((c as u64 + seq) % PRODUCTS);
+            let url = format!("{base}/api/produtos/{id}?consistency=local");
+            transport
+                .send(Method::GET, &url, &[], None, Duration::from_secs(5))
+                .await
+                .is_ok_and(|r| r.status.is_success())
+        }
+        .boxed()
+    })
+}
+
 /// A `serve-baseline` child process.
 #[derive(Debug)]
 pub struct Baseline {

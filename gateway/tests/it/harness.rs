@@ -106,7 +106,14 @@ pub fn config(catalog: Vec<String>, cart: &str, orders: &str) -> Config {
     c
 }
 
-/// A gateway serving in this process.
+/// The storefront, calling the API through the gateway at `url`.
+fn storefront(url: &str) -> Option<axum::Router> {
+    let mut c = storefront::Config::new(url);
+    c.admin_jwt_secret = Some(Secret::new(TEST_JWT_SECRET));
+    Some(storefront::router(c))
+}
+
+/// A gateway serving in this process, with the storefront.
 pub struct TestGateway {
     pub url: String,
     pub state: Gateway,
@@ -123,9 +130,14 @@ impl TestGateway {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Gateway::new(config, control);
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(gateway::serve(listener, state.clone(), async move {
-            let _ = rx.await;
-        }));
+        tokio::spawn(gateway::serve(
+            listener,
+            state.clone(),
+            storefront(&url),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Self {
             url,
             state,

@@ -169,7 +169,9 @@ async fn the_real_services_answer_through_the_gateway_unchanged() {
     assert!(theirs.status.is_client_error(), "no session, no order");
 
     // The gateway's own answers.
-    let none = call(Method::GET, &shop.gateway.at("/nada/aqui"), &[], "").await;
+    let page = call(Method::GET, &shop.gateway.at("/nada/aqui"), &[], "").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "the storefront's own 404 page");
+    let none = call(Method::GET, &shop.gateway.at("/api/nada"), &[], "").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
     assert_eq!(none.json()["error"]["code"], "not_found");
     assert_eq!(none.header("x-upstream"), Some("gateway"));
@@ -180,6 +182,14 @@ async fn the_real_services_answer_through_the_gateway_unchanged() {
     );
     let wrong = call(Method::DELETE, &shop.gateway.at("/cluster/status"), &[], "").await;
     assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    // Every other path is the storefront's, answered by the gateway itself.
+    let vitrine = call(Method::GET, &shop.gateway.at("/"), &[], "").await;
+    assert_eq!(vitrine.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&vitrine.body).contains("<html"));
+    assert_eq!(vitrine.header("x-upstream"), Some("gateway"));
+    assert!(vitrine.header("x-request-id").is_some());
+    let painel = call(Method::GET, &shop.gateway.at("/painel"), &[], "").await;
+    assert!(String::from_utf8_lossy(&painel.body).contains("Painel do cluster"));
     let status = call(Method::GET, &shop.gateway.at("/cluster/status"), &[], "").await;
     assert_eq!(status.status, StatusCode::OK);
     assert!(status.json()["role"].is_string());

@@ -170,6 +170,7 @@ async fn a_client_over_its_rate_gets_429() {
     let ok = Fake::start(echo()).await;
     let mut c = config(vec![ok.addr.clone()], "", "");
     c.rate_limit_per_sec = 1;
+    c.rate_limit_loopback = true;
     c.rate_burst = 3;
     let gw = TestGateway::start(&c).await;
     let mut statuses = Vec::new();
