@@ -30,4 +30,12 @@ cargo test --workspace --exclude sim-tests --locked --no-fail-fast "$@" || statu
 # sim-tests/.cargo/config.toml, which cargo reads when run from that directory), and their
 # seed budget is sized for a release build; they build into target/sim.
 (cd sim-tests && cargo test --release --locked --no-fail-fast "$@") || status=$?
+# The shop in containers under faults (cli/tests/compose.rs, docs/deploy.md): it builds the
+# release binaries and the images itself. Never skipped silently.
+if docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1; then
+  need_pkg debootstrap debootstrap
+  cargo test -p confeitaria-cli --test compose --locked -- --ignored --nocapture || status=$?
+else
+  echo "!!! compose e2e: SKIPPED: no Docker daemon answers here (docker info failed) !!!"
+fi
 exit "$status"

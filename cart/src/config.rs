@@ -82,6 +82,10 @@ pub struct Config {
 }
 
 impl Settings for Config {
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.jwt_secret]
+    }
+
     /// `[cart] addr` and `redis_url`, the API addresses of `[[nodes]]`, `[cluster]
     /// jwt_secret`.
     fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String> {

@@ -23,6 +23,7 @@ pub async fn serve_node(ctx: &Context, args: &ServeNodeArgs) -> Result<(), CliEr
         args.id,
         args.data_dir.clone(),
         false,
+        None,
         shutdown_signal(args.stop_on_stdin_eof),
     )
     .await

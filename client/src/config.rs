@@ -135,6 +135,52 @@ pub struct ServiceEntry {
     pub redis_url: String,
 }
 
+/// The cluster secret `cluster.toml` ships with, for local use only.
+pub const DEV_CLUSTER_SECRET: &str = "dev-cluster-secret-change-me";
+
+/// The JWT secret `cluster.toml` ships with, for local use only.
+pub const DEV_JWT_SECRET: &str = "dev-jwt-secret-change-me";
+
+/// Whether `listen` (`host:port`) accepts connections from this machine only.
+pub fn is_loopback(listen: &str) -> bool {
+    let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses to serve on a non-loopback address with a development secret: anyone who can
+/// reach the port could then mint admin tokens or speak Raft. `local_demo` (the
+/// `CONFEITARIA_LOCAL_DEMO` switch) says the exposure is deliberate.
+pub fn refuse_dev_secrets(
+    listen: &str,
+    secrets: &[&Secret],
+    local_demo: bool,
+) -> Result<(), ConfigError> {
+    let dev = secrets.iter().any(|s| {
+        [DEV_CLUSTER_SECRET, DEV_JWT_SECRET]
+            .map(str::as_bytes)
+            .contains(&s.expose())
+    });
+    if dev && !local_demo && !is_loopback(listen) {
+        return Err(ConfigError::Invalid(format!(
+            "refusing to listen on {listen} with the development secrets of cluster.toml: set \
+             CONFEITARIA_CLUSTER_SECRET and CONFEITARIA_JWT_SECRET, or CONFEITARIA_LOCAL_DEMO=1 \
+             for a deliberate local demo"
+        )));
+    }
+    Ok(())
+}
+
+/// A node id from a host name's ordinal, the way a StatefulSet or Compose names replicas:
+/// `catalog-2` → 2. `None` when the name does not end in `-<number>` or the number is 0.
+pub fn id_from_hostname(hostname: &str) -> Option<u64> {
+    let (_, ordinal) = hostname.trim().rsplit_once('-')?;
+    ordinal.parse().ok().filter(|&n| n != 0)
+}
+
 /// Errors reading the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -198,5 +244,32 @@ impl ClusterFile {
     /// API addresses of every node.
     pub fn api_addrs(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.api.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_come_from_the_hostname_ordinal() {
+        assert_eq!(id_from_hostname("catalog-2"), Some(2));
+        assert_eq!(id_from_hostname("confeitaria-catalog-13\n"), Some(13));
+        assert_eq!(id_from_hostname("catalog-0"), None);
+        assert_eq!(id_from_hostname("catalog"), None);
+        assert_eq!(id_from_hostname("catalog-x"), None);
+    }
+
+    #[test]
+    fn development_secrets_are_refused_beyond_loopback() {
+        let dev = Secret::new(DEV_JWT_SECRET);
+        let real = Secret::new("a9f1c0ffee");
+        assert!(refuse_dev_secrets("127.0.0.1:5002", &[&dev], false).is_ok());
+        assert!(refuse_dev_secrets("localhost:5002", &[&dev], false).is_ok());
+        assert!(refuse_dev_secrets("[::1]:5002", &[&dev], false).is_ok());
+        assert!(refuse_dev_secrets("0.0.0.0:5002", &[&dev], false).is_err());
+        assert!(refuse_dev_secrets("catalog-1:5001", &[&real, &dev], false).is_err());
+        assert!(refuse_dev_secrets("0.0.0.0:5002", &[&dev], true).is_ok());
+        assert!(refuse_dev_secrets("0.0.0.0:5002", &[&real], false).is_ok());
     }
 }

@@ -134,12 +134,14 @@ fn raft_config(t: &RaftTiming) -> Result<Arc<openraft::Config>, NodeError> {
 /// Runs node `id` of `file` on the file's addresses until `shutdown` resolves, then stops it
 /// in order: what `catalog-node` runs, and what `confeitaria up` runs in each child.
 /// `data_dir` defaults to `<data_dir>/node-<id>`; the lowest id initializes a new cluster
-/// unless `no_bootstrap`.
+/// unless `no_bootstrap`; `bind_host`, when given, replaces the host of the file's addresses
+/// for listening only.
 pub async fn run_from_file(
     file: &ClusterFile,
     id: NodeId,
     data_dir: Option<PathBuf>,
     no_bootstrap: bool,
+    bind_host: Option<&str>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), NodeError> {
     let me = file
@@ -157,8 +159,14 @@ pub async fn run_from_file(
             .await
             .map_err(|e| NodeError::Io(format!("binding {addr}: {e}")))
     };
-    let api = bind(me.api.clone()).await?;
-    let rpc = bind(me.rpc.clone()).await?;
+    // In a container the file names the node as its peers reach it (`catalog-2:5011`), and
+    // the node listens on every interface of its own (`0.0.0.0`) at the same port.
+    let local = |advertised: &str| match (bind_host, advertised.rsplit_once(':')) {
+        (Some(host), Some((_, port))) => format!("{host}:{port}"),
+        _ => advertised.to_owned(),
+    };
+    let api = bind(local(&me.api)).await?;
+    let rpc = bind(local(&me.rpc)).await?;
     tracing::info!(id, api = %me.api, rpc = %me.rpc, data = %data_dir.display(), "catalog node listening");
     let opts = NodeOptions {
         id,

@@ -85,6 +85,10 @@ pub struct Config {
 }
 
 impl Settings for Config {
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.jwt_secret]
+    }
+
     /// `[orders] addr` and `redis_url`, the API addresses of `[[nodes]]`, the cart at
     /// `[cart] addr`, `[cluster] jwt_secret`, and `<[cluster] data_dir>/orders`.
     fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String> {

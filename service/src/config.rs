@@ -14,13 +14,13 @@ use std::str::FromStr;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches, Parser};
-use confeitaria_client::config::{ClusterFile, ConfigError as FileError, ServiceEntry};
+use confeitaria_client::config::{ClusterFile, ConfigError as FileError, Secret, ServiceEntry};
 
 /// The catalog nodes of `cluster.toml`, for a service started without one.
 pub const DEFAULT_CATALOG_NODES: &str = "127.0.0.1:5001,127.0.0.1:5011,127.0.0.1:5021";
 
 /// The development JWT secret of `cluster.toml`, used when none is configured.
-pub const DEV_JWT_SECRET: &str = "dev-jwt-secret-change-me";
+pub use confeitaria_client::config::DEV_JWT_SECRET;
 
 /// The cluster file read when `--cluster-file` is not given, if the working directory has it.
 pub const DEFAULT_CLUSTER_FILE: &str = "cluster.toml";
@@ -158,6 +158,12 @@ pub trait Settings: Parser {
     /// Takes from `file` every setting it knows that `given` does not name; an error names
     /// the bad value.
     fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String>;
+
+    /// The secrets the service signs or checks tokens with, which [`crate::start`] refuses to
+    /// expose beyond loopback while they are `cluster.toml`'s development ones.
+    fn secrets(&self) -> Vec<&Secret> {
+        Vec::new()
+    }
 
     /// Reads the settings from `args` (program name first), the environment and the cluster
     /// file, in that order of precedence, over the declared defaults.

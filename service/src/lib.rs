@@ -19,6 +19,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use confeitaria_client::config::refuse_dev_secrets;
+
 use crate::config::{ConfigError, Settings};
 
 /// A service's settings with its listener bound.
@@ -47,6 +49,11 @@ pub async fn start<C: Settings>(addr: fn(&C) -> &str) -> Started<C> {
             std::process::exit(1);
         }
     };
+    let local_demo = std::env::var("CONFEITARIA_LOCAL_DEMO").is_ok_and(|v| v == "1" || v == "true");
+    if let Err(e) = refuse_dev_secrets(addr(&config), &config.secrets(), local_demo) {
+        tracing::error!(error = %e, "cannot start");
+        std::process::exit(1);
+    }
     let bound = match TcpListener::bind(addr(&config)).await {
         Ok(l) => l.local_addr().map(|local| (l, local)),
         Err(e) => Err(e),
