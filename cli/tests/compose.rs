@@ -348,18 +348,12 @@ async fn the_shop_in_containers_survives_kills_partitions_and_a_lost_redis() {
     // 3. The leader cut off the network: the majority elects and commits, it commits nothing.
     let leader = new_leader;
     let cut = container(&format!("catalog-{leader}"));
-    let network = format!("{}_default", PROJECT.replace('-', ""));
-    let network = if run(
+    let network = run(
         "docker",
-        &["network", "ls", "-q", "-f", &format!("name={network}")],
+        &["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", &cut],
     )
     .trim()
-    .is_empty()
-    {
-        format!("{PROJECT}_default")
-    } else {
-        network
-    };
+    .to_owned();
     let inside = |c: &str, port: u16| {
         let out = run(
             "docker",

@@ -112,6 +112,10 @@ pub struct Config {
 }
 
 impl Settings for Config {
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.jwt_secret]
+    }
+
     /// `[gateway] addr`, the API addresses and ids of `[[nodes]]`, the cart at `[cart] addr`,
     /// orders at `[orders] addr`, `[cluster] jwt_secret`.
     fn fill(&mut self, file: &ClusterFile, given: &Given) -> Result<(), String> {
