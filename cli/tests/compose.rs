@@ -350,7 +350,12 @@ async fn the_shop_in_containers_survives_kills_partitions_and_a_lost_redis() {
     let cut = container(&format!("catalog-{leader}"));
     let network = run(
         "docker",
-        &["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", &cut],
+        &[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+            &cut,
+        ],
     )
     .trim()
     .to_owned();
