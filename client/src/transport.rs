@@ -57,10 +57,12 @@ impl Response {
     }
 }
 
-/// A pooled HTTP/1 client over connector `C`.
+/// A pooled HTTP/1 client over connector `C`, and an unpooled one for requests that must
+/// open a connection of their own ([`HttpSend::send_fresh`]).
 #[derive(Debug, Clone)]
 pub struct Transport<C = HttpConnector> {
     client: Client<C, Full<Bytes>>,
+    fresh: Client<C, Full<Bytes>>,
 }
 
 impl Transport<HttpConnector> {
@@ -87,14 +89,32 @@ where
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
+            .build(connector.clone());
+        let fresh = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_max_idle_per_host(0)
             .build(connector);
-        Self { client }
+        Self { client, fresh }
     }
 
     /// Sends `method url` with `headers` and an optional body, and reads the whole response,
     /// all within `deadline`.
     pub async fn send(
         &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        deadline: Duration,
+    ) -> Result<Response, TransportError> {
+        self.send_with(&self.client, method, url, headers, body, deadline)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        client: &Client<C, Full<Bytes>>,
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
@@ -113,7 +133,7 @@ where
             .map_err(|e| TransportError::Build(e.to_string()))?;
         let host = url.to_owned();
         let fut = async {
-            let resp = self.client.request(req).await.map_err(|e| {
+            let resp = client.request(req).await.map_err(|e| {
                 if e.is_connect() {
                     TransportError::Connect(host)
                 } else {
@@ -154,6 +174,20 @@ pub trait HttpSend: Send + Sync + std::fmt::Debug {
         body: Option<Vec<u8>>,
         deadline: Duration,
     ) -> BoxFuture<Result<Response, TransportError>>;
+
+    /// Like [`HttpSend::send_owned`], on a connection opened for this request alone, never a
+    /// pooled one: a refused connection then says that nothing listens at `url` any more
+    /// (a pooled connection to a killed process may instead hang until the deadline).
+    fn send_fresh(
+        &self,
+        method: Method,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        deadline: Duration,
+    ) -> BoxFuture<Result<Response, TransportError>> {
+        self.send_owned(method, url, headers, body, deadline)
+    }
 }
 
 impl<C> HttpSend for Transport<C>
@@ -175,6 +209,25 @@ where
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             this.send(method, &url, &h, body, deadline).await
+        })
+    }
+
+    fn send_fresh(
+        &self,
+        method: Method,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        deadline: Duration,
+    ) -> BoxFuture<Result<Response, TransportError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            this.send_with(&this.fresh, method, &url, &h, body, deadline)
+                .await
         })
     }
 }

@@ -4,7 +4,8 @@
 //! - [`api`]: the public REST API (docs/design.md "API");
 //! - [`batch`]: group commit — concurrent writes proposed as one log entry;
 //! - [`coalesce`]: concurrent read-index requests share quorum rounds;
-//! - [`election`]: split votes broken by a fresh random delay per lost term;
+//! - [`election`]: an election as soon as the leader's port refuses; split votes broken by a
+//!   fresh random delay per lost term, left to a peer whose log is longer;
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
 //! - [`network`]: openraft's network over that port;
 //! - [`error`]: the API error and its JSON response;
@@ -241,6 +242,8 @@ where
         local_reads: Arc::default(),
         remote_reads: Arc::default(),
         split_vote_elections: Default::default(),
+        leader_gone_elections: Default::default(),
+        retries_left_to_longer_logs: Default::default(),
     });
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -278,6 +281,11 @@ where
         node.clone(),
         opts.timing.heartbeat_ms,
         opts.timing.election_min_ms,
+        cancel.clone(),
+    ));
+    tracker.spawn(election::elect_when_leader_gone(
+        node.clone(),
+        opts.timing.heartbeat_ms,
         cancel.clone(),
     ));
     Ok(NodeHandle {

@@ -74,6 +74,20 @@ impl Metrics {
             out,
             "# TYPE catalog_raft_split_vote_elections_total counter\ncatalog_raft_split_vote_elections_total {split}"
         );
+        let gone = node
+            .leader_gone_elections
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# TYPE catalog_raft_leader_gone_elections_total counter\ncatalog_raft_leader_gone_elections_total {gone}"
+        );
+        let left = node
+            .retries_left_to_longer_logs
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# TYPE catalog_raft_retries_left_to_longer_logs_total counter\ncatalog_raft_retries_left_to_longer_logs_total {left}"
+        );
         let products = node.sm.read().catalog.doces.len();
         let _ = writeln!(
             out,

@@ -77,6 +77,11 @@ pub struct CatalogNode {
     pub remote_reads: Arc<Coalescer<Option<ReadIndexResponse>>>,
     /// Elections this node called after a split vote (see [`crate::election`]).
     pub split_vote_elections: std::sync::atomic::AtomicU64,
+    /// Elections this node called because the leader's RPC port refused it (see
+    /// [`crate::election`]).
+    pub leader_gone_elections: std::sync::atomic::AtomicU64,
+    /// Retries after a split vote this node skipped because a peer's log was longer.
+    pub retries_left_to_longer_logs: std::sync::atomic::AtomicU64,
 }
 
 fn role_of(s: ServerState) -> Role {
@@ -101,6 +106,26 @@ impl CatalogNode {
     /// The leader this node currently knows, if any.
     pub fn leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow().current_leader
+    }
+
+    /// The id of the last entry of this node's log (as stored).
+    pub async fn last_log_id(&self) -> Option<openraft::LogId<NodeId>> {
+        use openraft::storage::RaftLogStorage;
+        let mut log = self.log.clone();
+        log.get_log_state().await.ok().and_then(|s| s.last_log_id)
+    }
+
+    /// The voters other than this node, with their RPC addresses.
+    pub fn peers(&self) -> Vec<(NodeId, String)> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        membership
+            .nodes()
+            .filter(|(id, _)| **id != self.settings.id && voters.contains(id))
+            .map(|(id, n)| (*id, n.rpc_addr.clone()))
+            .collect()
     }
 
     fn rpc_addr_of(&self, id: NodeId) -> Option<String> {

@@ -61,6 +61,13 @@ pub enum ReadIndexResponse {
     NotLeader(Option<NodeId>),
 }
 
+/// A node's answer to `/raft/log-state`: the id of the last entry of its log.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct LogPosition {
+    /// The last log id, `None` for an empty log.
+    pub last_log_id: Option<openraft::LogId<NodeId>>,
+}
+
 /// Why an RPC failed, from the caller's side.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
@@ -96,24 +103,46 @@ impl RpcClient {
         req: &Req,
         deadline: Duration,
     ) -> Result<Resp, RpcError> {
+        self.call_on(false, addr, path, req, deadline).await
+    }
+
+    /// [`RpcClient::call`] on a connection of its own (see [`HttpSend::send_fresh`]), so
+    /// that [`RpcError::Unreachable`] means the peer's port refused the connection.
+    pub async fn call_fresh<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        req: &Req,
+        deadline: Duration,
+    ) -> Result<Resp, RpcError> {
+        self.call_on(true, addr, path, req, deadline).await
+    }
+
+    async fn call_on<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        fresh: bool,
+        addr: &str,
+        path: &str,
+        req: &Req,
+        deadline: Duration,
+    ) -> Result<Resp, RpcError> {
         let body = serde_json::to_vec(req).map_err(|e| RpcError::Unreachable(e.to_string()))?;
         let secret = String::from_utf8_lossy(self.secret.expose()).into_owned();
-        let resp = self
-            .http
-            .send_owned(
-                Method::POST,
-                format!("http://{addr}{path}"),
-                vec![(SECRET_HEADER.to_owned(), secret)],
-                Some(body),
-                deadline,
-            )
-            .await
-            .map_err(|e| match e {
-                TransportError::Connect(_) | TransportError::Build(_) => {
-                    RpcError::Unreachable(e.to_string())
-                }
-                _ => RpcError::NoAnswer(e.to_string()),
-            })?;
+        let url = format!("http://{addr}{path}");
+        let headers = vec![(SECRET_HEADER.to_owned(), secret)];
+        let send = if fresh {
+            self.http
+                .send_fresh(Method::POST, url, headers, Some(body), deadline)
+        } else {
+            self.http
+                .send_owned(Method::POST, url, headers, Some(body), deadline)
+        };
+        let resp = send.await.map_err(|e| match e {
+            TransportError::Connect(_) | TransportError::Build(_) => {
+                RpcError::Unreachable(e.to_string())
+            }
+            _ => RpcError::NoAnswer(e.to_string()),
+        })?;
         if !resp.status.is_success() {
             return Err(RpcError::Status(resp.status));
         }
@@ -189,6 +218,12 @@ async fn read_index(State(node): State<Arc<CatalogNode>>) -> Response {
     json(&node.serve_read_index().await)
 }
 
+async fn log_state(State(node): State<Arc<CatalogNode>>) -> Response {
+    json(&LogPosition {
+        last_log_id: node.last_log_id().await,
+    })
+}
+
 /// The RPC router.
 pub fn router(node: Arc<CatalogNode>) -> Router {
     Router::new()
@@ -197,6 +232,7 @@ pub fn router(node: Arc<CatalogNode>) -> Router {
         .route("/raft/snapshot", post(snapshot))
         .route("/raft/forward", post(forward))
         .route("/raft/read-index", post(read_index))
+        .route("/raft/log-state", post(log_state))
         .layer(DefaultBodyLimit::max(MAX_RPC_BODY))
         .layer(middleware::from_fn_with_state(node.clone(), require_secret))
         .with_state(node)

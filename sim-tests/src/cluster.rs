@@ -115,6 +115,14 @@ impl Nodes {
     pub fn running(&self) -> Vec<NodeId> {
         self.running.keys().copied().collect()
     }
+
+    /// `(leader it follows, last applied index)` of a running node.
+    pub fn view(&self, id: NodeId) -> Option<(Option<NodeId>, Option<u64>)> {
+        self.running.get(&id).map(|m| {
+            let m = m.borrow();
+            (m.current_leader, m.last_applied.map(|l| l.index))
+        })
+    }
 }
 
 /// How to start one node.
@@ -128,6 +136,8 @@ pub struct NodeSpec {
     pub data_dir: PathBuf,
     /// Deliberate bugs to switch on.
     pub faults: Faults,
+    /// Raft timing.
+    pub timing: RaftTiming,
 }
 
 impl NodeSpec {
@@ -139,7 +149,7 @@ impl NodeSpec {
             bootstrap: self.id == 1,
             cluster_secret: Secret::new(CLUSTER_SECRET),
             jwt_secret: Secret::new(JWT_SECRET),
-            timing: sim_timing(),
+            timing: self.timing,
             seed: true,
             faults: self.faults,
         }

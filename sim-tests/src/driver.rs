@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::checkers::LeaderSeen;
 use crate::cluster::{node_host, Nodes};
+use crate::failover::{Failover, Killer, Phase, Variant};
 use crate::history::{fmt_micros, Micros, NodeId};
 use crate::nemesis::{Fault, Window};
 use crate::runner::SimConfig;
@@ -65,6 +66,7 @@ pub struct Driver<'a> {
     active: Option<Active>,
     healed: bool,
     faults_opened: usize,
+    killer: Option<Killer>,
 }
 
 impl<'a> Driver<'a> {
@@ -93,7 +95,104 @@ impl<'a> Driver<'a> {
             active: None,
             healed: false,
             faults_opened: 0,
+            killer: None,
         }
+    }
+
+    /// The same driver running the failover profile's killer instead of the schedule.
+    pub fn with_killer(mut self, killer: Option<Killer>) -> Self {
+        self.killer = killer;
+        self
+    }
+
+    /// The failover profile's kills so far (not yet measured).
+    pub fn failovers(&self) -> Vec<Failover> {
+        self.killer
+            .as_ref()
+            .map(|k| k.failovers.clone())
+            .unwrap_or_default()
+    }
+
+    /// One step of the failover profile's killer (see [`crate::failover`]).
+    fn kill_step(&mut self, sim: &mut turmoil::Sim<'_>, now: Micros, start: Micros, end: Micros) {
+        let Some(mut k) = self.killer.take() else {
+            return;
+        };
+        let n = self.cfg.nodes;
+        match k.phase {
+            Phase::Start { after } => {
+                k.phase = Phase::Kill {
+                    at: start + after,
+                    variant: Variant::AfterCatchUp,
+                }
+            }
+            // No kill in the last 1.5 s of the workload: each failover is measured to its
+            // first acknowledged write.
+            Phase::Kill { at, variant } if now >= at && now + 1_500_000 <= end => {
+                let stable = {
+                    let nodes = self.nodes.borrow();
+                    nodes.leader().filter(|l| {
+                        (1..=n).all(|id| nodes.view(id).is_some_and(|(f, _)| f == Some(*l)))
+                    })
+                };
+                if let Some(l) = stable {
+                    k.failovers.push(Failover {
+                        crash_at: now,
+                        killed: l,
+                        variant,
+                        since_restart: k.last_restart.map(|r| now - r),
+                        leader_at: None,
+                        write_at: None,
+                    });
+                    k.phase = Phase::Down { node: l };
+                    self.crash(sim, l);
+                    self.log(now, format_args!("kill leader n{l} ({variant})"));
+                }
+            }
+            Phase::Kill { .. } => {}
+            Phase::Down { node } => {
+                let leader = self.nodes.borrow().leader();
+                if leader.is_some_and(|l| l != node) {
+                    self.restart(sim, node);
+                    k.last_restart = Some(now);
+                    let next = k.draw_variant();
+                    k.phase = if next == Variant::InsideLease {
+                        Phase::Kill {
+                            at: now + k.draw_wait(next),
+                            variant: next,
+                        }
+                    } else {
+                        Phase::Rejoin { node, target: None }
+                    };
+                    self.log(now, format_args!("restart n{node}"));
+                }
+            }
+            Phase::Rejoin { node, target } => {
+                let nodes = self.nodes.borrow();
+                let leader = nodes.leader();
+                let me = nodes.view(node);
+                match (target, leader, me) {
+                    (None, Some(l), Some(_)) => {
+                        let applied = nodes.view(l).and_then(|(_, a)| a).unwrap_or(0);
+                        k.phase = Phase::Rejoin {
+                            node,
+                            target: Some(applied),
+                        };
+                    }
+                    (Some(t), Some(l), Some((Some(f), a))) if f == l && a.unwrap_or(0) >= t => {
+                        drop(nodes);
+                        let at = now + k.draw_wait(Variant::AfterCatchUp);
+                        k.phase = Phase::Kill {
+                            at,
+                            variant: Variant::AfterCatchUp,
+                        };
+                        self.log(now, format_args!("n{node} caught up"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.killer = Some(k);
     }
 
     /// Every node seen leading, the first time in each term.
@@ -317,9 +416,16 @@ impl<'a> Driver<'a> {
         }
         if now >= end {
             self.close(sim, now);
+            if let Some(Phase::Down { node }) = self.killer.as_ref().map(|k| k.phase) {
+                self.restart(sim, node);
+            }
             self.healed = true;
             self.shared.borrow_mut().healed = true;
             self.log(now, "healed");
+            return;
+        }
+        if self.killer.is_some() {
+            self.kill_step(sim, now, start, end);
             return;
         }
         if let Some(a) = &self.active {

@@ -14,6 +14,7 @@
 //! - [`control`]: the control process (the stage before, the final reads after);
 //! - [`saga`]: the orders service on a simulated host, and shoppers checking out through it;
 //! - [`nemesis`]: the fault schedule;
+//! - [`failover`]: the leader killed soon after each restart, and each failover's time;
 //! - [`history`]: operations with invocation, completion and outcome;
 //! - [`model`]: the sequential specification of a product's stock;
 //! - [`checkers`]: one property per module;
@@ -26,6 +27,7 @@ pub mod cluster;
 pub mod conn;
 pub mod control;
 pub mod driver;
+pub mod failover;
 pub mod history;
 pub mod model;
 pub mod nemesis;

@@ -10,13 +10,15 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use catalog_node::raft_node::Faults;
+use confeitaria_client::config::RaftTiming;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use tempfile::TempDir;
 
 use crate::checkers::{self, RunData, Violation};
-use crate::cluster::{node_host, run_node, NodeSpec, Nodes};
+use crate::cluster::{node_host, run_node, sim_timing, NodeSpec, Nodes};
 use crate::driver::{client_host, Driver, CTL_HOST};
+use crate::failover::{self, Failover, FailoverConfig, Killer, Variant};
 use crate::history::{fmt_micros, Outcome};
 use crate::nemesis::{self, NemesisConfig};
 use crate::saga::{self, ORDERS_HOST};
@@ -40,6 +42,10 @@ pub struct SimConfig {
     pub latency_ms: (u64, u64),
     /// Hard limit of simulated time, in seconds.
     pub max_sim_secs: u64,
+    /// Raft timing of every node.
+    pub timing: RaftTiming,
+    /// The failover profile instead of the fault schedule (see [`crate::failover`]).
+    pub failover: Option<FailoverConfig>,
 }
 
 impl Default for SimConfig {
@@ -52,6 +58,8 @@ impl Default for SimConfig {
             tick_ms: 1,
             latency_ms: (1, 5),
             max_sim_secs: 120,
+            timing: sim_timing(),
+            failover: None,
         }
     }
 }
@@ -84,6 +92,26 @@ impl SimConfig {
         c
     }
 
+    /// The failover profile (issue 16): the leader killed again and again, each time soon
+    /// after the previous kill's node came back — within 300 ms of its catch-up, or inside
+    /// the lease it restarted with — on `cluster.toml`'s timing (heartbeat 30 ms, election
+    /// 80–160 ms), with the usual clients and checkers. See [`crate::failover`].
+    pub fn failover() -> Self {
+        let mut c = Self::default();
+        c.timing = RaftTiming {
+            heartbeat_ms: 30,
+            election_min_ms: 80,
+            election_max_ms: 160,
+            ..sim_timing()
+        };
+        c.failover = Some(FailoverConfig {
+            variants: Variant::ALL.to_vec(),
+            after_catch_up_ms: 300,
+            lease_ms: c.timing.election_max_ms,
+        });
+        c
+    }
+
     /// The same run with the deliberately broken node: linearizable reads served from the
     /// local replica without a read index.
     pub fn broken(mut self) -> Self {
@@ -107,6 +135,8 @@ pub struct Report {
     pub stats: Stats,
     /// The one command that replays this run.
     pub replay: String,
+    /// The leader kills of the failover profile, measured (empty otherwise).
+    pub failovers: Vec<Failover>,
 }
 
 /// Counts of one run.
@@ -207,6 +237,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
             cluster_size: cfg.nodes,
             data_dir: dir.path().to_path_buf(),
             faults: cfg.faults,
+            timing: cfg.timing,
         };
         let nodes = nodes.clone();
         sim.host(node_host(spec.id), move || {
@@ -249,7 +280,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     sim.client(CTL_HOST, ctl);
 
     let mut rng = StdRng::seed_from_u64(derive(seed, 3));
-    let schedule = nemesis::schedule(
+    let mut schedule = nemesis::schedule(
         &mut rng,
         &cfg.nemesis,
         cfg.nodes,
@@ -257,6 +288,9 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         saga,
         cfg.workload.duration_ms,
     );
+    if cfg.failover.is_some() {
+        schedule.clear();
+    }
     let mut trace = String::new();
     let _ = writeln!(
         trace,
@@ -276,6 +310,10 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
             w.fault
         );
     }
+    let killer = cfg.failover.clone().map(|f| {
+        let first = 300_000 + rng.gen_range(0..300_000);
+        Killer::new(f, StdRng::seed_from_u64(derive(seed, 4)), first)
+    });
     let mut d = Driver::new(
         cfg,
         dirs.iter().map(|d| d.path().to_path_buf()).collect(),
@@ -284,7 +322,8 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         nodes,
         schedule,
         trace,
-    );
+    )
+    .with_killer(killer);
 
     let mut error = None;
     loop {
@@ -321,7 +360,12 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         Vec::new()
     };
 
+    let mut failovers = d.failovers();
+    failover::measure(&mut failovers, &data.leaders, &data.records);
     let (mut trace, faults, leaderships) = d.finish();
+    for f in &failovers {
+        let _ = writeln!(trace, "{f}");
+    }
     for n in &s.notes {
         let _ = writeln!(trace, "{n}");
     }
@@ -360,5 +404,6 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         error,
         stats,
         replay: crate::seeds::replay_command(seed, cfg),
+        failovers,
     }
 }

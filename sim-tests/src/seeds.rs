@@ -41,11 +41,15 @@ pub fn replay_command(seed: u64, cfg: &SimConfig) -> String {
     if cfg.nemesis.only_isolate_leader {
         flags.push_str(" --leader-isolation");
     }
+    if cfg.failover.is_some() {
+        flags.push_str(" --failover");
+    }
     if cfg.workload.duration_ms != standard.workload.duration_ms {
         flags.push_str(&format!(" --duration-ms {}", cfg.workload.duration_ms));
     }
     let plain = !cfg.faults.skip_read_index
         && !cfg.nemesis.only_isolate_leader
+        && cfg.failover.is_none()
         && cfg.workload.duration_ms == standard.workload.duration_ms;
     if plain {
         let env = if saga { "SIM_SAGA=1 " } else { "" };

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
+use sim_tests::failover::{self, Failover, Variant};
 use sim_tests::{run, seeds, SimConfig};
 
 /// Runs simulation seeds.
@@ -35,6 +36,10 @@ struct Args {
     /// Run the focused leader-isolation profile (see `SimConfig::leader_isolation`).
     #[arg(long)]
     leader_isolation: bool,
+    /// Run the failover profile (see `SimConfig::failover`) and print the percentiles of
+    /// each failover's time.
+    #[arg(long)]
+    failover: bool,
     /// Print the trace of every seed run (use with --seed).
     #[arg(long)]
     trace: bool,
@@ -57,6 +62,8 @@ fn main() {
         SimConfig::saga()
     } else if args.leader_isolation {
         SimConfig::leader_isolation()
+    } else if args.failover {
+        SimConfig::failover()
     } else {
         SimConfig::default()
     };
@@ -138,6 +145,9 @@ fn main() {
     for (checker, n) in &t.by_checker {
         println!("  {checker}: {n} seeds with violations");
     }
+    if args.failover {
+        print_failovers(&t.failovers);
+    }
     if !t.failed.is_empty() {
         std::process::exit(1);
     }
@@ -156,6 +166,38 @@ struct Totals {
     leaderships: usize,
     sim_ms: u64,
     by_checker: BTreeMap<&'static str, usize>,
+    failovers: Vec<(u64, Failover)>,
+}
+
+/// The failover profile's figures: percentiles of kill → leader and kill → first write, for
+/// every kill and by variant, and the slowest kills with their seeds.
+fn print_failovers(all: &[(u64, Failover)]) {
+    let line = |name: String, fs: &[&(u64, Failover)]| {
+        let lead: Vec<f64> = fs.iter().filter_map(|(_, f)| f.to_leader_ms()).collect();
+        let write: Vec<f64> = fs.iter().filter_map(|(_, f)| f.to_write_ms()).collect();
+        let missing = fs.len() - write.len();
+        let [a, b, c, d] = failover::percentiles(&lead);
+        let [e, g, h, i] = failover::percentiles(&write);
+        println!(
+            "{name:<16} {:>6} kills | to leader p50 {a:>5.0} p90 {b:>5.0} p99 {c:>5.0} worst {d:>5.0} ms | to write p50 {e:>5.0} p90 {g:>5.0} p99 {h:>5.0} worst {i:>5.0} ms | {missing} without a write",
+            fs.len()
+        );
+    };
+    println!("failover (simulated time):");
+    line("all".into(), &all.iter().collect::<Vec<_>>());
+    for v in Variant::ALL {
+        let fs: Vec<_> = all.iter().filter(|(_, f)| f.variant == v).collect();
+        line(v.to_string(), &fs);
+    }
+    let mut slow: Vec<&(u64, Failover)> = all.iter().collect();
+    slow.sort_by(|x, y| {
+        let k = |f: &Failover| f.to_write_ms().unwrap_or(f64::INFINITY);
+        k(&y.1).total_cmp(&k(&x.1))
+    });
+    println!("slowest:");
+    for (seed, f) in slow.iter().take(10) {
+        println!("  seed {seed}: {f}");
+    }
 }
 
 impl Totals {
@@ -167,6 +209,8 @@ impl Totals {
         self.faults += r.stats.faults;
         self.leaderships += r.stats.leaderships;
         self.sim_ms += r.stats.sim_ms;
+        self.failovers
+            .extend(r.failovers.iter().map(|f| (r.seed, f.clone())));
         let mut seen: Vec<&'static str> = r.violations.iter().map(|v| v.checker).collect();
         seen.dedup();
         for c in seen {

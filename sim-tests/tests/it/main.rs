@@ -1,5 +1,6 @@
-//! The simulation suite: determinism, the CI seed budget, the broken variant the checkers
-//! must catch, named regression seeds, the turmoil adapters, and `replay` for `SIM_SEED`.
+//! The simulation suite: determinism, the CI seed budget, the failover profile, the broken
+//! variant the checkers must catch, named regression seeds, the turmoil adapters, and
+//! `replay` for `SIM_SEED`.
 //!
 //! Build with `--release` (and, for determinism, `--cfg tokio_unstable`, which
 //! `sim-tests/.cargo/config.toml` sets): `cd sim-tests && cargo test --release`.
@@ -11,6 +12,7 @@ mod adapters;
 mod broken;
 mod budget;
 mod determinism;
+mod failover;
 mod regressions;
 mod replay;
 
