@@ -88,6 +88,10 @@ compose: the shop is up ($COMPOSE_PROJECT_NAME)
 URLS
         ;;
     down)
+        # Removing needs no secrets, but Compose interpolates the whole file first.
+        if [ ! -f .env ]; then
+            export CONFEITARIA_CLUSTER_SECRET=unused CONFEITARIA_JWT_SECRET=unused
+        fi
         compose down -v --remove-orphans
         ;;
     images)
