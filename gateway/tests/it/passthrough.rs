@@ -170,7 +170,11 @@ async fn the_real_services_answer_through_the_gateway_unchanged() {
 
     // The gateway's own answers.
     let page = call(Method::GET, &shop.gateway.at("/nada/aqui"), &[], "").await;
-    assert_eq!(page.status, StatusCode::NOT_FOUND, "the storefront's own 404 page");
+    assert_eq!(
+        page.status,
+        StatusCode::NOT_FOUND,
+        "the storefront's own 404 page"
+    );
     let none = call(Method::GET, &shop.gateway.at("/api/nada"), &[], "").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
     assert_eq!(none.json()["error"]["code"], "not_found");
