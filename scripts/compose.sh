@@ -12,14 +12,17 @@ export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-confeitaria}
 compose() { docker-compose -f docker-compose.yml "$@"; }
 
 secrets() {
-    # Real secrets, made once per checkout, in the git-ignored .env that Compose reads.
+    # Real secrets, made once per checkout, in the git-ignored .env that Compose reads
+    # (readable by its owner only; the umask stays inside the subshell).
     if [ ! -f .env ]; then
-        umask 077
-        {
-            echo "# Written by scripts/compose.sh: this shop's secrets. Never commit this file."
-            echo "CONFEITARIA_CLUSTER_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-            echo "CONFEITARIA_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-        } > .env
+        (
+            umask 077
+            {
+                echo "# Written by scripts/compose.sh: this shop's secrets. Never commit this file."
+                echo "CONFEITARIA_CLUSTER_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+                echo "CONFEITARIA_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+            } > .env
+        )
         echo "compose: wrote new secrets to .env"
     fi
 }
@@ -35,6 +38,8 @@ images() {
         # Debug info stays on the host; the image gets the stripped binary.
         strip -o "$ctx/$b" "target/release/$b"
     done
+    # The images run as an unprivileged user: whatever the caller's umask, it must execute them.
+    chmod 0755 "$ctx"/*
     local tag=${CONFEITARIA_TAG:-local}
     for t in catalog-node cart orders gateway; do
         docker build -q -f deploy/docker/Dockerfile --build-arg BASE=confeitaria/base:bookworm \
