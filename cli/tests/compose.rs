@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use confeitaria_client::transport::Transport;
+use confeitaria_service::testing::eventually;
 use confeitaria_types::auth::{now_secs, sign, TokenRole};
 use http::Method;
 use serde_json::{json, Value};
@@ -207,24 +208,6 @@ impl Shop {
             held += e["reservado"].as_u64().unwrap_or(0) + e["vendido"].as_u64().unwrap_or(0);
         }
         held
-    }
-}
-
-/// Polls `cond` until it holds or `deadline` passes; whether it held.
-async fn eventually<F, Fut>(deadline: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -202,18 +202,29 @@ where
         body: Option<Vec<u8>>,
         deadline: Duration,
     ) -> BoxFuture<Result<Response, TransportError>> {
-        let this = self.clone();
-        Box::pin(async move {
-            let h: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            this.send(method, &url, &h, body, deadline).await
-        })
+        self.send_boxed(false, method, url, headers, body, deadline)
     }
 
     fn send_fresh(
         &self,
+        method: Method,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        deadline: Duration,
+    ) -> BoxFuture<Result<Response, TransportError>> {
+        self.send_boxed(true, method, url, headers, body, deadline)
+    }
+}
+
+impl<C> Transport<C>
+where
+    C: Connect + Clone + Send + Sync + std::fmt::Debug + 'static,
+{
+    /// One owned request as a boxed future, on the pooled client or (`fresh`) a new connection.
+    fn send_boxed(
+        &self,
+        fresh: bool,
         method: Method,
         url: String,
         headers: Vec<(String, String)>,
@@ -226,7 +237,8 @@ where
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            this.send_with(&this.fresh, method, &url, &h, body, deadline)
+            let client = if fresh { &this.fresh } else { &this.client };
+            this.send_with(client, method, &url, &h, body, deadline)
                 .await
         })
     }
