@@ -100,7 +100,7 @@ pub fn document() -> Value {
             "/ready": {"get": {"summary": "Store reachable; the body also names the order-event consumer state (events)",
                 "responses": {"200": {"description": "ready"}, "503": unavailable}}},
             "/metrics": {"get": {"summary": "Prometheus metrics",
-                "responses": {"200": {"description": "text/plain exposition"}}}},
+                "responses": {"200": {"description": "OpenMetrics text exposition"}}}},
             "/openapi.json": {"get": {"summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },

@@ -1,12 +1,13 @@
 //! The cart's operational side: `GET /ready`, and what the shared router tail
-//! ([`confeitaria_service::http`]) asks of the cart: its deadline, counters, metrics text and
-//! API document.
+//! ([`confeitaria_service::http`]) asks of the cart: its deadline, its metrics and its API
+//! document.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::Json;
 use confeitaria_service::http::ServiceState;
+use confeitaria_service::metrics::ServiceMetrics;
 use serde_json::{json, Value};
 
 use crate::error::CartError;
@@ -31,12 +32,8 @@ impl ServiceState for AppState {
         self.limits.request_timeout
     }
 
-    fn record_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        self.metrics.record_request(method, route, status, took);
-    }
-
-    fn metrics_text(&self) -> String {
-        self.metrics.render()
+    fn metrics(&self) -> &ServiceMetrics {
+        &self.metrics.service
     }
 
     fn openapi() -> Value {

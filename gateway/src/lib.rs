@@ -45,8 +45,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{BoxError, Json, Router};
 use confeitaria_client::config::Secret;
-use confeitaria_service::http::ServiceState;
+use confeitaria_service::http::{request_id, ServiceState};
+use confeitaria_service::metrics::ServiceMetrics;
 use governor::DefaultKeyedRateLimiter;
+use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -157,12 +159,12 @@ impl ServiceState for Gateway {
         self.0.request_timeout
     }
 
-    fn record_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        self.metrics.request(method, route, status, took);
+    fn metrics(&self) -> &ServiceMetrics {
+        &self.metrics.service
     }
 
-    fn metrics_text(&self) -> String {
-        self.metrics.render(&self.pools())
+    fn sample_metrics(&self, now: &mut Registry) {
+        Metrics::sample(now, &self.pools());
     }
 
     fn openapi() -> Value {
@@ -206,6 +208,7 @@ pub fn app(gw: Gateway, storefront: Option<Router>) -> Router {
                 }
             }
         })
+        .layer(middleware::from_fn(tag_gateway))
         .layer(middleware::from_fn(request_id))
 }
 
@@ -259,47 +262,14 @@ pub fn router(gw: Gateway) -> Router {
         .route("/painel/nos/{id}/{acao}", post(painel::controlar));
     let routes = own.merge(catalog).merge(cart).merge(orders);
     confeitaria_service::http::finish(routes, proxy::BODY_LIMIT, gw)
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(tag_gateway))
 }
 
-/// Marks a request whose id is already set (the outer layer of [`app`]).
-#[derive(Debug, Clone, Copy)]
-struct RequestIdSet;
-
-/// Longest `X-Request-Id` accepted from a client; longer or odd ones are replaced.
-const MAX_REQUEST_ID: usize = 128;
-
-/// Takes the client's `X-Request-Id` (visible ASCII, at most 128 bytes) or mints one, puts it
-/// on the request (so it reaches the upstream) and on the response, and names the gateway
-/// itself in `X-Upstream` when no upstream answered.
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get("x-request-id")
-        .filter(|v| {
-            let b = v.as_bytes();
-            !b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(u8::is_ascii_graphic)
-        })
-        .cloned();
-    let id = match given {
-        Some(v) => v,
-        None => {
-            let minted = format!("{:032x}", rand::random::<u128>());
-            match HeaderValue::from_str(&minted) {
-                Ok(v) => v,
-                Err(_) => HeaderValue::from_static("0"),
-            }
-        }
-    };
-    req.headers_mut().insert("x-request-id", id.clone());
-    if req.extensions().get::<RequestIdSet>().is_some() {
-        return next.run(req).await;
-    }
-    req.extensions_mut().insert(RequestIdSet);
+/// Names the gateway itself in `X-Upstream` when no upstream answered.
+async fn tag_gateway(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert("x-request-id", id);
-    h.entry("x-upstream")
+    resp.headers_mut()
+        .entry("x-upstream")
         .or_insert(HeaderValue::from_static("gateway"));
     resp
 }

@@ -1,9 +1,12 @@
-//! `/metrics`, with `prometheus-client` (the Prometheus project's own Rust client: typed
-//! label sets, one registry per gateway — no global recorder, so tests can run several
-//! gateways in one process):
+//! The gateway's metrics: its registry ([`confeitaria_service::metrics::ServiceMetrics`],
+//! prefix `gateway`, one per gateway — tests run several in one process) with the request
+//! metrics every service has:
 //!
 //! - `gateway_http_requests_total{method,route,status}`;
 //! - `gateway_http_request_duration_seconds{route,status_class}` (histogram);
+//!
+//! and the gateway's own:
+//!
 //! - `gateway_upstream_requests_total{upstream,instance,outcome}` — one per attempt;
 //!   outcomes `ok`, `http_5xx`, `shed` (a 503), `connect_error`, `error`, `timeout`;
 //! - `gateway_retries_total{upstream}` — attempts beyond the first;
@@ -11,29 +14,14 @@
 //! - `gateway_breaker_state{instance}` (0 closed, 1 open, 2 half-open) and
 //!   `gateway_instance_healthy{instance}` (1/0), set when scraped.
 
-use std::time::Duration;
-
+use confeitaria_service::metrics::ServiceMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::upstream::Pool;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    method: String,
-    route: String,
-    status: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DurationLabels {
-    route: String,
-    status_class: String,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
@@ -57,102 +45,47 @@ struct ReasonLabels {
     reason: String,
 }
 
-type HistogramFamily = Family<DurationLabels, Histogram, fn() -> Histogram>;
-
-fn latency_histogram() -> Histogram {
-    // 0.25 ms .. about 8 s.
-    Histogram::new(exponential_buckets(0.00025, 2.0, 16))
-}
-
 /// The gateway's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
-    registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    durations: HistogramFamily,
+    /// The registry, with the request metrics.
+    pub service: ServiceMetrics,
     upstream: Family<UpstreamLabels, Counter>,
     retries: Family<UpstreamOnly, Counter>,
     refused: Family<ReasonLabels, Counter>,
-    breaker: Family<InstanceLabels, Gauge>,
-    healthy: Family<InstanceLabels, Gauge>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let durations: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let mut registry = ServiceMetrics::new("gateway");
         let upstream = Family::<UpstreamLabels, Counter>::default();
         let retries = Family::<UpstreamOnly, Counter>::default();
         let refused = Family::<ReasonLabels, Counter>::default();
-        let breaker = Family::<InstanceLabels, Gauge>::default();
-        let healthy = Family::<InstanceLabels, Gauge>::default();
         registry.register(
-            "gateway_http_requests",
-            "HTTP requests answered by the gateway",
-            requests.clone(),
-        );
-        registry.register(
-            "gateway_http_request_duration_seconds",
-            "Time the gateway took to answer",
-            durations.clone(),
-        );
-        registry.register(
-            "gateway_upstream_requests",
+            "upstream_requests",
             "Attempts sent to upstream instances, by outcome",
             upstream.clone(),
         );
         registry.register(
-            "gateway_retries",
+            "retries",
             "Attempts beyond a request's first",
             retries.clone(),
         );
         registry.register(
-            "gateway_refused",
+            "refused",
             "Requests the gateway refused itself (rate limit, load shedding)",
             refused.clone(),
         );
-        registry.register(
-            "gateway_breaker_state",
-            "Circuit breaker per instance: 0 closed, 1 open, 2 half-open",
-            breaker.clone(),
-        );
-        registry.register(
-            "gateway_instance_healthy",
-            "Health of each instance (active probes and passive checks): 1 healthy",
-            healthy.clone(),
-        );
         Self {
-            registry,
-            requests,
-            durations,
+            service: registry,
             upstream,
             retries,
             refused,
-            breaker,
-            healthy,
         }
     }
 }
 
 impl Metrics {
-    /// One answered request (`route` is the matched pattern, never the raw path).
-    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status: status.to_string(),
-            })
-            .inc();
-        self.durations
-            .get_or_create(&DurationLabels {
-                route: route.to_owned(),
-                status_class: format!("{}xx", status / 100),
-            })
-            .observe(took.as_secs_f64());
-    }
-
     /// One attempt at an upstream instance.
     pub fn attempt(&self, upstream: &str, instance: &str, outcome: &str) {
         self.upstream
@@ -182,25 +115,31 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with the breaker and health gauges set from `pools` now.
-    pub fn render(&self, pools: &[&Pool]) -> String {
-        for pool in pools {
-            for i in &pool.instances {
-                let labels = InstanceLabels {
-                    instance: i.label.clone(),
-                };
-                self.breaker
-                    .get_or_create(&labels)
-                    .set(i.breaker_state().gauge());
-                self.healthy
-                    .get_or_create(&labels)
-                    .set(i64::from(i.health.is_healthy()));
-            }
+    /// Registers into `now` the breaker and health gauges of every instance of `pools`, when
+    /// scraped.
+    pub fn sample(now: &mut Registry, pools: &[&Pool]) {
+        let breaker = Family::<InstanceLabels, Gauge>::default();
+        let healthy = Family::<InstanceLabels, Gauge>::default();
+        for i in pools.iter().flat_map(|p| &p.instances) {
+            let labels = InstanceLabels {
+                instance: i.label.clone(),
+            };
+            breaker
+                .get_or_create(&labels)
+                .set(i.breaker_state().gauge());
+            healthy
+                .get_or_create(&labels)
+                .set(i64::from(i.health.is_healthy()));
         }
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
-            out.clear();
-        }
-        out
+        now.register(
+            "breaker_state",
+            "Circuit breaker per instance: 0 closed, 1 open, 2 half-open",
+            breaker,
+        );
+        now.register(
+            "instance_healthy",
+            "Health of each instance (active probes and passive checks): 1 healthy",
+            healthy,
+        );
     }
 }

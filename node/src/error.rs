@@ -5,6 +5,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use confeitaria_service::http::Refusal;
 use confeitaria_types::auth::AuthError;
 use confeitaria_types::ErrorBody;
 use raft_store::CommandError;
@@ -86,6 +87,16 @@ impl From<CommandError> for ApiError {
                 message,
                 doce_id,
             },
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::RouteNotFound => ApiError::NotFound("route".into()),
+            Refusal::MethodNotAllowed => ApiError::MethodNotAllowed,
+            Refusal::Timeout => ApiError::Unavailable("request deadline exceeded".into()),
         }
     }
 }

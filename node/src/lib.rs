@@ -9,7 +9,8 @@
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
 //! - [`network`]: openraft's network over that port;
 //! - [`error`]: the API error and its JSON response;
-//! - [`metrics`]: Prometheus text;
+//! - [`metrics`]: the node's Prometheus registry: request metrics, Raft-side histograms, Raft
+//!   state sampled when scraped;
 //! - [`seed`]: the bakery's starting catalog;
 //! - [`testing`]: in-process clusters on port 0 for this and other crates' tests.
 //!
@@ -42,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::AppState;
+use crate::metrics::{Metrics, RaftTimings};
 use crate::network::Network;
 use crate::raft_node::{CatalogNode, Contacts, Settings};
 use crate::rpc::RpcClient;
@@ -207,7 +209,10 @@ where
     R: axum::serve::Listener,
     R::Addr: std::fmt::Debug,
 {
-    let (log, sm) = raft_store::open(&opts.data_dir)?;
+    let (mut log, mut sm) = raft_store::open(&opts.data_dir)?;
+    let timings = RaftTimings::default();
+    log.time_appends(timings.append.clone());
+    sm.time_applies(timings.apply.clone());
     let pristine = log
         .is_pristine()
         .map_err(|e| NodeError::Raft(e.to_string()))?;
@@ -244,13 +249,14 @@ where
         split_vote_elections: Default::default(),
         leader_gone_elections: Default::default(),
         retries_left_to_longer_logs: Default::default(),
+        timings: timings.clone(),
     });
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
     let state = AppState {
         node: node.clone(),
-        metrics: Arc::default(),
+        metrics: Arc::new(Metrics::new(&timings)),
     };
     let api_app = api::router(state);
     let rpc_app = rpc::router(node.clone());

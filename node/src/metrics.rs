@@ -1,98 +1,163 @@
-//! Prometheus text metrics: request counts by route and status, and the node's Raft state.
+//! The node's metrics: its registry ([`confeitaria_service::metrics::ServiceMetrics`], prefix
+//! `catalog`, with the request counter and latency histogram every service has), the Raft-side
+//! histograms ([`RaftTimings`]), and the Raft state sampled when scraped ([`sample`]):
+//!
+//! - histograms `catalog_raft_append_seconds` (a log append: write and flush),
+//!   `catalog_raft_apply_seconds` (the state machine applying a batch of entries),
+//!   `catalog_read_index_seconds` (one read-index round: the leader's quorum confirmation, or
+//!   a follower asking the leader; concurrent linearizable reads share a round),
+//!   `catalog_forward_seconds` (one follower→leader forward of a write or membership change);
+//! - gauges `catalog_raft_term`, `catalog_raft_is_leader`, `catalog_raft_leader_id`,
+//!   `catalog_raft_commit_index`, `catalog_raft_applied_index`, `catalog_raft_last_log_index`,
+//!   `catalog_raft_voters`, `catalog_products`;
+//! - counters `catalog_log_appends_total`, `catalog_log_entries_total`,
+//!   `catalog_raft_split_vote_elections_total`, `catalog_raft_leader_gone_elections_total`,
+//!   `catalog_raft_retries_left_to_longer_logs_total`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use confeitaria_service::metrics::{step_histogram, ServiceMetrics};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::raft_node::CatalogNode;
 
-/// Request counters.
-#[derive(Debug, Default)]
+/// The Raft-side histograms. Cheap to clone: clones observe into the same histograms.
+#[derive(Debug, Clone)]
+pub struct RaftTimings {
+    /// Seconds per log append (write and flush).
+    pub append: Histogram,
+    /// Seconds per applied batch of entries.
+    pub apply: Histogram,
+    /// Seconds per read-index round.
+    pub read_index: Histogram,
+    /// Seconds per follower→leader forward.
+    pub forward: Histogram,
+}
+
+impl Default for RaftTimings {
+    fn default() -> Self {
+        Self {
+            append: step_histogram(),
+            apply: step_histogram(),
+            read_index: step_histogram(),
+            forward: step_histogram(),
+        }
+    }
+}
+
+/// The node's registry: request metrics and the Raft-side histograms.
+#[derive(Debug)]
 pub struct Metrics {
-    // A std mutex: held only to bump or copy counters, never across an `.await`.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// The registry.
+    pub service: ServiceMetrics,
 }
 
 impl Metrics {
-    /// Counts one request.
-    pub fn count(&self, method: &str, route: &str, status: u16) {
-        let mut m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
+    /// A registry with the request metrics and `timings` registered.
+    pub fn new(timings: &RaftTimings) -> Self {
+        let mut service = ServiceMetrics::new("catalog");
+        for (name, help, h) in [
+            (
+                "raft_append_seconds",
+                "Time of one Raft log append: entries written and the database flushed",
+                &timings.append,
+            ),
+            (
+                "raft_apply_seconds",
+                "Time the state machine took to apply one batch of committed entries",
+                &timings.apply,
+            ),
+            (
+                "read_index_seconds",
+                "Time of one read-index round (shared by concurrent linearizable reads)",
+                &timings.read_index,
+            ),
+            (
+                "forward_seconds",
+                "Time of one write forwarded from this follower to the leader",
+                &timings.forward,
+            ),
+        ] {
+            service.register(name, help, h.clone());
+        }
+        Self { service }
     }
+}
 
-    /// The exposition text.
-    pub fn render(&self, node: &CatalogNode) -> String {
-        let mut out = String::new();
-        let requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let _ = writeln!(out, "# TYPE catalog_http_requests_total counter");
-        for ((method, route, status), n) in requests {
-            let _ = writeln!(
-                out,
-                "catalog_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        let st = node.status();
-        let gauges = [
-            ("catalog_raft_term", Some(st.term)),
-            (
-                "catalog_raft_is_leader",
-                Some(u64::from(st.leader == Some(st.id))),
-            ),
-            ("catalog_raft_leader_id", st.leader),
-            ("catalog_raft_commit_index", st.commit_index),
-            ("catalog_raft_applied_index", st.applied_index),
-            ("catalog_raft_last_log_index", st.last_log_index),
-            (
-                "catalog_raft_voters",
-                Some(st.membership.voters.len() as u64),
-            ),
-        ];
-        for (name, v) in gauges {
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {}", v.unwrap_or(0));
-        }
-        let stats = node.log.stats();
-        let appends = stats.appends.load(std::sync::atomic::Ordering::Relaxed);
-        let entries = stats.entries.load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# TYPE catalog_log_appends_total counter\ncatalog_log_appends_total {appends}"
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE catalog_log_entries_total counter\ncatalog_log_entries_total {entries}"
-        );
-        let split = node
-            .split_vote_elections
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# TYPE catalog_raft_split_vote_elections_total counter\ncatalog_raft_split_vote_elections_total {split}"
-        );
-        let gone = node
-            .leader_gone_elections
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# TYPE catalog_raft_leader_gone_elections_total counter\ncatalog_raft_leader_gone_elections_total {gone}"
-        );
-        let left = node
-            .retries_left_to_longer_logs
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# TYPE catalog_raft_retries_left_to_longer_logs_total counter\ncatalog_raft_retries_left_to_longer_logs_total {left}"
-        );
-        let products = node.sm.read().catalog.doces.len();
-        let _ = writeln!(
-            out,
-            "# TYPE catalog_products gauge\ncatalog_products {products}"
-        );
-        out
+/// Registers `node`'s Raft state into `now`, when scraped.
+pub fn sample(now: &mut Registry, node: &CatalogNode) {
+    let st = node.status();
+    let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+    let gauges = [
+        ("raft_term", "Current Raft term", st.term),
+        (
+            "raft_is_leader",
+            "1 when this node leads",
+            u64::from(st.leader == Some(st.id)),
+        ),
+        (
+            "raft_leader_id",
+            "The leader this node knows (0: none)",
+            st.leader.unwrap_or(0),
+        ),
+        (
+            "raft_commit_index",
+            "Last committed index this node persisted",
+            st.commit_index.unwrap_or(0),
+        ),
+        (
+            "raft_applied_index",
+            "Last index applied to the state machine",
+            st.applied_index.unwrap_or(0),
+        ),
+        (
+            "raft_last_log_index",
+            "Last index in this node's log",
+            st.last_log_index.unwrap_or(0),
+        ),
+        (
+            "raft_voters",
+            "Voters in the membership",
+            st.membership.voters.len() as u64,
+        ),
+        (
+            "products",
+            "Products in the applied catalog",
+            node.sm.read().catalog.doces.len() as u64,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        now.register(name, help, gauge(v));
+    }
+    let count = |c: &AtomicU64| ConstCounter::new(c.load(Ordering::Relaxed));
+    let stats = node.log.stats();
+    let counters = [
+        ("log_appends", "Flushed log appends", &stats.appends),
+        (
+            "log_entries",
+            "Entries written by log appends",
+            &stats.entries,
+        ),
+        (
+            "raft_split_vote_elections",
+            "Elections this node called after a split vote",
+            &node.split_vote_elections,
+        ),
+        (
+            "raft_leader_gone_elections",
+            "Elections this node called because the leader's RPC port refused",
+            &node.leader_gone_elections,
+        ),
+        (
+            "raft_retries_left_to_longer_logs",
+            "Retries after a split vote skipped because a peer's log was longer",
+            &node.retries_left_to_longer_logs,
+        ),
+    ];
+    for (name, help, c) in counters {
+        now.register(name, help, count(c));
     }
 }

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::batch::WriteBatcher;
 use crate::coalesce::Coalescer;
 use crate::error::ApiError;
+use crate::metrics::RaftTimings;
 use crate::rpc::{ForwardRequest, ForwardResponse, ReadIndexResponse, RpcClient, RpcError};
 
 /// What a node is told at start-up.
@@ -82,6 +83,8 @@ pub struct CatalogNode {
     pub leader_gone_elections: std::sync::atomic::AtomicU64,
     /// Retries after a split vote this node skipped because a peer's log was longer.
     pub retries_left_to_longer_logs: std::sync::atomic::AtomicU64,
+    /// The Raft-side histograms (read-index rounds and forwards are observed here).
+    pub timings: RaftTimings,
 }
 
 fn role_of(s: ServerState) -> Role {
@@ -224,11 +227,15 @@ impl CatalogNode {
                 .settings
                 .forward_timeout
                 .min(end.saturating_duration_since(Instant::now()));
-            match self
+            let started = Instant::now();
+            let forwarded = self
                 .rpc
                 .call::<_, ForwardResponse>(&addr, "/raft/forward", &req, budget)
-                .await
-            {
+                .await;
+            self.timings
+                .forward
+                .observe(started.elapsed().as_secs_f64());
+            match forwarded {
                 Ok(ForwardResponse::NotLeader(_)) | Err(RpcError::Unreachable(_)) => {}
                 Ok(resp) => return Ok((resp, Served { leader })),
                 Err(e) if retry_safe => {
@@ -282,10 +289,16 @@ impl CatalogNode {
     /// Concurrent callers share one confirmation round that began after they arrived.
     pub async fn serve_read_index(&self) -> ReadIndexResponse {
         let raft = self.raft.clone();
+        let took = self.timings.read_index.clone();
         self.local_reads
             .join(move || {
-                let raft = raft.clone();
-                async move { read_index_round(&raft).await }
+                let (raft, took) = (raft.clone(), took.clone());
+                async move {
+                    let started = Instant::now();
+                    let r = read_index_round(&raft).await;
+                    took.observe(started.elapsed().as_secs_f64());
+                    r
+                }
             })
             .await
             .unwrap_or(ReadIndexResponse::NotLeader(None))
@@ -297,9 +310,10 @@ impl CatalogNode {
         let raft = self.raft.clone();
         let rpc = self.rpc.clone();
         let timeout = self.settings.forward_timeout;
+        let took = self.timings.read_index.clone();
         self.remote_reads
             .join(move || {
-                let (raft, rpc) = (raft.clone(), rpc.clone());
+                let (raft, rpc, took) = (raft.clone(), rpc.clone(), took.clone());
                 async move {
                     let addr = {
                         let m = raft.metrics();
@@ -312,9 +326,13 @@ impl CatalogNode {
                             .clone()
                     };
                     let budget = timeout.min(end.saturating_duration_since(Instant::now()));
-                    rpc.call::<_, ReadIndexResponse>(&addr, "/raft/read-index", &(), budget)
+                    let started = Instant::now();
+                    let r = rpc
+                        .call::<_, ReadIndexResponse>(&addr, "/raft/read-index", &(), budget)
                         .await
-                        .ok()
+                        .ok();
+                    took.observe(started.elapsed().as_secs_f64());
+                    r
                 }
             })
             .await

@@ -1,85 +1,111 @@
-//! Counters for `/metrics`, rendered as Prometheus text.
+//! The orders' metrics: the registry ([`confeitaria_service::metrics::ServiceMetrics`], prefix
+//! `orders`, with the request counter and latency histogram every service has), the orders'
+//! own counters, and the gauges sampled when scraped ([`Metrics::sample`]):
+//!
+//! - `orders_created_total`, `orders_confirmed_total`, `orders_rejected_total`;
+//! - `orders_saga_steps_recovered_total` — saga steps finished by the background driver;
+//! - `orders_outbox_published_total`, `orders_outbox_publish_failures_total`,
+//!   `orders_outbox_dropped_total`;
+//! - gauges `orders_outbox_pending`, `orders_total`, `orders_open_saga_steps`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use confeitaria_service::metrics::ServiceMetrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
-/// The service's counters. Cheap to update from any task.
-#[derive(Debug, Default)]
+/// The service's metrics. Cheap to update from any task.
+#[derive(Debug)]
 pub struct Metrics {
-    // A std mutex: held only to bump one map entry, never across an `.await`.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// The registry, with the request metrics.
+    pub service: ServiceMetrics,
     /// Orders recorded `pendente`.
-    pub criados: AtomicU64,
+    pub criados: Counter,
     /// Orders that reached `confirmado`.
-    pub confirmados: AtomicU64,
+    pub confirmados: Counter,
     /// Orders that reached `rejeitado`.
-    pub rejeitados: AtomicU64,
+    pub rejeitados: Counter,
     /// Saga steps finished by the background driver (start-up recovery included).
-    pub recuperados: AtomicU64,
+    pub recuperados: Counter,
     /// Events acknowledged by their consumer (Redis, or the cart directly).
-    pub publicados: AtomicU64,
+    pub publicados: Counter,
     /// Failed publish attempts.
-    pub falhas_publicacao: AtomicU64,
+    pub falhas_publicacao: Counter,
     /// Events dropped unpublished: over the outbox's bound, or refused by their consumer.
-    pub descartados: AtomicU64,
+    pub descartados: Counter,
 }
 
 /// Adds one to a counter.
-pub fn inc(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
+pub fn inc(c: &Counter) {
+    c.inc();
 }
 
 /// Adds `n` to a counter.
-pub fn add(c: &AtomicU64, n: usize) {
-    c.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+pub fn add(c: &Counter, n: usize) {
+    c.inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut m = Self {
+            service: ServiceMetrics::new("orders"),
+            criados: Counter::default(),
+            confirmados: Counter::default(),
+            rejeitados: Counter::default(),
+            recuperados: Counter::default(),
+            publicados: Counter::default(),
+            falhas_publicacao: Counter::default(),
+            descartados: Counter::default(),
+        };
+        let service = &mut m.service;
+        for (name, help, c) in [
+            ("created", "Orders recorded pendente", &m.criados),
+            (
+                "confirmed",
+                "Orders that reached confirmado",
+                &m.confirmados,
+            ),
+            ("rejected", "Orders that reached rejeitado", &m.rejeitados),
+            (
+                "saga_steps_recovered",
+                "Saga steps finished by the background driver",
+                &m.recuperados,
+            ),
+            (
+                "outbox_published",
+                "Events acknowledged by their consumer",
+                &m.publicados,
+            ),
+            (
+                "outbox_publish_failures",
+                "Failed publish attempts",
+                &m.falhas_publicacao,
+            ),
+            (
+                "outbox_dropped",
+                "Events dropped unpublished (over the bound, or refused by the consumer)",
+                &m.descartados,
+            ),
+        ] {
+            service.register(name, help, c.clone());
+        }
+        m
+    }
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    pub fn record_request(&self, method: &str, route: &str, status: u16) {
-        let mut m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-    }
-
-    /// Prometheus text, with the gauges given by the caller.
-    pub fn render(&self, outbox_pendentes: usize, pedidos: usize, abertos: usize) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# TYPE orders_http_requests_total counter");
-        {
-            let m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            for ((method, route, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "orders_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-                );
-            }
-        }
-        for (name, c) in [
-            ("orders_created_total", &self.criados),
-            ("orders_confirmed_total", &self.confirmados),
-            ("orders_rejected_total", &self.rejeitados),
-            ("orders_saga_steps_recovered_total", &self.recuperados),
-            ("orders_outbox_published_total", &self.publicados),
-            (
-                "orders_outbox_publish_failures_total",
-                &self.falhas_publicacao,
-            ),
-            ("orders_outbox_dropped_total", &self.descartados),
-        ] {
-            let _ = writeln!(out, "# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", c.load(Ordering::Relaxed));
-        }
-        for (name, v) in [
-            ("orders_outbox_pending", outbox_pendentes),
-            ("orders_total", pedidos),
-            ("orders_open_saga_steps", abertos),
-        ] {
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {v}");
-        }
-        out
+    /// Registers the gauges of the orders' state into `now`, when scraped.
+    pub fn sample(now: &mut Registry, outbox_pending: usize, orders: usize, open_steps: usize) {
+        let gauge = |n: usize| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        now.register(
+            "outbox_pending",
+            "Events waiting in the outbox",
+            gauge(outbox_pending),
+        );
+        now.register("total", "Orders recorded", gauge(orders));
+        now.register(
+            "open_saga_steps",
+            "Saga steps begun and not yet finished",
+            gauge(open_steps),
+        );
     }
 }

@@ -1,15 +1,18 @@
 //! The orders' operational side: `GET /ready`, and what the shared router tail
-//! ([`confeitaria_service::http`]) asks of orders: the deadline, counters, metrics text and
-//! API document.
+//! ([`confeitaria_service::http`]) asks of orders: the deadline, the metrics (with the gauges
+//! sampled when scraped) and the API document.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::Json;
 use confeitaria_service::http::ServiceState;
+use confeitaria_service::metrics::ServiceMetrics;
+use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
 use crate::error::OrdersError;
+use crate::metrics::Metrics;
 use crate::AppState;
 
 /// Deadline of the readiness probe of the catalog.
@@ -40,18 +43,18 @@ impl ServiceState for AppState {
         self.request_timeout
     }
 
-    /// Counted by method, route and status (orders keep no durations).
-    fn record_request(&self, method: &str, route: &str, status: u16, _took: Duration) {
-        self.saga.metrics.record_request(method, route, status);
+    fn metrics(&self) -> &ServiceMetrics {
+        &self.saga.metrics.service
     }
 
-    fn metrics_text(&self) -> String {
+    fn sample_metrics(&self, now: &mut Registry) {
         let abertos = self.saga.store.abertos().map(|a| a.len()).unwrap_or(0);
-        self.saga.metrics.render(
+        Metrics::sample(
+            now,
             self.saga.store.outbox_len(),
             self.saga.store.pedidos_len(),
             abertos,
-        )
+        );
     }
 
     fn openapi() -> Value {

@@ -9,11 +9,13 @@ use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
     AnyError, Entry, EntryPayload, LogId, LogState, RaftLogReader, StorageIOError, Vote,
 };
+use prometheus_client::metrics::histogram::Histogram;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -32,6 +34,8 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     stats: Arc<AppendStats>,
+    /// Seconds per append (write and flush), if someone watches.
+    append_seconds: Option<Histogram>,
 }
 
 /// How well appends are batched: entries per flushed append.
@@ -68,7 +72,14 @@ impl LogStore {
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             stats: Arc::default(),
+            append_seconds: None,
         })
+    }
+
+    /// Observes the time of every append (the batch written and the database flushed) in
+    /// `h`, from now on and in the clones made after this call.
+    pub fn time_appends(&mut self, h: Histogram) {
+        self.append_seconds = Some(h);
     }
 
     fn get_meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -192,10 +203,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.insert(&entry.log_id.index.to_be_bytes(), encode(&entry)?);
             n += 1;
         }
+        let started = Instant::now();
         let result = self
             .log
             .apply_batch(batch)
             .and_then(|()| self.db.flush().map(|_| ()));
+        if let Some(h) = &self.append_seconds {
+            h.observe(started.elapsed().as_secs_f64());
+        }
         match result {
             Ok(()) => {
                 self.stats.appends.fetch_add(1, Ordering::Relaxed);

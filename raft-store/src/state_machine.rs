@@ -9,12 +9,14 @@
 
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{
     AnyError, Entry, EntryPayload, LogId, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
     StorageIOError, StoredMembership,
 };
+use prometheus_client::metrics::histogram::Histogram;
 
 use confeitaria_types::NodeAddr;
 
@@ -45,6 +47,8 @@ pub struct StateMachineStore {
     tree: sled::Tree,
     // A std lock: held only for in-memory reads and applies, never across an `.await`.
     state: Arc<RwLock<SmState>>,
+    /// Seconds per applied batch of entries, if someone watches.
+    apply_seconds: Option<Histogram>,
 }
 
 fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -77,7 +81,14 @@ impl StateMachineStore {
             db: db.clone(),
             tree,
             state: Arc::new(RwLock::new(state)),
+            apply_seconds: None,
         })
+    }
+
+    /// Observes the time of every applied batch of entries in `h`, from now on and in the
+    /// clones made after this call.
+    pub fn time_applies(&mut self, h: Histogram) {
+        self.apply_seconds = Some(h);
     }
 
     /// Read access to the applied state. Keep the guard short: it blocks applies.
@@ -140,8 +151,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
+        let started = Instant::now();
         let mut st = self.write();
-        let results = entries
+        let results: Vec<CommandResult> = entries
             .into_iter()
             .map(|entry| {
                 st.last_applied = Some(entry.log_id);
@@ -155,6 +167,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
             })
             .collect();
+        drop(st);
+        if let Some(h) = &self.apply_seconds {
+            h.observe(started.elapsed().as_secs_f64());
+        }
         Ok(results)
     }
 

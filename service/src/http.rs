@@ -1,20 +1,27 @@
 //! The tail every service's router ends with: `/health`, `/metrics`, `/openapi.json`, JSON
-//! answers for unknown routes and methods, a body limit, and [`observe`] (the request deadline
-//! and the request counters).
+//! answers for unknown routes and methods, a body limit, [`observe`] (the request deadline,
+//! the request counter and latency histogram) and [`request_id`] (`X-Request-Id` accepted or
+//! minted, in the request's tracing span and on every response).
 //!
 //! A service lists its own routes (`/ready` among them, since readiness is its own), then
-//! hands them to [`finish`] with its state, which says through [`ServiceState`] how to count,
-//! how long a request may take and how its error type answers a [`Refusal`].
+//! hands them to [`finish`] with its state, which says through [`ServiceState`] where its
+//! metrics are, how long a request may take and how its error type answers a [`Refusal`].
+//! A service with behaviour of its own on every response (the catalog node's cluster headers)
+//! layers it on the router [`finish`] returns.
 
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
+use tracing::Instrument;
+
+use crate::metrics::ServiceMetrics;
 
 /// What the tail itself refuses; each service answers it with its own error type (and so its
 /// own codes and messages).
@@ -36,19 +43,23 @@ pub trait ServiceState: Clone + Send + Sync + 'static {
     /// Upper bound on a whole request.
     fn request_timeout(&self) -> Duration;
 
-    /// Counts one answered request. `route` is the matched route pattern, never the raw path
-    /// (raw paths hold session and order ids: capabilities, unbounded in number).
-    fn record_request(&self, method: &str, route: &str, status: u16, took: Duration);
+    /// The service's registry: [`observe`] counts every request in it, `GET /metrics`
+    /// renders it.
+    fn metrics(&self) -> &ServiceMetrics;
 
-    /// The Prometheus text of `GET /metrics`.
-    fn metrics_text(&self) -> String;
+    /// Registers into `now` what is sampled when `/metrics` is scraped (gauges of state, counters
+    /// kept elsewhere); nothing by default.
+    fn sample_metrics(&self, now: &mut Registry) {
+        let _ = now;
+    }
 
     /// The document of `GET /openapi.json`.
     fn openapi() -> Value;
 }
 
 /// `routes` with the shared tail: `/health`, `/metrics`, `/openapi.json`, JSON 404/405, bodies
-/// capped at `body_limit` bytes, and every request (the tail's too) under [`observe`].
+/// capped at `body_limit` bytes, and every request (the tail's too) under [`observe`] and,
+/// outermost, [`request_id`].
 pub fn finish<S: ServiceState>(routes: Router<S>, body_limit: usize, state: S) -> Router {
     routes
         .route("/health", get(health))
@@ -59,30 +70,87 @@ pub fn finish<S: ServiceState>(routes: Router<S>, body_limit: usize, state: S) -
         .method_not_allowed_fallback(method_not_allowed::<S>)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe::<S>))
+        .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
 
-/// Bounds each request by [`ServiceState::request_timeout`] and counts it by method, route and
-/// status.
+/// Bounds each request by [`ServiceState::request_timeout`], counts it by method, route and
+/// status and observes its latency by route and status class.
 pub async fn observe<S: ServiceState>(State(st): State<S>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let method = req.method().as_str().to_owned();
+    // `MatchedPath` holds an `Arc<str>`: cloning it does not allocate.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let response = match tokio::time::timeout(st.request_timeout(), next.run(req)).await {
         Ok(r) => r,
         Err(_) => S::Error::from(Refusal::Timeout).into_response(),
     };
-    st.record_request(
+    st.metrics().record_request(
         &method,
-        &route,
-        response.status().as_u16(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        response.status(),
         started.elapsed(),
     );
     response
+}
+
+/// The `X-Request-Id` header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest `X-Request-Id` accepted from a client; longer or odd ones are replaced.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// The request id of a request under [`request_id`] (also in its extensions).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    /// The id as text (always printable ASCII).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+/// Takes the client's `X-Request-Id` if it is 1 to [`MAX_REQUEST_ID`] bytes of printable
+/// ASCII without spaces, else mints one (32 hex digits); puts it on the request (headers, so a
+/// proxy passes it on, and extensions as [`RequestId`]), in a tracing span around the request
+/// (so every log line the request causes carries it), and on the response.
+///
+/// A request that already went through it (an outer router under the same middleware) is
+/// passed on untouched: one id, one span.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    if req.extensions().get::<RequestId>().is_some() {
+        return next.run(req).await;
+    }
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .filter(|v| acceptable_request_id(v.as_bytes()))
+        .cloned()
+        .unwrap_or_else(mint_request_id);
+    req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = id.to_str().unwrap_or_default(),
+        method = %req.method(),
+        path = req.uri().path(),
+    );
+    let mut resp = next.run(req).instrument(span).await;
+    resp.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    resp
+}
+
+/// Whether a client's request id is kept: 1 to [`MAX_REQUEST_ID`] bytes, each visible ASCII.
+fn acceptable_request_id(b: &[u8]) -> bool {
+    !b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(u8::is_ascii_graphic)
+}
+
+/// A fresh request id: 128 random bits as 32 hex digits.
+fn mint_request_id() -> HeaderValue {
+    let minted = format!("{:032x}", rand::random::<u128>());
+    // 32 hex digits are always a valid header value.
+    HeaderValue::from_str(&minted).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// `GET /health`: the process is alive and serving HTTP.
@@ -90,15 +158,10 @@ pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: the service's registry and what it samples now, as OpenMetrics text.
 async fn metrics<S: ServiceState>(State(st): State<S>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        st.metrics_text(),
-    )
+    let text = st.metrics().render(|now| st.sample_metrics(now));
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
 }
 
 /// `GET /openapi.json`.
@@ -120,17 +183,18 @@ async fn method_not_allowed<S: ServiceState>() -> S::Error {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use axum::body::{to_bytes, Body};
     use axum::http::StatusCode;
     use axum::routing::post;
+    use prometheus_client::metrics::gauge::ConstGauge;
     use tower::ServiceExt;
 
-    /// A state that remembers what was counted.
-    #[derive(Clone, Default)]
+    /// A state with its own registry.
+    #[derive(Clone)]
     struct Probe {
-        counted: Arc<Mutex<Vec<(String, String, u16)>>>,
+        metrics: Arc<ServiceMetrics>,
     }
 
     struct ProbeError(Refusal);
@@ -157,16 +221,53 @@ mod tests {
         fn request_timeout(&self) -> Duration {
             Duration::from_millis(50)
         }
-        fn record_request(&self, method: &str, route: &str, status: u16, _: Duration) {
-            let mut c = self.counted.lock().unwrap();
-            c.push((method.to_owned(), route.to_owned(), status));
+        fn metrics(&self) -> &ServiceMetrics {
+            &self.metrics
         }
-        fn metrics_text(&self) -> String {
-            "probe_total 1\n".into()
+        fn sample_metrics(&self, now: &mut Registry) {
+            now.register(
+                "sampled",
+                "A gauge read at scrape time",
+                ConstGauge::new(5i64),
+            );
         }
         fn openapi() -> Value {
             json!({"openapi": "3.1.0"})
         }
+    }
+
+    fn app() -> Router {
+        let st = Probe {
+            metrics: Arc::new(ServiceMetrics::new("probe")),
+        };
+        let routes = Router::new()
+            .route("/echo", post(|b: String| async move { b }))
+            .route(
+                "/logged",
+                get(|| async {
+                    tracing::info!("handled");
+                    "ok"
+                }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            );
+        finish(routes, 8, st)
+    }
+
+    async fn send(app: &Router, req: Request) -> (u16, Option<String>, String) {
+        let r = app.clone().oneshot(req).await.unwrap();
+        let status = r.status().as_u16();
+        let id = r
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = to_bytes(r.into_body(), usize::MAX).await.unwrap();
+        (status, id, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     async fn call(app: &Router, method: &str, uri: &str, body: &'static str) -> (u16, String) {
@@ -175,31 +276,17 @@ mod tests {
             .uri(uri)
             .body(Body::from(body))
             .unwrap();
-        let r = app.clone().oneshot(req).await.unwrap();
-        let status = r.status().as_u16();
-        let bytes = to_bytes(r.into_body(), usize::MAX).await.unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        let (status, _, body) = send(app, req).await;
+        (status, body)
     }
 
     #[tokio::test]
     async fn the_tail_answers_refusals_with_the_service_error_and_counts_by_route() {
-        let st = Probe::default();
-        let routes = Router::new()
-            .route("/echo", post(|b: String| async move { b }))
-            .route(
-                "/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    "late"
-                }),
-            );
-        let app = finish(routes, 8, st.clone());
-
+        let app = app();
         assert_eq!(
             call(&app, "GET", "/health", "").await.1,
             r#"{"status":"ok"}"#
         );
-        assert_eq!(call(&app, "GET", "/metrics", "").await.1, "probe_total 1\n");
         assert_eq!(
             call(&app, "GET", "/openapi.json", "").await.1,
             r#"{"openapi":"3.1.0"}"#
@@ -223,10 +310,91 @@ mod tests {
             (503, "Timeout".into())
         );
 
-        let counted = st.counted.lock().unwrap().clone();
-        assert!(counted.contains(&("GET".into(), "unmatched".into(), 404)));
-        assert!(counted.contains(&("GET".into(), "/slow".into(), 503)));
-        assert!(counted.contains(&("POST".into(), "/echo".into(), 413)));
-        assert!(!counted.iter().any(|(_, route, _)| route == "/nope"));
+        let text = call(&app, "GET", "/metrics", "").await.1;
+        let has = |line: &str| text.lines().any(|l| l == line);
+        for line in [
+            "probe_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+            "probe_http_requests_total{method=\"GET\",route=\"/slow\",status=\"503\"} 1",
+            "probe_http_requests_total{method=\"POST\",route=\"/echo\",status=\"413\"} 1",
+            "probe_http_request_duration_seconds_count{route=\"/slow\",status_class=\"5xx\"} 1",
+            "probe_sampled 5",
+        ] {
+            assert!(has(line), "{line} missing in\n{text}");
+        }
+        assert!(!text.contains("/nope"), "{text}");
+    }
+
+    /// Log lines written while the guard lives, as text.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_id_is_echoed_minted_or_replaced_and_spans_the_request() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        // A current-thread runtime: the whole test runs under this subscriber.
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = app();
+        let with = |id: Option<&str>| {
+            let mut b = Request::builder().uri("/logged");
+            if let Some(id) = id {
+                b = b.header("x-request-id", id);
+            }
+            b.body(Body::empty()).unwrap()
+        };
+        let (_, echoed, _) = send(&app, with(Some("pedido-42.a"))).await;
+        assert_eq!(echoed.as_deref(), Some("pedido-42.a"));
+        let text = logs.text();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("handled") && l.contains("request_id=\"pedido-42.a\"")),
+            "the handler's log line lacks the request id:\n{text}"
+        );
+
+        let minted = |id: Option<String>| {
+            let id = id.unwrap();
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            id
+        };
+        let (_, a, _) = send(&app, with(None)).await;
+        let (_, b, _) = send(&app, with(None)).await;
+        assert_ne!(minted(a), minted(b));
+        for junk in ["has space", "", &"x".repeat(MAX_REQUEST_ID + 1)] {
+            let (_, replaced, _) = send(&app, with(Some(junk))).await;
+            assert_ne!(replaced.as_deref(), Some(junk));
+            minted(replaced);
+        }
+        let long_enough = "y".repeat(MAX_REQUEST_ID);
+        let (_, kept, _) = send(&app, with(Some(&long_enough))).await;
+        assert_eq!(kept, Some(long_enough));
+
+        // Refusals of the tail carry it too.
+        let req = Request::builder()
+            .uri("/nope")
+            .header("x-request-id", "r1")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&app, req).await.1.as_deref(), Some("r1"));
     }
 }

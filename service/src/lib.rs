@@ -1,8 +1,11 @@
-//! What every HTTP service of the shop (cart, orders) shares, so that each says only what is
-//! its own.
+//! What every HTTP service of the shop (catalog node, cart, orders, gateway) shares, so that
+//! each says only what is its own.
 //!
 //! - [`http`]: the router tail (`/health`, `/metrics`, `/openapi.json`, JSON 404/405, body
-//!   limit) and the `observe` middleware (request deadline, request counters);
+//!   limit), the `observe` middleware (request deadline, request counter and latency
+//!   histogram) and the `request_id` middleware (`X-Request-Id` in every log line and response);
+//! - [`metrics`]: each service's Prometheus registry (`prometheus-client`), with the request
+//!   metrics every service has;
 //! - [`config`]: settings from flags, `CONFEITARIA_*` variables and `cluster.toml`, and the
 //!   pieces every service has (Redis URL, catalog nodes, development JWT secret);
 //! - [`start`]: what a service binary does before serving;
@@ -11,6 +14,7 @@
 
 pub mod config;
 pub mod http;
+pub mod metrics;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -528,7 +528,7 @@ async fn health_ready_metrics_and_openapi(kind: StoreKind) {
     assert!(m.headers["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain"));
+        .starts_with("application/openmetrics-text"));
     assert!(
         m.text.contains(
             r#"cart_http_requests_total{method="POST",route="/api/carrinho/adicionar",status="200"} 1"#

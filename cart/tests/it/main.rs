@@ -5,6 +5,7 @@
 //! - [`cart_api`]: endpoints, errors, caps, concurrency, expiry — on both stores;
 //! - [`catalog_cluster`]: stock, names and prices against a real in-process catalog cluster;
 //! - [`events`]: the consumer of `pedidos:eventos` empties confirmed orders' carts, once;
+//! - [`observability`]: latency histograms on `/metrics`, `X-Request-Id`;
 //! - [`redis_failure`]: Redis stopped, hung and restarted under the running service;
 //! - [`serving`]: the service over a real socket, and the `cart` binary itself;
 //! - [`settings`]: the binary's settings from flags, variables and the cluster file.
@@ -14,6 +15,7 @@ mod cart_api;
 mod catalog_cluster;
 mod events;
 mod harness;
+mod observability;
 mod redis_failure;
 mod serving;
 mod settings;

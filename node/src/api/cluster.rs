@@ -1,15 +1,20 @@
-//! Cluster and operations handlers: status, membership, health, readiness, metrics, OpenAPI.
+//! Cluster and operations handlers: status, membership, readiness, and what the shared router
+//! tail ([`confeitaria_service::http`]) asks of the node: its deadline, metrics (with the Raft
+//! state sampled when scraped) and API document.
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use confeitaria_service::http::ServiceState;
+use confeitaria_service::metrics::ServiceMetrics;
 use confeitaria_types::NovoMembro;
+use prometheus_client::registry::Registry;
+use serde_json::Value;
 
 use super::extract::{Admin, Body, PathParam};
-use super::AppState;
+use super::{AppState, REQUEST_DEADLINE};
 use crate::error::ApiError;
 use crate::rpc::ForwardRequest;
 
@@ -49,11 +54,6 @@ pub async fn remove_member(
     Ok(Json(state.node.status()).into_response())
 }
 
-/// `GET /health`: the process is up.
-pub async fn health() -> Response {
-    Json(serde_json::json!({"status": "ok"})).into_response()
-}
-
 /// `GET /ready`: a leader is known and this node has applied everything a quorum confirmed.
 pub async fn ready(State(state): State<AppState>) -> Response {
     let check =
@@ -64,18 +64,33 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state.node);
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
-    )
-        .into_response()
+impl ServiceState for AppState {
+    type Error = ApiError;
+
+    fn request_timeout(&self) -> Duration {
+        REQUEST_DEADLINE
+    }
+
+    fn metrics(&self) -> &ServiceMetrics {
+        &self.metrics.service
+    }
+
+    fn sample_metrics(&self, now: &mut Registry) {
+        crate::metrics::sample(now, &self.node);
+    }
+
+    fn openapi() -> Value {
+        // Checked in and tested to parse (`the_openapi_document_parses`).
+        serde_json::from_str(OPENAPI).unwrap_or(Value::Null)
+    }
 }
 
-/// `GET /openapi.json`.
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_parses() {
+        assert!(<AppState as ServiceState>::openapi().is_object());
+    }
 }

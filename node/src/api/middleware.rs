@@ -1,34 +1,27 @@
-//! What every API response passes through: a deadline, the `X-Served-By` and
-//! `X-Raft-Leader` headers, request counting, and a JSON 500 if a handler ever panics.
+//! The node's own layer over the shared tail: the `X-Served-By` and `X-Raft-Leader` headers
+//! on every response, and a JSON 500 if a handler ever panics.
 
 use std::any::Any;
+use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response as HttpResponse};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, REQUEST_DEADLINE};
 use crate::error::ApiError;
+use crate::raft_node::CatalogNode;
 
-/// Applies the deadline, counts the request and stamps the cluster headers.
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().clone();
-    let mut resp = match tokio::time::timeout(REQUEST_DEADLINE, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::Unavailable("request deadline exceeded".into()).into_response(),
-    };
-    state
-        .metrics
-        .count(method.as_str(), &route, resp.status().as_u16());
+/// Stamps the cluster headers: which node answered, and the leader it knows.
+pub async fn cluster_headers(
+    State(node): State<Arc<CatalogNode>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
     let headers = resp.headers_mut();
-    headers.insert("x-served-by", HeaderValue::from(state.node.settings.id));
-    if let Some(l) = state.node.leader() {
+    headers.insert("x-served-by", HeaderValue::from(node.settings.id));
+    if let Some(l) = node.leader() {
         headers.insert("x-raft-leader", HeaderValue::from(l));
     }
     resp

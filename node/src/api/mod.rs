@@ -1,5 +1,7 @@
 //! The public REST API of a catalog node (docs/design.md "API"): routes, extractors that turn bad
-//! input into JSON errors, and the middleware every response passes through.
+//! input into JSON errors, and the node's own layer over the shared router tail
+//! ([`confeitaria_service::http::finish`]: `/health`, `/metrics`, `/openapi.json`, JSON
+//! 404/405, body limit, deadline, request id, request metrics).
 
 mod catalog;
 mod cluster;
@@ -9,11 +11,9 @@ mod middleware;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::raft_node::CatalogNode;
 
@@ -29,13 +29,14 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 pub struct AppState {
     /// The Raft member.
     pub node: Arc<CatalogNode>,
-    /// Request counters.
+    /// The node's registry.
     pub metrics: Arc<Metrics>,
 }
 
-/// The API router.
+/// The API router: the node's routes, each under a catch for panics (a JSON 500, counted and
+/// tagged like any answer), the shared tail, and the cluster headers on every response.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/api/produtos", get(catalog::listar).post(catalog::criar))
         .route(
             "/api/produtos/{id}",
@@ -62,19 +63,12 @@ pub fn router(state: AppState) -> Router {
         .route("/cluster/status", get(cluster::status))
         .route("/cluster/members", post(cluster::add_member))
         .route("/cluster/members/{id}", delete(cluster::remove_member))
-        .route("/health", get(cluster::health))
         .route("/ready", get(cluster::ready))
-        .route("/metrics", get(cluster::metrics))
-        .route("/openapi.json", get(cluster::openapi))
-        .fallback(|| async { ApiError::NotFound("route".into()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             middleware::panic_response,
-        ))
-        .with_state(state)
+        ));
+    let node = state.node.clone();
+    confeitaria_service::http::finish(routes, MAX_BODY, state).layer(
+        axum::middleware::from_fn_with_state(node, middleware::cluster_headers),
+    )
 }

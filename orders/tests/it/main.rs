@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod harness;
 mod live;
+mod observability;
 mod outbox;
 mod race;
 mod settings;
