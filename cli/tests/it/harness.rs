@@ -215,3 +215,22 @@ pub fn http(
     let status = head.split(' ').nth(1)?.parse().ok()?;
     Some((status, head.to_ascii_lowercase(), body.to_owned()))
 }
+
+/// Adds two units of product 1 to a new cart at `cart` and checks it out at `orders` (both
+/// may be the gateway) with idempotency key `key`: the cart's session id and the checkout's
+/// status and body.
+pub fn add_and_check_out(cart: &str, orders: &str, key: &str) -> (String, u16, String) {
+    let add = r#"{"doce_id": 1, "quantidade": 2}"#;
+    let (s, head, body) = http("POST", cart, "/api/carrinho/adicionar", &[], add).unwrap();
+    assert_eq!(s, 200, "{body}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-session-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let pedido = format!(r#"{{"session_id": "{session}"}}"#);
+    let key = [("idempotency-key", key)];
+    let (s, _, body) = http("POST", orders, "/api/pedidos", &key, &pedido).unwrap();
+    (session, s, body)
+}

@@ -5,4 +5,5 @@
 mod bench;
 mod gateway;
 mod harness;
+mod metrics;
 mod up;

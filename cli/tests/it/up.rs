@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{alive, http, http_get, stdout, wait_until, Shop};
+use crate::harness::{add_and_check_out, alive, http, http_get, stdout, wait_until, Shop};
 
 fn leader_of(shop: &Shop) -> Option<u64> {
     let out = shop.run(&["--json", "status"]);
@@ -138,18 +138,7 @@ fn url_of(shop: &Shop, name: &str) -> String {
 fn a_checkout_empties_its_cart_within_2s(shop: &Shop) {
     let (cart, orders) = (url_of(shop, "cart"), url_of(shop, "orders"));
     assert!(shop.run(&["estoque", "set", "1", "50"]).status.success());
-    let add = r#"{"doce_id": 1, "quantidade": 2}"#;
-    let (s, head, body) = http("POST", &cart, "/api/carrinho/adicionar", &[], add).unwrap();
-    assert_eq!(s, 200, "{body}");
-    let session = head
-        .lines()
-        .find_map(|l| l.strip_prefix("x-session-id: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let pedido = format!(r#"{{"session_id": "{session}"}}"#);
-    let key = [("idempotency-key", "up-checkout-1")];
-    let (s, _, body) = http("POST", &orders, "/api/pedidos", &key, &pedido).unwrap();
+    let (session, s, body) = add_and_check_out(&cart, &orders, "up-checkout-1");
     assert_eq!(s, 201, "{body}");
     assert!(body.contains("\"confirmado\""), "{body}");
     let path = format!("/api/carrinho/{session}");
