@@ -151,6 +151,20 @@ pub struct KillLeaderArgs {
     /// as soon as the cluster is stable again).
     #[arg(long, default_value_t = 0)]
     pub min_gap: u64,
+    /// Kill the leader of a three-member etcd cluster (started on free loopback ports in a
+    /// temporary directory) instead of the catalog's, measured the same way.
+    #[arg(long)]
+    pub etcd: bool,
+    /// Path of the etcd binary (Debian `etcd-server`).
+    #[arg(long, default_value = "etcd")]
+    pub etcd_bin: PathBuf,
+    /// With `--etcd`: etcd tuned to the catalog's timing (heartbeat 30 ms, election timeout
+    /// 160 ms) instead of its defaults (100 ms, 1000 ms).
+    #[arg(long, requires = "etcd")]
+    pub etcd_tuned: bool,
+    /// Also write every round to this CSV file (`target,round,gap_ms,to_leader_ms,to_write_ms,catch_up_ms`).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
 }
 
 /// `produtos ...`.

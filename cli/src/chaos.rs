@@ -12,6 +12,10 @@
 //! writer is acknowledged by it). At the end it checks that the last acknowledged write is
 //! what a linearizable read sees, restores the product's stock, and prints each round with
 //! the p50, p90, p99 and worst of each measure.
+//!
+//! With `--etcd` (and `--etcd-tuned`) the same rounds run on a three-member etcd cluster
+//! (`bench::etcd_kills`), so the two can be compared on one machine; `--csv` appends every
+//! round to a file, which `scripts/plot-failover.py` draws.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +28,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::args::KillLeaderArgs;
+use crate::bench::etcd::{EtcdCluster, EtcdTiming};
+use crate::bench::etcd_kills;
 use crate::context::Context;
 use crate::control::{self, ControlRequest, UpState};
 use crate::error::CliError;
@@ -173,8 +179,14 @@ async fn wait_stable(nodes: &[(Option<u64>, String)], step: Duration) -> Result<
 
 /// `chaos kill-leader`: runs the rounds and prints them.
 pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), CliError> {
+    if args.etcd {
+        return kill_etcd_leader(ctx, args).await;
+    }
     let quiet = ctx.global.json;
     let (rounds, summary, lost) = measure(ctx, args, quiet).await?;
+    if let Some(path) = &args.csv {
+        write_rounds_csv(path, "confeitaria", &rounds)?;
+    }
     if ctx.global.json {
         println!(
             "{}",
@@ -199,6 +211,74 @@ pub async fn kill_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), Cli
         return Err(CliError::Other("an acknowledged write was lost".to_owned()));
     }
     Ok(())
+}
+
+/// `chaos kill-leader --etcd`: the same rounds on a fresh etcd cluster.
+async fn kill_etcd_leader(ctx: &Context, args: &KillLeaderArgs) -> Result<(), CliError> {
+    let timing = if args.etcd_tuned {
+        EtcdTiming::Tuned
+    } else {
+        EtcdTiming::Default
+    };
+    let mut cluster = EtcdCluster::start(&args.etcd_bin, timing).await?;
+    let rounds = etcd_kills::kill_rounds(
+        &mut cluster,
+        args.rounds,
+        Duration::from_millis(args.min_gap),
+        Duration::from_secs(args.step_timeout_secs),
+        ctx.global.json,
+    )
+    .await;
+    cluster.stop().await;
+    let rounds = rounds?;
+    if let Some(path) = &args.csv {
+        write_rounds_csv(path, timing.label(), &rounds)?;
+    }
+    let summary = Summary::of(&rounds);
+    if ctx.global.json {
+        println!(
+            "{}",
+            serde_json::json!({"target": timing.label(), "rounds": rounds, "summary": summary})
+        );
+    } else {
+        println!();
+        print!("{}", summary.table());
+        println!(
+            "{} rounds of {}, min gap {} ms ({} put probes unanswered while no leader served them)",
+            rounds.len(),
+            timing.label(),
+            args.min_gap,
+            summary.failed_writes
+        );
+    }
+    Ok(())
+}
+
+/// Appends `rounds` to the CSV file at `path` (with a header when the file is new).
+pub fn write_rounds_csv(
+    path: &std::path::Path,
+    target: &str,
+    rounds: &[Round],
+) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(CliError::io("opening the rounds CSV"))?;
+    let mut text = String::new();
+    if new {
+        text.push_str("target,round,gap_ms,to_leader_ms,to_write_ms,catch_up_ms\n");
+    }
+    for r in rounds {
+        text.push_str(&format!(
+            "{target},{},{:.1},{:.1},{:.1},{:.1}\n",
+            r.round, r.gap_ms, r.to_leader_ms, r.to_write_ms, r.catch_up_ms
+        ));
+    }
+    f.write_all(text.as_bytes())
+        .map_err(CliError::io("writing the rounds CSV"))
 }
 
 /// Runs the rounds (printing each unless `quiet`); returns them, their summary, and whether
@@ -464,6 +544,36 @@ async fn one_round(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn round(n: u32, to_write_ms: f64) -> Round {
+        Round {
+            round: n,
+            killed: 1,
+            new_leader: 2,
+            to_leader_ms: to_write_ms - 1.0,
+            to_write_ms,
+            catch_up_ms: 90.0,
+            acked: 3,
+            failed: 0,
+            gap_ms: 5.0,
+        }
+    }
+
+    #[test]
+    fn rounds_csv_has_one_header_and_appends_every_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rounds.csv");
+        write_rounds_csv(&path, "confeitaria", &[round(1, 130.0), round(2, 160.24)]).unwrap();
+        write_rounds_csv(&path, "etcd-3.4", &[round(1, 1320.0)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "target,round,gap_ms,to_leader_ms,to_write_ms,catch_up_ms\n\
+             confeitaria,1,5.0,129.0,130.0,90.0\n\
+             confeitaria,2,5.0,159.2,160.2,90.0\n\
+             etcd-3.4,1,5.0,1319.0,1320.0,90.0\n"
+        );
+    }
 
     #[test]
     fn nearest_rank_percentiles_are_measured_values() {

@@ -11,6 +11,7 @@
 //! Everything it sends goes to 127.0.0.1.
 
 pub mod etcd;
+pub mod etcd_kills;
 pub mod load;
 pub mod targets;
 
@@ -185,7 +186,7 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
         base.stop().await;
     }
     if args.etcd {
-        let cluster = etcd::EtcdCluster::start(&args.etcd_bin).await?;
+        let cluster = etcd::EtcdCluster::start(&args.etcd_bin, etcd::EtcdTiming::Default).await?;
         let leader = cluster.leader_endpoint().await?;
         sweep(args, "etcd-3.4", "write", etcd::put(&leader), &mut rows).await;
         sweep(
@@ -221,6 +222,10 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
                 doce: 1,
                 step_timeout_secs: 30,
                 min_gap: 0,
+                etcd: false,
+                etcd_bin: args.etcd_bin.clone(),
+                etcd_tuned: false,
+                csv: None,
             },
             true,
         )
