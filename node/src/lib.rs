@@ -12,7 +12,8 @@
 //! - [`metrics`]: the node's Prometheus registry: request metrics, Raft-side histograms, Raft
 //!   state sampled when scraped;
 //! - [`seed`]: the bakery's starting catalog;
-//! - [`testing`]: in-process clusters on port 0 for this and other crates' tests.
+//! - `testing` (feature `testing`): in-process clusters on port 0 for this and other crates'
+//!   tests; production builds do not carry it (nor `tempfile`).
 //!
 //! [`start`] takes its listeners and HTTP transport as parameters, so tests bind port 0 and
 //! simulations inject their own sockets.
@@ -27,6 +28,7 @@ pub mod network;
 pub mod raft_node;
 pub mod rpc;
 pub mod seed;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::collections::BTreeMap;

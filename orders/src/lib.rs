@@ -193,7 +193,7 @@ impl App {
         L: Listener,
         L::Addr: Debug,
     {
-        failpoint::anunciar();
+        failpoint::announce();
         let st = self.state;
         st.tracker.spawn(
             st.saga

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::direct::{Entrega, EntregaDireta};
-use crate::failpoint;
+use crate::failpoint::{self, Failpoint};
 use crate::metrics::{add, inc, Metrics};
 use crate::store::{EntradaOutbox, Store};
 
@@ -181,7 +181,7 @@ impl Publicador {
             }
             let (feitos, erro) = self.enviar(&mut envio, &lote).await;
             if feitos > 0 {
-                failpoint::hit("after_publish");
+                failpoint::hit(Failpoint::AfterPublish);
                 let chaves: Vec<u64> = lote[..feitos].iter().map(|(k, _)| *k).collect();
                 if let Err(e) = self.store.outbox_remover(&chaves) {
                     tracing::error!(error = %e, "cannot trim the outbox (events will be republished)");

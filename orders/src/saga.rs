@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Reservas;
 use crate::error::OrdersError;
-use crate::failpoint;
+use crate::failpoint::{self, Failpoint};
 use crate::machine::{self, Acao, Estado, Plano, Recusa};
 use crate::metrics::{inc, Metrics};
 use crate::store::{Criacao, Store};
@@ -197,7 +197,7 @@ impl Saga {
         self.avisar();
         inc(&self.metrics.criados);
         tracing::info!(pedido = %id, "order recorded pendente");
-        failpoint::hit("after_pendente");
+        failpoint::hit(Failpoint::AfterPending);
         let estado = self.conduzir(estado).await?;
         drop(guard);
         Ok((estado.pedido, true))
@@ -235,12 +235,12 @@ impl Saga {
             Plano::Nada => estado,
             Plano::Retomar => self.conduzir(estado).await?,
             Plano::Iniciar(intencao) => {
-                let nome = match &intencao {
-                    DadosEvento::PagamentoSolicitado => "after_pagamento_solicitado",
-                    _ => "after_cancelamento_solicitado",
+                let point = match &intencao {
+                    DadosEvento::PagamentoSolicitado => Failpoint::AfterPaymentRequested,
+                    _ => Failpoint::AfterCancellationRequested,
                 };
                 let e = self.registrar(&estado, intencao).await?;
-                failpoint::hit(nome);
+                failpoint::hit(point);
                 self.conduzir(e).await?
             }
             Plano::Direto(dados) => self.registrar(&estado, dados).await?,
@@ -270,7 +270,7 @@ impl Saga {
                 };
                 let r = classificar(self.reservas.reservar(reserva).await);
                 if let Resposta::Recusada(rejeicao) = r {
-                    failpoint::hit("after_reserve_refused");
+                    failpoint::hit(Failpoint::AfterReserveRefused);
                     let e = self
                         .registrar(&estado, DadosEvento::Rejeitado { rejeicao })
                         .await?;
@@ -280,23 +280,23 @@ impl Saga {
                 }
                 (
                     r,
-                    "after_reserve",
-                    "after_confirmado",
+                    Failpoint::AfterReserve,
+                    Failpoint::AfterConfirmed,
                     DadosEvento::Confirmado,
                     Some(&self.metrics.confirmados),
                 )
             }
             Some(Acao::ConfirmarReserva) => (
                 classificar(self.reservas.confirmar(id.clone()).await),
-                "after_confirm",
-                "after_pago",
+                Failpoint::AfterConfirm,
+                Failpoint::AfterPaid,
                 DadosEvento::Pago,
                 None,
             ),
             Some(Acao::LiberarReserva) => (
                 classificar(self.reservas.liberar(id.clone()).await),
-                "after_release",
-                "after_cancelado",
+                Failpoint::AfterRelease,
+                Failpoint::AfterCancelled,
                 DadosEvento::Cancelado,
                 None,
             ),

@@ -163,9 +163,9 @@ crash_tests! {
 /// its own in `outbox.rs`).
 #[test]
 fn every_saga_failpoint_has_a_crash_test() {
-    let sem_teste: Vec<&str> = orders::failpoint::NOMES
+    let sem_teste: Vec<&str> = orders::failpoint::Failpoint::ALL
         .iter()
-        .copied()
+        .map(|f| f.name())
         .filter(|f| *f != "after_publish" && !COBERTOS.contains(f))
         .collect();
     assert!(sem_teste.is_empty(), "no crash test for {sem_teste:?}");
