@@ -21,7 +21,6 @@ make_image() { # TAG PACKAGES
         echo "base-image: $tag already built"
         return
     fi
-    need debootstrap debootstrap
     local dir
     dir=$(mktemp -d /var/tmp/confeitaria-rootfs.XXXXXX)
     trap 'rm -rf "$dir"' RETURN
@@ -32,5 +31,14 @@ make_image() { # TAG PACKAGES
     echo "base-image: $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%d MB", $1 / 1e6 }'))"
 }
 
-make_image confeitaria/base:bookworm ""
-make_image confeitaria/tools:bookworm "redis-server,prometheus"
+# debootstrap waits on the mirror and the disk more than on the CPU: both at once.
+docker image inspect confeitaria/base:bookworm confeitaria/tools:bookworm >/dev/null 2>&1 \
+    || need debootstrap debootstrap
+make_image confeitaria/base:bookworm "" &
+base=$!
+make_image confeitaria/tools:bookworm "redis-server,prometheus" &
+tools=$!
+status=0
+wait "$base" || status=$?
+wait "$tools" || status=$?
+exit "$status"

@@ -21,6 +21,22 @@ need_pkg redis-server redis-server
 need_pkg python3 python3
 need_pkg chromium chromium
 
+# The container test (below) needs local base images; debootstrap is network- and disk-bound,
+# so it runs beside the compiling and testing instead of after them.
+compose_e2e=0
+base_log=target/base-image.log
+if [ "${CONFEITARIA_COMPOSE_E2E:-1}" = 0 ]; then
+  compose_e2e_skip="CONFEITARIA_COMPOSE_E2E=0 was set"
+elif ! docker info >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then
+  compose_e2e_skip="no Docker daemon answers here (docker info failed) or docker-compose is missing"
+else
+  compose_e2e=1
+  need_pkg debootstrap debootstrap
+  mkdir -p target
+  ./scripts/base-image.sh >"$base_log" 2>&1 &
+  base_pid=$!
+fi
+
 # Two cores: keep heavy integration tests from starving each other's timers.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 status=0
@@ -32,12 +48,18 @@ cargo test --workspace --exclude sim-tests --locked --no-fail-fast "$@" || statu
 (cd sim-tests && cargo test --release --locked --no-fail-fast "$@") || status=$?
 # The shop in containers under faults (cli/tests/compose.rs, docs/deploy.md): it builds the
 # release binaries and the images itself. Never skipped silently.
-if [ "${CONFEITARIA_COMPOSE_E2E:-0}" != 1 ]; then
-  echo "!!! compose e2e: SKIPPED: set CONFEITARIA_COMPOSE_E2E=1 to run the container test (docs/deploy.md) !!!"
-elif docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1; then
-  need_pkg debootstrap debootstrap
-  cargo test -p confeitaria-cli --test compose --locked -- --ignored --nocapture || status=$?
+if [ "$compose_e2e" = 1 ]; then
+  if wait "$base_pid"; then
+    cat "$base_log"
+    e2e_start=$(date +%s)
+    cargo test -p confeitaria-cli --test compose --locked -- --ignored --nocapture || status=$?
+    echo "compose e2e: release build, images and test took $(( $(date +%s) - e2e_start )) s"
+  else
+    cat "$base_log" >&2
+    echo "!!! compose e2e: FAILED: the base images could not be built !!!"
+    status=1
+  fi
 else
-  echo "!!! compose e2e: SKIPPED: no Docker daemon answers here (docker info failed) !!!"
+  echo "!!! compose e2e: SKIPPED: $compose_e2e_skip !!!"
 fi
 exit "$status"
