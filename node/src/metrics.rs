@@ -9,7 +9,7 @@
 //!   `catalog_forward_seconds` (one follower→leader forward of a write or membership change);
 //! - gauges `catalog_raft_term`, `catalog_raft_is_leader`, `catalog_raft_leader_id`,
 //!   `catalog_raft_commit_index`, `catalog_raft_applied_index`, `catalog_raft_last_log_index`,
-//!   `catalog_raft_voters`, `catalog_products`;
+//!   `catalog_raft_voters`, `catalog_products`, `catalog_raft_snapshot_bytes`;
 //! - counters `catalog_log_appends_total`, `catalog_log_entries_total`,
 //!   `catalog_raft_split_vote_elections_total`, `catalog_raft_leader_gone_elections_total`,
 //!   `catalog_raft_retries_left_to_longer_logs_total`.
@@ -127,6 +127,11 @@ pub fn sample(now: &mut Registry, node: &CatalogNode) {
             "products",
             "Products in the applied catalog",
             node.sm.read().catalog.doces.len() as u64,
+        ),
+        (
+            "raft_snapshot_bytes",
+            "Size of the snapshot this node stores, built or installed (0: none yet)",
+            node.sm.snapshot_bytes(),
         ),
     ];
     for (name, help, v) in gauges {

@@ -8,6 +8,7 @@
 //! change to sled as well doubled sled's work per write for nothing a restart needs.
 
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
@@ -49,6 +50,8 @@ pub struct StateMachineStore {
     state: Arc<RwLock<SmState>>,
     /// Seconds per applied batch of entries, if someone watches.
     apply_seconds: Option<Histogram>,
+    /// Size in bytes of the stored snapshot (0: none), for the metrics.
+    snapshot_bytes: Arc<AtomicU64>,
 }
 
 fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -68,13 +71,17 @@ fn stored(tree: &sled::Tree) -> Result<Option<(Meta, Vec<u8>)>, OpenError> {
 impl StateMachineStore {
     pub(crate) fn open(db: &sled::Db) -> Result<Self, OpenError> {
         let tree = db.open_tree("state_machine")?;
+        let snapshot_bytes = Arc::new(AtomicU64::new(0));
         let state = match stored(&tree)? {
-            Some((meta, data)) => SmState {
-                catalog: serde_json::from_slice(&data)?,
-                last_applied: meta.last_log_id,
-                membership: meta.last_membership,
-                snapshot_seq: 0,
-            },
+            Some((meta, data)) => {
+                snapshot_bytes.store(data.len() as u64, Ordering::Relaxed);
+                SmState {
+                    catalog: serde_json::from_slice(&data)?,
+                    last_applied: meta.last_log_id,
+                    membership: meta.last_membership,
+                    snapshot_seq: 0,
+                }
+            }
             None => SmState::default(),
         };
         Ok(Self {
@@ -82,6 +89,7 @@ impl StateMachineStore {
             tree,
             state: Arc::new(RwLock::new(state)),
             apply_seconds: None,
+            snapshot_bytes,
         })
     }
 
@@ -89,6 +97,12 @@ impl StateMachineStore {
     /// clones made after this call.
     pub fn time_applies(&mut self, h: Histogram) {
         self.apply_seconds = Some(h);
+    }
+
+    /// Size in bytes of the snapshot this node stores (built here or installed from the
+    /// leader); 0 before the first.
+    pub fn snapshot_bytes(&self) -> u64 {
+        self.snapshot_bytes.load(Ordering::Relaxed)
     }
 
     /// Read access to the applied state. Keep the guard short: it blocks applies.
@@ -106,6 +120,8 @@ impl StateMachineStore {
         batch.insert(SNAP_DATA, data);
         self.tree.apply_batch(batch).map_err(snap_err)?;
         self.db.flush().map_err(snap_err)?;
+        self.snapshot_bytes
+            .store(data.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -145,6 +145,16 @@ async fn starting_catalog_is_written_once_and_survives_a_full_restart() {
     c.shutdown().await;
 }
 
+/// The value of the gauge `catalog_raft_snapshot_bytes` in `addr`'s `/metrics`.
+async fn snapshot_bytes(addr: &str) -> u64 {
+    let m = get(addr, "/metrics").await;
+    let text = String::from_utf8_lossy(&m.raw.body).to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix("catalog_raft_snapshot_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no catalog_raft_snapshot_bytes in {text}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
     let mut c = TestCluster::spawn(3).await;
@@ -168,7 +178,14 @@ async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
     }
     let purged = c.node(leader).node.raft.metrics().borrow().purged;
     assert!(purged.is_some(), "leader never purged its log");
+    // The snapshot behind the purge is on the leader's dashboard.
+    assert!(snapshot_bytes(&addr).await > 0);
     let new = c.start_joiner(4).await;
+    assert_eq!(
+        snapshot_bytes(&new.api_addr).await,
+        0,
+        "a new node has no snapshot"
+    );
     let body = serde_json::json!({"id": 4, "api_addr": new.api_addr, "rpc_addr": new.rpc_addr})
         .to_string();
     let r = call(
@@ -187,6 +204,10 @@ async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
         .metrics(|m| m.snapshot.is_some(), "snapshot installed")
         .await
         .expect("the new node did not receive a snapshot");
+    assert!(
+        snapshot_bytes(&new.api_addr).await > 0,
+        "installed, not counted"
+    );
     let want = get(&addr, "/api/produtos?limit=100").await.json;
     let end = Instant::now() + Duration::from_secs(10);
     loop {
