@@ -46,6 +46,7 @@ cargo test --workspace --exclude sim-tests --locked --no-fail-fast "$@" || statu
 # sim-tests/.cargo/config.toml, which cargo reads when run from that directory), and their
 # seed budget is sized for a release build; they build into target/sim.
 (cd sim-tests && cargo test --release --locked --no-fail-fast "$@") || status=$?
+./scripts/check-deploy.sh || status=$?  # deploy/ offline: kustomize, schemas, promtool (docs/operations.md)
 # The shop in containers under faults (cli/tests/compose.rs, docs/deploy.md): it builds the
 # release binaries and the images itself. Never skipped silently.
 if [ "$compose_e2e" = 1 ]; then
