@@ -121,14 +121,15 @@ fn url_of(shop: &Shop, name: &str) -> String {
 fn every_metric_the_rules_and_dashboards_use_is_exposed_by_a_running_shop() {
     let used = used_names();
     assert!(used.len() > 20, "too few metric names found: {used:?}");
-    // A gateway that rate-limits loopback clients (this test) at a rate the traffic below
-    // stays under, except for one deliberate burst.
+    // A gateway that rate-limits loopback clients (this test): a bucket of 200 requests that
+    // refills at one a second, which the traffic below stays within until the final burst of
+    // 400 empties it however slowly the machine runs.
     let shop = Shop::start_with_env(
         SERVICES,
         &[
             ("CONFEITARIA_GATEWAY_RATE_LIMIT_LOOPBACK", "true"),
-            ("CONFEITARIA_GATEWAY_RATE_LIMIT", "100"),
-            ("CONFEITARIA_GATEWAY_RATE_BURST", "100"),
+            ("CONFEITARIA_GATEWAY_RATE_LIMIT", "1"),
+            ("CONFEITARIA_GATEWAY_RATE_BURST", "200"),
         ],
     );
     let (gw, cart, orders) = (
@@ -176,7 +177,17 @@ fn every_metric_the_rules_and_dashboards_use_is_exposed_by_a_running_shop() {
     let (s, _, body) = http("POST", &cart, "/api/carrinho/adicionar", &[], too_many).unwrap();
     assert!((400..500).contains(&s), "{s} {body}");
 
-    // A burst above the gateway's limit: some answers are 429.
+    // A node killed: reads through the gateway that pick it are retried on another.
+    assert!(shop.run(&["node", "kill", "2"]).status.success());
+    let retried = wait_until(Duration::from_secs(20), || {
+        for _ in 0..20 {
+            let _ = http("GET", &gw, "/api/produtos/2", &[], "");
+        }
+        http_get(&gw, "/metrics").is_some_and(|m| m.contains("gateway_retries_total{"))
+    });
+    assert!(retried, "no read through the gateway was retried");
+
+    // A burst above what is left of the gateway's bucket: some answers are 429.
     let refused: usize = std::thread::scope(|scope| {
         let burst = || {
             (0..50)
@@ -188,16 +199,6 @@ fn every_metric_the_rules_and_dashboards_use_is_exposed_by_a_running_shop() {
         threads.into_iter().map(|t| t.join().unwrap()).sum()
     });
     assert!(refused > 0, "no request of the burst was rate-limited");
-
-    // A node killed: reads through the gateway that pick it are retried on another.
-    assert!(shop.run(&["node", "kill", "2"]).status.success());
-    let retried = wait_until(Duration::from_secs(20), || {
-        for _ in 0..20 {
-            let _ = http("GET", &gw, "/api/produtos/2", &[], "");
-        }
-        http_get(&gw, "/metrics").is_some_and(|m| m.contains("gateway_retries_total{"))
-    });
-    assert!(retried, "no read through the gateway was retried");
 
     let mut exposed = BTreeSet::new();
     let mut scraped = Vec::new();
