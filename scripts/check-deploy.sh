@@ -7,8 +7,9 @@
 #   3. scripts/check_deploy.py: what schemas miss (selectors, headless serviceName, probe
 #      ports, generated Secrets and ConfigMaps, env vars the binaries read, PDB and
 #      NetworkPolicy over the catalog pods, the cluster file against the StatefulSet);
-#   4. promtool check config (Compose and, discovery swapped for a static target, Kubernetes)
-#      and check rules; every dashboard query and rule expression compiled by promtool.
+#   4. promtool check config (Compose and, discovery swapped for a static target, Kubernetes),
+#      check rules, test rules (deploy/prometheus/tests: alerts fire on the series they should);
+#      every dashboard query and rule expression compiled by promtool.
 # Installs what it lacks: Debian's prometheus (promtool) when root, a venv with
 # kubernetes-validate and yamllint under target/. Prints "check-deploy: ok" or fails loudly.
 set -euo pipefail
@@ -87,6 +88,8 @@ promtool check config "$work/prom/prometheus-k8s.yml" >/dev/null \
     || { promtool check config "$work/prom/prometheus-k8s.yml"; fail "prometheus-k8s.yml"; }
 promtool check rules deploy/prometheus/rules/*.yml >/dev/null \
     || { promtool check rules deploy/prometheus/rules/*.yml; fail "rules"; }
+promtool test rules deploy/prometheus/tests/*.test.yml >/dev/null \
+    || { promtool test rules deploy/prometheus/tests/*.test.yml; fail "alert rule tests"; }
 "$py" scripts/check_deploy.py promql "$work/exprs.yml" > "$work/exprs.index" || fail "dashboards"
 promtool check rules "$work/exprs.yml" >/dev/null || {
     promtool check rules "$work/exprs.yml"
