@@ -6,7 +6,7 @@
 //! are really closed before its restart reopens them).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -78,14 +78,22 @@ pub type Metrics = watch::Receiver<RaftMetrics<NodeId, NodeAddr>>;
 #[derive(Debug, Default)]
 pub struct Nodes {
     running: BTreeMap<NodeId, Metrics>,
+    /// Nodes whose process is dead while their host runs on (see [`run_node`]).
+    down: BTreeSet<NodeId>,
     /// Times each node has been started.
     pub starts: BTreeMap<NodeId, u32>,
 }
 
 impl Nodes {
-    /// Forgets a node that was crashed.
+    /// Forgets a node that was crashed; until [`Nodes::restarting`], its host runs without it.
     pub fn crashed(&mut self, id: NodeId) {
         self.running.remove(&id);
+        self.down.insert(id);
+    }
+
+    /// The node's process is about to start again.
+    pub fn restarting(&mut self, id: NodeId) {
+        self.down.remove(&id);
     }
 
     /// `(node, term, detail)` of every running node that considers itself leader, by node
@@ -99,6 +107,21 @@ impl Nodes {
                     let detail = format!("vote {}, leader {:?}", m.vote, m.current_leader);
                     (*id, m.current_term, detail)
                 })
+            })
+            .collect()
+    }
+
+    /// `(node, term)` of every running leader that has applied an entry of its own term — the
+    /// first commit after an election (the leader's blank entry, or a client's write).
+    pub fn leaders_committed(&self) -> Vec<(NodeId, u64)> {
+        self.running
+            .iter()
+            .filter_map(|(id, m)| {
+                let m = m.borrow();
+                let own = m
+                    .last_applied
+                    .is_some_and(|l| l.leader_id.term == m.current_term);
+                (m.state == ServerState::Leader && own).then_some((*id, m.current_term))
             })
             .collect()
     }
@@ -158,7 +181,16 @@ impl NodeSpec {
 
 /// The host software of one node: start it on simulated sockets, register its metrics, run
 /// until the host is crashed (its runtime dropped, which drops the node and closes its store).
+///
+/// A node marked crashed ([`Nodes::crashed`]) starts nothing: its host is up but nothing
+/// listens, so a connection to it is refused and a segment on an old connection draws a reset
+/// — what a peer of a SIGKILLed process meets, and what lets a follower call an election as
+/// soon as it knows the leader is gone (`catalog_node::election`). A turmoil host that is
+/// merely crashed would drop every SYN silently instead.
 pub async fn run_node(spec: NodeSpec, nodes: Rc<RefCell<Nodes>>) -> turmoil::Result {
+    if nodes.borrow().down.contains(&spec.id) {
+        std::future::pending::<()>().await;
+    }
     let api = SimListener::bind(API_PORT).await?;
     let rpc = SimListener::bind(RPC_PORT).await?;
     let http: Arc<dyn HttpSend> = Arc::new(Transport::new(SimConnector::default()));

@@ -61,6 +61,8 @@ pub struct Driver<'a> {
     trace: String,
     leaders: Vec<LeaderSeen>,
     seen: BTreeSet<(NodeId, u64)>,
+    /// The first time each leader was seen having applied an entry of its own term.
+    commits: Vec<LeaderSeen>,
     schedule: Vec<Window>,
     next_window: usize,
     active: Option<Active>,
@@ -90,6 +92,7 @@ impl<'a> Driver<'a> {
             trace,
             leaders: Vec::new(),
             seen: BTreeSet::new(),
+            commits: Vec::new(),
             schedule,
             next_window: 0,
             active: None,
@@ -142,6 +145,7 @@ impl<'a> Driver<'a> {
                         variant,
                         since_restart: k.last_restart.map(|r| now - r),
                         leader_at: None,
+                        commit_at: None,
                         write_at: None,
                     });
                     k.phase = Phase::Down { node: l };
@@ -233,6 +237,26 @@ impl<'a> Driver<'a> {
                 self.log(now, format_args!("n{node} leads term {term} ({detail})"));
             }
         }
+        let committed = self.nodes.borrow().leaders_committed();
+        for (node, term) in committed {
+            if !self
+                .commits
+                .iter()
+                .any(|c| c.node == node && c.term == term)
+            {
+                self.commits.push(LeaderSeen {
+                    at: now,
+                    node,
+                    term,
+                });
+                self.log(now, format_args!("n{node} commits in term {term}"));
+            }
+        }
+    }
+
+    /// Every leader's first commit in its own term, as observed.
+    pub fn commits(&self) -> &[LeaderSeen] {
+        &self.commits
     }
 
     fn pick_target(&self, fallback: NodeId) -> NodeId {
@@ -325,17 +349,21 @@ impl<'a> Driver<'a> {
         (a, b)
     }
 
-    /// Crashes a node the way a machine dies: its connections are not closed politely.
+    /// Crashes a node the way SIGKILL does, without the polite close of its connections.
     ///
     /// turmoil drops a crashed host's tasks in an order that depends on tokio's task ids — a
     /// process-wide counter, so it differs between runs — and every dropped socket sends a
     /// FIN that draws a latency from the simulation's generator. Cutting the host off for
     /// the instant of the crash discards those FINs (and what was in flight on its links),
-    /// which keeps the run a function of its seed. Peers learn of the crash from timeouts,
-    /// or from a reset the next time they write to an old connection.
+    /// which keeps the run a function of its seed.
+    ///
+    /// The node's host then comes straight back up with no process on it (`run_node`), as a
+    /// machine outlives a SIGKILLed process: peers learn of the crash when a new connection
+    /// is refused or an old one is reset, not only from timeouts.
     fn crash(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
         self.nodes.borrow_mut().crashed(node);
         self.crash_host(sim, &node_host(node));
+        sim.bounce(node_host(node).as_str());
     }
 
     fn crash_host(&mut self, sim: &mut turmoil::Sim<'_>, me: &str) {
@@ -353,6 +381,7 @@ impl<'a> Driver<'a> {
     /// Restarts a crashed node on its data (see [`restart_host`]).
     fn restart(&mut self, sim: &mut turmoil::Sim<'_>, node: NodeId) {
         let dir = self.dirs[(node - 1) as usize].clone();
+        self.nodes.borrow_mut().restarting(node);
         restart_host(sim, &node_host(node), &dir);
     }
 

@@ -73,6 +73,9 @@ pub struct Failover {
     pub since_restart: Option<Micros>,
     /// When another node was first seen leading.
     pub leader_at: Option<Micros>,
+    /// When a leader of a later term than the killed one's was first seen having committed
+    /// (applied) an entry of its own term.
+    pub commit_at: Option<Micros>,
     /// When the first write acknowledged after that returned.
     pub write_at: Option<Micros>,
 }
@@ -81,6 +84,11 @@ impl Failover {
     /// Kill to a new leader, in ms.
     pub fn to_leader_ms(&self) -> Option<f64> {
         self.leader_at.map(|t| (t - self.crash_at) as f64 / 1000.0)
+    }
+
+    /// Kill to the new leader's first commit, in ms.
+    pub fn to_commit_ms(&self) -> Option<f64> {
+        self.commit_at.map(|t| (t - self.crash_at) as f64 / 1000.0)
     }
 
     /// Kill to the first acknowledged write, in ms.
@@ -94,12 +102,13 @@ impl fmt::Display for Failover {
         let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0} ms"));
         write!(
             f,
-            "failover: n{} killed at {} ({}, {} after its predecessor's restart): new leader after {}, first write after {}",
+            "failover: n{} killed at {} ({}, {} after its predecessor's restart): new leader after {}, first commit after {}, first write after {}",
             self.killed,
             fmt_micros(self.crash_at),
             self.variant,
             self.since_restart.map_or("-".to_owned(), |t| format!("{} ms", t / 1000)),
             opt(self.to_leader_ms()),
+            opt(self.to_commit_ms()),
             opt(self.to_write_ms()),
         )
     }
@@ -182,9 +191,15 @@ impl Killer {
 }
 
 /// Fills in each failover's new leader (the first node other than the one killed seen
-/// leading after the kill) and first acknowledged write (the first write acknowledged at or
-/// after that).
-pub fn measure(failovers: &mut [Failover], leaders: &[LeaderSeen], records: &[Record]) {
+/// leading after the kill), the first commit after it (the first leader of a later term than
+/// the killed leader's seen with an entry of its own term applied) and the first acknowledged
+/// write (the first write acknowledged at or after the new leader).
+pub fn measure(
+    failovers: &mut [Failover],
+    leaders: &[LeaderSeen],
+    commits: &[LeaderSeen],
+    records: &[Record],
+) {
     let mut writes: Vec<Micros> = records
         .iter()
         .filter(|r| r.op.is_write() && r.is_ok())
@@ -196,6 +211,19 @@ pub fn measure(failovers: &mut [Failover], leaders: &[LeaderSeen], records: &[Re
             .iter()
             .filter(|l| l.at > f.crash_at && l.node != f.killed)
             .map(|l| l.at)
+            .min();
+        // The killed node may lead again once restarted; what counts is a commit in a term
+        // after the one it led when it died.
+        let killed_term = leaders
+            .iter()
+            .filter(|l| l.node == f.killed && l.at <= f.crash_at)
+            .map(|l| l.term)
+            .max()
+            .unwrap_or(0);
+        f.commit_at = commits
+            .iter()
+            .filter(|c| c.at > f.crash_at && c.term > killed_term)
+            .map(|c| c.at)
             .min();
         f.write_at = f
             .leader_at
@@ -246,9 +274,15 @@ mod tests {
             variant: Variant::AfterCatchUp,
             since_restart: None,
             leader_at: None,
+            commit_at: None,
             write_at: None,
         }];
         let leaders = [
+            LeaderSeen {
+                at: 400_000,
+                node: 1,
+                term: 2,
+            },
             LeaderSeen {
                 at: 500_000,
                 node: 2,
@@ -270,8 +304,28 @@ mod tests {
             write(1_310_000, false),
             write(1_350_000, true),
         ];
-        measure(&mut f, &leaders, &records);
+        // A commit of the killed node's own term seen late does not count; the killed node
+        // back and leading a later term does.
+        let commits = [
+            LeaderSeen {
+                at: 1_100_000,
+                node: 1,
+                term: 2,
+            },
+            LeaderSeen {
+                at: 1_250_000,
+                node: 1,
+                term: 4,
+            },
+            LeaderSeen {
+                at: 1_305_000,
+                node: 3,
+                term: 5,
+            },
+        ];
+        measure(&mut f, &leaders, &commits, &records);
         assert_eq!(f[0].to_leader_ms(), Some(300.0));
+        assert_eq!(f[0].to_commit_ms(), Some(250.0));
         assert_eq!(f[0].to_write_ms(), Some(350.0));
     }
 

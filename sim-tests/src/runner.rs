@@ -361,7 +361,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     };
 
     let mut failovers = d.failovers();
-    failover::measure(&mut failovers, &data.leaders, &data.records);
+    failover::measure(&mut failovers, &data.leaders, d.commits(), &data.records);
     let (mut trace, faults, leaderships) = d.finish();
     for f in &failovers {
         let _ = writeln!(trace, "{f}");

@@ -174,12 +174,14 @@ struct Totals {
 fn print_failovers(all: &[(u64, Failover)]) {
     let line = |name: String, fs: &[&(u64, Failover)]| {
         let lead: Vec<f64> = fs.iter().filter_map(|(_, f)| f.to_leader_ms()).collect();
+        let commit: Vec<f64> = fs.iter().filter_map(|(_, f)| f.to_commit_ms()).collect();
         let write: Vec<f64> = fs.iter().filter_map(|(_, f)| f.to_write_ms()).collect();
         let missing = fs.len() - write.len();
         let [a, b, c, d] = failover::percentiles(&lead);
+        let [j, k, l, m] = failover::percentiles(&commit);
         let [e, g, h, i] = failover::percentiles(&write);
         println!(
-            "{name:<16} {:>6} kills | to leader p50 {a:>5.0} p90 {b:>5.0} p99 {c:>5.0} worst {d:>5.0} ms | to write p50 {e:>5.0} p90 {g:>5.0} p99 {h:>5.0} worst {i:>5.0} ms | {missing} without a write",
+            "{name:<16} {:>6} kills | to leader p50 {a:>5.0} p90 {b:>5.0} p99 {c:>5.0} worst {d:>5.0} ms | to commit p50 {j:>5.0} p90 {k:>5.0} p99 {l:>5.0} worst {m:>5.0} ms | to write p50 {e:>5.0} p90 {g:>5.0} p99 {h:>5.0} worst {i:>5.0} ms | {missing} without a write",
             fs.len()
         );
     };
@@ -194,8 +196,16 @@ fn print_failovers(all: &[(u64, Failover)]) {
         let k = |f: &Failover| f.to_write_ms().unwrap_or(f64::INFINITY);
         k(&y.1).total_cmp(&k(&x.1))
     });
-    println!("slowest:");
+    println!("slowest to write:");
     for (seed, f) in slow.iter().take(10) {
+        println!("  seed {seed}: {f}");
+    }
+    slow.sort_by(|x, y| {
+        let k = |f: &Failover| f.to_commit_ms().unwrap_or(f64::INFINITY);
+        k(&y.1).total_cmp(&k(&x.1))
+    });
+    println!("slowest to commit:");
+    for (seed, f) in slow.iter().take(5) {
         println!("  seed {seed}: {f}");
     }
 }
