@@ -272,6 +272,48 @@ async fn the_shop_in_containers_survives_kills_partitions_and_a_lost_redis() {
     assert_eq!(s, 201, "{order}");
     assert_eq!(order["status"], "confirmado", "{order}");
 
+    // Prometheus scrapes every service (deploy/prometheus/prometheus.yml) and evaluates the
+    // shop's recording rules (deploy/prometheus/rules/recording.yml).
+    let prometheus = format!("127.0.0.1:{}", PORTS[6].1);
+    let scraping = Instant::now();
+    let all_up = eventually(Duration::from_secs(60), || async {
+        let (s, v) = shop
+            .call(Method::GET, &prometheus, "/api/v1/targets", None)
+            .await;
+        let Some(targets) = v["data"]["activeTargets"].as_array().filter(|_| s == 200) else {
+            return false;
+        };
+        targets.len() == 6 && targets.iter().all(|t| t["health"] == "up")
+    })
+    .await;
+    let (_, targets) = shop
+        .call(Method::GET, &prometheus, "/api/v1/targets", None)
+        .await;
+    assert!(
+        all_up,
+        "Prometheus does not scrape all six targets: {targets}"
+    );
+    let rule = eventually(Duration::from_secs(60), || async {
+        let (s, v) = shop
+            .call(
+                Method::GET,
+                &prometheus,
+                "/api/v1/query?query=cluster:catalog_raft_leaders:sum",
+                None,
+            )
+            .await;
+        s == 200 && v["data"]["result"][0]["value"][1] == "1"
+    })
+    .await;
+    assert!(
+        rule,
+        "the recording rule cluster:catalog_raft_leaders:sum never said one leader"
+    );
+    println!(
+        "compose e2e: Prometheus scrapes 6 targets up and evaluates the recording rules ({:.1} s)",
+        scraping.elapsed().as_secs_f64()
+    );
+
     // 2. The leader's container killed under a stream of writes.
     let leader = shop.leader().await.expect("a leader");
     let mut acked = Vec::new();
