@@ -15,7 +15,7 @@
 //!
 //! With `--etcd` (and `--etcd-tuned`) the same rounds run on a three-member etcd cluster
 //! (`bench::etcd_kills`), so the two can be compared on one machine; `--csv` appends every
-//! round to a file, which `scripts/plot-failover.py` draws.
+//! round to a file, which `scripts/plots.py` draws.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
