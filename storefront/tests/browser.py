@@ -11,6 +11,11 @@ starts the shop; by hand:
 
     browser.py --base URL --out DIR --shot /carrinho carrinho-indisponivel
 
+    browser.py --base URL --out DIR --painel "confeitaria --config cluster.toml"
+    (the dashboard before, during and after a failover: the admin logs in with
+    ADMIN_TOKEN, the leader is killed and started again with `node kill/start` of
+    the given command, which must reach the `confeitaria up` behind URL)
+
 Exits non-zero, saying which step failed, when the shop does not behave.
 """
 
@@ -19,10 +24,12 @@ import base64
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -275,6 +282,102 @@ def shopper_and_admin(c, base, api, out, token):
     )
 
 
+def painel_failover(c, base, out, token, confeitaria):
+    """/painel before a kill, while a node is dead and another leads, and after the restart.
+
+    A background shopper keeps reading through the gateway so the traffic table has rates.
+    """
+    png = lambda name: os.path.join(out, name + ".png")
+    step = lambda text: print("--", text, flush=True)
+    stop = threading.Event()
+
+    def shopper():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            for path in ("/api/produtos?limit=12", "/api/produtos/%d" % (1 + i % 12)):
+                try:
+                    urllib.request.urlopen(base + path, timeout=5).read()
+                except Exception:
+                    pass
+            stop.wait(0.05)
+
+    def cli(*args):
+        cmd = shlex.split(confeitaria) + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise Failed("%s: %s%s" % (" ".join(cmd), r.stdout, r.stderr))
+
+    leader_js = (
+        "(function(){var e=document.querySelector('.no.leader');"
+        "return e ? e.getAttribute('data-no') : null;})()"
+    )
+    readers = [threading.Thread(target=shopper, daemon=True) for _ in range(4)]
+    for r in readers:
+        r.start()
+    try:
+        c.viewport(DESKTOP)
+        step("admin login on the dashboard")
+        c.goto(base + "/painel", "document.getElementById('token')", "the dashboard login")
+        c.eval("document.getElementById('token').value = %s" % json.dumps(token))
+        c.click("form.login button")
+        c.wait(
+            "document.querySelectorAll('.no button.matar').length === 3 && "
+            "document.querySelector('.no.leader') && "
+            "document.querySelectorAll('.no.caido').length === 0 && "
+            "document.querySelectorAll('#trafego tr').length >= 5",
+            "the dashboard with three live nodes, a leader and the node buttons",
+            timeout=30,
+        )
+        # Let the 5 s traffic window fill.
+        c.wait(
+            "Array.from(document.querySelectorAll('#trafego tr td.n:nth-child(2)'))"
+            ".filter(function(td){return parseFloat(td.textContent) > 0;}).length >= 3",
+            "traffic on the catalog nodes",
+            timeout=30,
+        )
+        old = c.eval(leader_js)
+        print("leader before", old)
+        c.shot(png("painel-antes"))
+
+        step("kill the leader (node %s)" % old)
+        cli("node", "kill", old)
+        c.wait(
+            "document.querySelector(\".no[data-no='%s']\").classList.contains('caido') && "
+            "document.querySelector('.no.leader') && "
+            "document.querySelector('.no.leader').getAttribute('data-no') !== '%s' && "
+            "document.querySelectorAll('#tempo li').length >= 2" % (old, old),
+            "the dashboard to show node %s down and a new leader" % old,
+            timeout=30,
+        )
+        new = c.eval(leader_js)
+        print("leader during the failover", new)
+        # The dead node's breaker opens after three failed probes: wait to show it.
+        c.wait(
+            "Array.from(document.querySelectorAll(\".no[data-no='%s'] dd.ruim\"))"
+            ".map(function(d){return d.textContent;}).join(' ') === 'fora aberto'" % old,
+            "the dead node out of service with its breaker open",
+            timeout=15,
+        )
+        c.shot(png("painel-failover"))
+
+        step("start node %s again" % old)
+        cli("node", "start", old)
+        c.wait(
+            "!document.querySelector(\".no[data-no='%s']\").classList.contains('caido') && "
+            "document.querySelector(\".no[data-no='%s']\").classList.contains('follower') && "
+            "document.querySelectorAll('.no dd.ruim').length === 0" % (old, old),
+            "node %s back as a healthy follower" % old,
+            timeout=60,
+        )
+        c.shot(png("painel-depois"))
+        print("painel: failover from node", old, "to node", new)
+    finally:
+        stop.set()
+        for r in readers:
+            r.join(timeout=10)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--base", required=True)
@@ -282,6 +385,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--chromium", default=os.environ.get("CHROMIUM", "chromium"))
     p.add_argument("--shot", nargs=2, metavar=("PATH", "NAME"))
+    p.add_argument("--painel", metavar="CONFEITARIA", help="command that reaches `up`")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     binary = shutil.which(a.chromium)
@@ -298,6 +402,8 @@ def main():
             c.viewport(DESKTOP)
             c.goto(a.base + a.shot[0], "document.body", a.shot[0])
             c.shot(os.path.join(a.out, a.shot[1] + ".png"))
+        elif a.painel:
+            painel_failover(c, a.base, a.out, os.environ.get("ADMIN_TOKEN", ""), a.painel)
         else:
             token = os.environ.get("ADMIN_TOKEN", "")
             shopper_and_admin(c, a.base, a.api, a.out, token)
