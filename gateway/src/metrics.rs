@@ -15,6 +15,8 @@
 //!   `gateway_instance_healthy{instance}` (1/0), set when scraped.
 
 use confeitaria_service::metrics::ServiceMetrics;
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -23,26 +25,28 @@ use prometheus_client::registry::Registry;
 
 use crate::upstream::Pool;
 
+// Label values are static strings and the instance's shared label: counting an attempt
+// allocates nothing (the key is built on every request, to look its counter up).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
-    upstream: String,
-    instance: String,
-    outcome: String,
+    upstream: &'static str,
+    instance: Arc<str>,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamOnly {
-    upstream: String,
+    upstream: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InstanceLabels {
-    instance: String,
+    instance: Arc<str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
-    reason: String,
+    reason: &'static str,
 }
 
 /// The gateway's metrics and their registry.
@@ -87,32 +91,24 @@ impl Default for Metrics {
 
 impl Metrics {
     /// One attempt at an upstream instance.
-    pub fn attempt(&self, upstream: &str, instance: &str, outcome: &str) {
+    pub fn attempt(&self, upstream: &'static str, instance: &Arc<str>, outcome: &'static str) {
         self.upstream
             .get_or_create(&UpstreamLabels {
-                upstream: upstream.to_owned(),
-                instance: instance.to_owned(),
-                outcome: outcome.to_owned(),
+                upstream,
+                instance: instance.clone(),
+                outcome,
             })
             .inc();
     }
 
     /// One attempt beyond a request's first.
-    pub fn retry(&self, upstream: &str) {
-        self.retries
-            .get_or_create(&UpstreamOnly {
-                upstream: upstream.to_owned(),
-            })
-            .inc();
+    pub fn retry(&self, upstream: &'static str) {
+        self.retries.get_or_create(&UpstreamOnly { upstream }).inc();
     }
 
     /// One request refused by the gateway itself.
-    pub fn refused(&self, reason: &str) {
-        self.refused
-            .get_or_create(&ReasonLabels {
-                reason: reason.to_owned(),
-            })
-            .inc();
+    pub fn refused(&self, reason: &'static str) {
+        self.refused.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     /// Registers into `now` the breaker and health gauges of every instance of `pools`, when

@@ -159,7 +159,7 @@ pub fn estado(gw: &Gateway) -> Estado {
             let s = i.summary(5);
             Trafego {
                 servico: i.group.name(),
-                instancia: i.label.clone(),
+                instancia: i.label.to_string(),
                 req_s: s.rate,
                 erro_pct: s.error_rate * 100.0,
                 p50_ms: s.p50_ms,

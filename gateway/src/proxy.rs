@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -151,20 +151,24 @@ pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
     let started = Instant::now();
     let deadline = started + gw.request_timeout.saturating_sub(MARGIN);
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => b,
-        Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            return if too_large || e.to_string().contains("length limit") {
-                GatewayError::TooLarge.into_response()
-            } else {
-                GatewayError::BadBody.into_response()
-            };
+    // Most requests (reads) have no body: nothing to collect.
+    let body = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+        Bytes::new()
+    } else {
+        match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(b) => b,
+            Err(e) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                return if too_large || e.to_string().contains("length limit") {
+                    GatewayError::TooLarge.into_response()
+                } else {
+                    GatewayError::BadBody.into_response()
+                };
+            }
         }
     };
     let pool = gw.pool(group);
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let repeatable = retry::repeatable(group, &parts.method, parts.uri.path(), &body);
     let write = group == Group::Catalog && !retry::is_read(&parts.method);
     let headers = outgoing(&parts.headers);
@@ -182,9 +186,8 @@ pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
         }
         tried.push(pick.index);
         let inst = &pick.instance;
-        let uri = match format!("{}{path_and_query}", inst.base).parse::<Uri>() {
-            Ok(u) => u,
-            Err(_) => return GatewayError::NotFound.into_response(),
+        let Some(uri) = inst.uri(parts.uri.path_and_query()) else {
+            return GatewayError::NotFound.into_response();
         };
         let mut up = http::Request::new(Full::new(body.clone()));
         *up.method_mut() = parts.method.clone();
@@ -194,7 +197,7 @@ pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
         let outcome = attempt(gw, pool, up, limit, deadline).await;
         let took = now.elapsed();
         let policy = &gw.health_policy;
-        let label = |o: &str| gw.metrics.attempt(group.name(), &inst.label, o);
+        let label = |o: &'static str| gw.metrics.attempt(group.name(), &inst.label, o);
         match outcome {
             Attempt::Answer(mut r) => {
                 inst.answered(took, false, policy);
@@ -203,13 +206,13 @@ pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
                 } else {
                     "ok"
                 });
-                tag(&mut r, &inst.label);
+                tag(&mut r, &inst.header);
                 return r;
             }
             Attempt::Shed(mut r) => {
                 inst.answered(took, true, policy);
                 label("shed");
-                tag(&mut r, &inst.label);
+                tag(&mut r, &inst.header);
                 if !repeatable || group != Group::Catalog {
                     return r;
                 }
@@ -244,10 +247,10 @@ pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
     }
 }
 
-fn tag(r: &mut Response, label: &str) {
-    if let Ok(v) = HeaderValue::from_str(label) {
-        r.headers_mut().insert("x-upstream", v);
-    }
+static X_UPSTREAM: HeaderName = HeaderName::from_static("x-upstream");
+
+fn tag(r: &mut Response, value: &HeaderValue) {
+    r.headers_mut().insert(X_UPSTREAM.clone(), value.clone());
 }
 
 /// One attempt: the answer's headers within `limit`, then (unless it is an event stream)

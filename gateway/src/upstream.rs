@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use confeitaria_types::ClusterStatus;
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use http::HeaderValue;
 use tokio::time::Instant;
 
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState, Permit};
@@ -49,14 +51,19 @@ pub struct NodeView {
 /// One instance of an upstream.
 #[derive(Debug)]
 pub struct Instance {
-    /// `catalog@127.0.0.1:5001`: the `X-Upstream` value and the `instance` label.
-    pub label: String,
+    /// `catalog@127.0.0.1:5001`: the `X-Upstream` value and the `instance` label (shared,
+    /// so that labelling a metric with it does not allocate).
+    pub label: Arc<str>,
+    /// `label` as the `X-Upstream` header value, made once.
+    pub header: HeaderValue,
     /// Its service.
     pub group: Group,
     /// `host:port`.
     pub addr: String,
     /// `http://host:port`.
     pub base: String,
+    /// `host:port` as a URI authority, made once (`None` if the address is not one).
+    authority: Option<Authority>,
     /// Catalog node id, once known (0: unknown).
     node_id: AtomicU64,
     /// Active and passive health.
@@ -73,17 +80,35 @@ impl Instance {
             .trim()
             .trim_start_matches("http://")
             .trim_end_matches('/');
+        let label = format!("{}@{addr}", group.name());
         Self {
-            label: format!("{}@{addr}", group.name()),
+            header: HeaderValue::from_str(&label)
+                .unwrap_or_else(|_| HeaderValue::from_static(group.name())),
+            label: label.into(),
             group,
             addr: addr.to_owned(),
             base: format!("http://{addr}"),
+            authority: addr.parse().ok(),
             node_id: AtomicU64::new(node_id.unwrap_or(0)),
             health: Health::default(),
             breaker: Mutex::new(Breaker::new(breaker)),
             window: Mutex::new(Window::default()),
             view: Mutex::new(NodeView::default()),
         }
+    }
+
+    /// `path_and_query` on this instance, built from parts made once (no text to format and
+    /// parse on every request); `None` if the instance's address is not a URI authority.
+    pub fn uri(&self, path_and_query: Option<&PathAndQuery>) -> Option<Uri> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(Scheme::HTTP);
+        parts.authority = Some(self.authority.clone()?);
+        parts.path_and_query = Some(
+            path_and_query
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        Uri::from_parts(parts).ok()
     }
 
     /// Catalog node id, once known.
