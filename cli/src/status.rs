@@ -72,6 +72,7 @@ fn role_name(r: Role) -> &'static str {
         Role::Candidate => "candidate",
         Role::Learner => "learner",
         Role::Shutdown => "shutdown",
+        Role::Removed => "removed",
     }
 }
 

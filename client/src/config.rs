@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use confeitaria_types::NodeAddr;
+use confeitaria_types::{MemberRole, NodeAddr};
 use serde::{Deserialize, Serialize};
 
 /// A secret that never prints.
@@ -57,6 +57,21 @@ pub struct ClusterFile {
     /// The gateway, when present.
     #[serde(default)]
     pub gateway: Option<ServiceEntry>,
+    /// Where a node whose id the file does not list listens: it joins as a learner (a
+    /// StatefulSet scaled beyond its voters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learners: Option<LearnerTemplate>,
+}
+
+/// `[learners]`: the addresses of a node not listed in `[[nodes]]`, `{id}` standing for its
+/// id (`catalog-{id}.catalog-peer:5001`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnerTemplate {
+    /// REST API `host:port` with `{id}`.
+    pub api: String,
+    /// Raft RPC `host:port` with `{id}`.
+    pub rpc: String,
 }
 
 /// `[cluster]`.
@@ -122,6 +137,14 @@ pub struct NodeEntry {
     pub api: String,
     /// Raft RPC `host:port`.
     pub rpc: String,
+    /// `voter` (the default: one of the initial membership) or `learner` (joins through the
+    /// voters at start-up, serves reads, never votes).
+    #[serde(default, skip_serializing_if = "is_voter")]
+    pub role: MemberRole,
+}
+
+fn is_voter(r: &MemberRole) -> bool {
+    *r == MemberRole::Voter
 }
 
 /// `[cart]`, `[orders]`, `[gateway]`.
@@ -222,13 +245,43 @@ impl ClusterFile {
                 "node ids must be unique and non-zero".into(),
             ));
         }
+        if f.voters().next().is_none() {
+            return Err(ConfigError::Invalid("at least one voter is needed".into()));
+        }
+        if let Some(t) = &f.learners {
+            if !t.api.contains("{id}") || !t.rpc.contains("{id}") {
+                return Err(ConfigError::Invalid(
+                    "[learners] api and rpc must contain {id}".into(),
+                ));
+            }
+        }
         Ok(f)
     }
 
-    /// The nodes as a membership map.
+    /// The voters: the nodes the cluster is initialized with.
+    pub fn voters(&self) -> impl Iterator<Item = &NodeEntry> {
+        self.nodes.iter().filter(|n| n.role == MemberRole::Voter)
+    }
+
+    /// Node `id`: its entry, or for an id the file does not list, a learner at the
+    /// `[learners]` addresses when the file has them.
+    pub fn node(&self, id: u64) -> Option<NodeEntry> {
+        if let Some(n) = self.nodes.iter().find(|n| n.id == id) {
+            return Some(n.clone());
+        }
+        let t = self.learners.as_ref()?;
+        let fill = |s: &str| s.replace("{id}", &id.to_string());
+        Some(NodeEntry {
+            id,
+            api: fill(&t.api),
+            rpc: fill(&t.rpc),
+            role: MemberRole::Learner,
+        })
+    }
+
+    /// The voters as a membership map: what a new cluster is initialized with.
     pub fn members(&self) -> BTreeMap<u64, NodeAddr> {
-        self.nodes
-            .iter()
+        self.voters()
             .map(|n| {
                 (
                     n.id,
@@ -241,7 +294,7 @@ impl ClusterFile {
             .collect()
     }
 
-    /// API addresses of every node.
+    /// API addresses of every node, voters and learners.
     pub fn api_addrs(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.api.clone()).collect()
     }
@@ -258,6 +311,26 @@ mod tests {
         assert_eq!(id_from_hostname("catalog-0"), None);
         assert_eq!(id_from_hostname("catalog"), None);
         assert_eq!(id_from_hostname("catalog-x"), None);
+    }
+
+    #[test]
+    fn learners_are_listed_or_templated_and_never_in_the_initial_membership() {
+        let f = ClusterFile::parse(
+            "[cluster]\nsecret = \"s\"\njwt_secret = \"j\"\n\
+             [[nodes]]\nid = 1\napi = \"h1:5001\"\nrpc = \"h1:6001\"\n\
+             [[nodes]]\nid = 4\napi = \"h4:5001\"\nrpc = \"h4:6001\"\nrole = \"learner\"\n\
+             [learners]\napi = \"catalog-{id}.peer:5001\"\nrpc = \"catalog-{id}.peer:6001\"\n",
+        )
+        .unwrap();
+        assert_eq!(f.members().keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(f.api_addrs(), ["h1:5001", "h4:5001"]);
+        assert_eq!(f.node(4).unwrap().role, MemberRole::Learner);
+        let seven = f.node(7).unwrap();
+        assert_eq!(seven.api, "catalog-7.peer:5001");
+        assert_eq!(seven.role, MemberRole::Learner);
+        let no_voter = "[cluster]\nsecret = \"s\"\njwt_secret = \"j\"\n\
+             [[nodes]]\nid = 4\napi = \"h4:5001\"\nrpc = \"h4:6001\"\nrole = \"learner\"\n";
+        assert!(ClusterFile::parse(no_voter).is_err());
     }
 
     #[test]

@@ -373,7 +373,7 @@ function el(tag, attrs, ...kids) {
 }
 const hora = ms => new Date(ms).toLocaleTimeString('pt-BR');
 const num = v => v === null || v === undefined ? '—' : String(v);
-const papeis = {leader: 'líder', follower: 'seguidor', candidate: 'candidato', learner: 'aprendiz', shutdown: 'parando'};
+const papeis = {leader: 'líder', follower: 'seguidor', candidate: 'candidato', learner: 'aprendiz', shutdown: 'parando', removed: 'removido'};
 if (CONTROLE) {
   if (ADMIN) {
     $('admin').append(el('form', {class: 'login', method: 'post', action: '/painel/sair'},

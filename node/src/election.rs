@@ -90,6 +90,8 @@ pub async fn break_split_votes(
             (m.state == ServerState::Candidate && m.current_leader.is_none())
                 .then_some(m.current_term)
         };
+        // A node removed from the membership has no election to win.
+        let lost = lost.filter(|_| node.removed().is_none());
         if let Some(term) = lost {
             let delay = retry_delay(heartbeat_ms, election_min_ms, &mut ThreadRng);
             tokio::select! {

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// A dependency (a peer, the quorum) did not answer in time (503, `Retry-After`).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// This node was removed from the membership (503, `not_a_member`); the members now.
+    #[error("not a member")]
+    NotAMember(confeitaria_types::Membership),
     /// A bug or a storage failure (500, opaque).
     #[error("internal: {0}")]
     Internal(String),
@@ -181,6 +184,14 @@ impl IntoResponse for ApiError {
                     "the catalog cannot answer right now; retry shortly".into(),
                 )
             }
+            ApiError::NotAMember(members) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_a_member",
+                format!(
+                    "this node was removed from the catalog cluster; ask a member: {}",
+                    crate::membership::describe(members)
+                ),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "answering 500");
                 (

@@ -4,6 +4,8 @@
 //! - [`api`]: the public REST API (docs/design.md "API");
 //! - [`batch`]: group commit — concurrent writes proposed as one log entry;
 //! - [`coalesce`]: concurrent read-index requests share quorum rounds;
+//! - [`membership`]: learners joining, the strict reconfiguration check, knowing when this
+//!   node was removed;
 //! - [`election`]: an election as soon as the leader's port refuses; split votes broken by a
 //!   fresh random delay per lost term, left to a peer whose log is longer;
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
@@ -23,6 +25,7 @@ pub mod batch;
 pub mod coalesce;
 pub mod election;
 pub mod error;
+pub mod membership;
 pub mod metrics;
 pub mod network;
 pub mod raft_node;
@@ -38,13 +41,14 @@ use std::time::Duration;
 
 use confeitaria_client::config::{ClusterFile, RaftTiming, Secret};
 use confeitaria_client::transport::HttpSend;
-use confeitaria_types::NodeAddr;
+use confeitaria_types::{MemberRole, NodeAddr};
 use openraft::{Raft, SnapshotPolicy};
 use raft_store::NodeId;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::AppState;
+use crate::membership::JoinAs;
 use crate::metrics::{Metrics, RaftTimings};
 use crate::network::Network;
 use crate::raft_node::{CatalogNode, Contacts, Settings};
@@ -91,6 +95,9 @@ pub struct NodeOptions {
     pub seed: bool,
     /// Deliberate bugs for checker tests; all off by default.
     pub faults: raft_node::Faults,
+    /// Join an existing cluster at start-up (a learner, or a voter added later), unless
+    /// this node is already a member.
+    pub join: Option<JoinAs>,
 }
 
 /// A running node: its Raft member, its servers and background tasks.
@@ -138,9 +145,10 @@ fn raft_config(t: &RaftTiming) -> Result<Arc<openraft::Config>, NodeError> {
 
 /// Runs node `id` of `file` on the file's addresses until `shutdown` resolves, then stops it
 /// in order: what `catalog-node` runs, and what `confeitaria up` runs in each child.
-/// `data_dir` defaults to `<data_dir>/node-<id>`; the lowest id initializes a new cluster
-/// unless `no_bootstrap`; `bind_host`, when given, replaces the host of the file's addresses
-/// for listening only.
+/// `data_dir` defaults to `<data_dir>/node-<id>`; the lowest voter id initializes a new
+/// cluster unless `no_bootstrap`; a learner (listed with `role = "learner"`, or an id the
+/// file does not list, at its `[learners]` addresses) joins through the voters;
+/// `bind_host`, when given, replaces the host of the file's addresses for listening only.
 pub async fn run_from_file(
     file: &ClusterFile,
     id: NodeId,
@@ -149,12 +157,8 @@ pub async fn run_from_file(
     bind_host: Option<&str>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), NodeError> {
-    let me = file
-        .nodes
-        .iter()
-        .find(|n| n.id == id)
-        .ok_or(NodeError::NotInFile(id))?;
-    let first = file.nodes.iter().map(|n| n.id).min();
+    let me = file.node(id).ok_or(NodeError::NotInFile(id))?;
+    let first = file.voters().map(|n| n.id).min();
     let data_dir = data_dir
         .unwrap_or_else(|| PathBuf::from(&file.cluster.data_dir).join(format!("node-{id}")));
     std::fs::create_dir_all(&data_dir)
@@ -183,6 +187,14 @@ pub async fn run_from_file(
         timing: file.raft,
         seed: true,
         faults: Default::default(),
+        join: (me.role == MemberRole::Learner).then(|| JoinAs {
+            role: MemberRole::Learner,
+            addr: NodeAddr {
+                api_addr: me.api.clone(),
+                rpc_addr: me.rpc.clone(),
+            },
+            seeds: file.voters().map(|n| n.rpc.clone()).collect(),
+        }),
     };
     let handle = start(
         opts,
@@ -252,6 +264,7 @@ where
         leader_gone_elections: Default::default(),
         retries_left_to_longer_logs: Default::default(),
         timings: timings.clone(),
+        standing: Default::default(),
     });
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -285,6 +298,10 @@ where
     if opts.seed {
         tracker.spawn(seed_when_leading(node.clone(), cancel.clone()));
     }
+    if let Some(join) = opts.join.clone() {
+        tracker.spawn(membership::join_cluster(node.clone(), join, cancel.clone()));
+    }
+    tracker.spawn(membership::watch_standing(node.clone(), cancel.clone()));
     tracker.spawn(election::break_split_votes(
         node.clone(),
         opts.timing.heartbeat_ms,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confeitaria_client::config::Secret;
-use confeitaria_types::{ClusterStatus, Membership, NodeAddr, NovoMembro, Role};
+use confeitaria_types::{ClusterStatus, MemberRole, NodeAddr, NovoMembro, Role};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Raft, ServerState};
 use raft_store::{Command, CommandOutput, NodeId, StateMachineStore, TypeConfig};
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::batch::WriteBatcher;
 use crate::coalesce::Coalescer;
 use crate::error::ApiError;
+use crate::membership::Standing;
 use crate::metrics::RaftTimings;
 use crate::rpc::{ForwardRequest, ForwardResponse, ReadIndexResponse, RpcClient, RpcError};
 
@@ -85,6 +86,8 @@ pub struct CatalogNode {
     pub retries_left_to_longer_logs: std::sync::atomic::AtomicU64,
     /// The Raft-side histograms (read-index rounds and forwards are observed here).
     pub timings: RaftTimings,
+    /// Whether this node is joining, and the newest membership its peers showed it.
+    pub standing: Standing,
 }
 
 fn role_of(s: ServerState) -> Role {
@@ -253,35 +256,74 @@ impl CatalogNode {
     pub async fn serve_forwarded(&self, req: ForwardRequest) -> ForwardResponse {
         match req {
             ForwardRequest::Write(cmd) => self.writes.submit(&self.raft, cmd).await,
-            ForwardRequest::AddMember(m) => {
-                let node = NodeAddr {
-                    api_addr: m.api_addr,
-                    rpc_addr: m.rpc_addr,
-                };
-                if let Err(e) = self.raft.add_learner(m.id, node, true).await {
-                    return not_leader_or_failed(e);
-                }
-                let ids: BTreeSet<NodeId> = [m.id].into();
-                match self
-                    .raft
-                    .change_membership(ChangeMembers::AddVoterIds(ids), false)
-                    .await
-                {
-                    Ok(_) => ForwardResponse::MembershipChanged,
-                    Err(e) => not_leader_or_failed(e),
-                }
+            ForwardRequest::AddMember(m) => self.add_as_leader(m).await,
+            ForwardRequest::RemoveMember(id) => self.remove_as_leader(id).await,
+        }
+    }
+
+    /// As leader: adds `m` with its role. A learner is added without waiting for it to
+    /// catch up; a voter is first added as a learner until it has caught up, then promoted
+    /// if the strict reconfiguration check allows it.
+    async fn add_as_leader(&self, m: NovoMembro) -> ForwardResponse {
+        let current = self.membership_view().membership;
+        let is_voter = current.voters.contains(&m.id);
+        if m.role == MemberRole::Learner && is_voter {
+            return ForwardResponse::Refused(format!(
+                "node {} is a voter; remove it before adding it as a learner",
+                m.id
+            ));
+        }
+        let node = NodeAddr {
+            api_addr: m.api_addr,
+            rpc_addr: m.rpc_addr,
+        };
+        let blocking = m.role == MemberRole::Voter;
+        if let Err(e) = self.raft.add_learner(m.id, node, blocking).await {
+            return not_leader_or_failed(e);
+        }
+        if m.role == MemberRole::Learner || is_voter {
+            return ForwardResponse::MembershipChanged;
+        }
+        let mut voters: BTreeSet<NodeId> = current.voters.iter().copied().collect();
+        voters.insert(m.id);
+        if let Err(why) = self.check_voters(&voters, Some(m.id)) {
+            return ForwardResponse::Refused(why);
+        }
+        let ids: BTreeSet<NodeId> = [m.id].into();
+        match self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(ids), false)
+            .await
+        {
+            Ok(_) => ForwardResponse::MembershipChanged,
+            Err(e) => not_leader_or_failed(e),
+        }
+    }
+
+    /// As leader: removes node `id`. A learner goes at once; a voter only if the voters left
+    /// could still form a quorum of nodes in contact (the strict reconfiguration check).
+    async fn remove_as_leader(&self, id: NodeId) -> ForwardResponse {
+        if self.raft.metrics().borrow().state != ServerState::Leader {
+            return ForwardResponse::NotLeader(self.leader());
+        }
+        let current = self.membership_view().membership;
+        if !current.contains(id) {
+            return ForwardResponse::UnknownMember(id);
+        }
+        let ids: BTreeSet<NodeId> = [id].into();
+        let change = if current.voters.contains(&id) {
+            let mut voters: BTreeSet<NodeId> = current.voters.iter().copied().collect();
+            voters.remove(&id);
+            if let Err(why) = self.check_voters(&voters, None) {
+                return ForwardResponse::Refused(why);
             }
-            ForwardRequest::RemoveMember(id) => {
-                let ids: BTreeSet<NodeId> = [id].into();
-                match self
-                    .raft
-                    .change_membership(ChangeMembers::RemoveVoters(ids), false)
-                    .await
-                {
-                    Ok(_) => ForwardResponse::MembershipChanged,
-                    Err(e) => not_leader_or_failed(e),
-                }
-            }
+            ChangeMembers::RemoveVoters(ids)
+        } else {
+            ChangeMembers::RemoveNodes(ids)
+        };
+        match self.raft.change_membership(change, false).await {
+            Ok(_) => ForwardResponse::MembershipChanged,
+            Err(e) => not_leader_or_failed(e),
         }
     }
 
@@ -392,7 +434,7 @@ impl CatalogNode {
         }
     }
 
-    /// Adds or removes a voter, through the leader.
+    /// Adds or removes a member, through the leader.
     pub async fn change_members(&self, req: ForwardRequest) -> Result<(), ApiError> {
         match self.submit(req, true).await? {
             (ForwardResponse::MembershipChanged, _) => Ok(()),
@@ -401,11 +443,19 @@ impl CatalogNode {
                 message: m,
                 doce_id: None,
             }),
+            (ForwardResponse::Refused(m), _) => Err(ApiError::Conflict {
+                code: "unsafe_reconfiguration".into(),
+                message: m,
+                doce_id: None,
+            }),
+            (ForwardResponse::UnknownMember(id), _) => {
+                Err(ApiError::NotFound(format!("member {id}")))
+            }
             (other, _) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
         }
     }
 
-    /// Adds `m` as a voter.
+    /// Adds `m` as a voter or a learner.
     pub async fn add_member(&self, m: NovoMembro) -> Result<(), ApiError> {
         self.change_members(ForwardRequest::AddMember(m)).await
     }
@@ -413,10 +463,12 @@ impl CatalogNode {
     /// The `/cluster/status` document.
     pub fn status(&self) -> ClusterStatus {
         let m = self.raft.metrics().borrow().clone();
-        let membership = m.membership_config.membership();
-        let nodes: BTreeMap<u64, NodeAddr> =
-            membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
-        let voters: Vec<u64> = membership.voter_ids().collect();
+        let removed = self.removed();
+        let membership = match &removed {
+            Some(newest) => newest.clone(),
+            None => self.membership_view().membership,
+        };
+        let nodes = membership.nodes.clone();
         let leader_api_addr = m
             .current_leader
             .and_then(|l| nodes.get(&l))
@@ -428,14 +480,17 @@ impl CatalogNode {
             .collect();
         ClusterStatus {
             id: m.id,
-            role: role_of(m.state),
+            role: match removed {
+                Some(_) => Role::Removed,
+                None => role_of(m.state),
+            },
             term: m.current_term,
             leader: m.current_leader,
             leader_api_addr,
             commit_index: self.log.committed_index(),
             applied_index: m.last_applied.map(|l| l.index),
             last_log_index: m.last_log_index,
-            membership: Membership { voters, nodes },
+            membership,
             last_contact_ms,
         }
     }

@@ -1,5 +1,5 @@
-//! The internal RPC port: Raft messages between nodes, and writes and read-index requests
-//! forwarded from followers to the leader. Every request carries the cluster secret, compared
+//! The internal RPC port: Raft messages between nodes, writes and read-index requests
+//! forwarded from followers and learners to the leader, joins and membership questions. Every request carries the cluster secret, compared
 //! in constant time; anything else is refused before it is parsed.
 
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::membership::JoinResponse;
 use crate::raft_node::CatalogNode;
 
 /// Header carrying the cluster secret.
@@ -33,7 +34,7 @@ pub const MAX_RPC_BODY: usize = 64 * 1024 * 1024;
 pub enum ForwardRequest {
     /// Propose a catalog command.
     Write(Command),
-    /// Add a node as a voter.
+    /// Add a node as a voter or a learner.
     AddMember(NovoMembro),
     /// Remove a node from the membership.
     RemoveMember(NodeId),
@@ -50,6 +51,10 @@ pub enum ForwardResponse {
     NotLeader(Option<NodeId>),
     /// The leader could not complete the request.
     Failed(String),
+    /// The leader refused the membership change as unsafe, and why.
+    Refused(String),
+    /// The node to remove is not a member.
+    UnknownMember(NodeId),
 }
 
 /// The leader's answer to a read-index request.
@@ -214,6 +219,21 @@ async fn forward(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response 
     }
 }
 
+async fn join(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
+    let Some(m) = parse::<NovoMembro>(&body) else {
+        return bad_body();
+    };
+    let answer = match node.change_members(ForwardRequest::AddMember(m)).await {
+        Ok(()) => JoinResponse::Joined,
+        Err(e) => JoinResponse::Failed(e.to_string()),
+    };
+    json(&answer)
+}
+
+async fn membership(State(node): State<Arc<CatalogNode>>) -> Response {
+    json(&node.newest_membership())
+}
+
 async fn read_index(State(node): State<Arc<CatalogNode>>) -> Response {
     json(&node.serve_read_index().await)
 }
@@ -233,6 +253,8 @@ pub fn router(node: Arc<CatalogNode>) -> Router {
         .route("/raft/forward", post(forward))
         .route("/raft/read-index", post(read_index))
         .route("/raft/log-state", post(log_state))
+        .route("/raft/join", post(join))
+        .route("/raft/membership", post(membership))
         .layer(DefaultBodyLimit::max(MAX_RPC_BODY))
         .layer(middleware::from_fn_with_state(node.clone(), require_secret))
         .with_state(node)

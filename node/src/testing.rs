@@ -29,6 +29,9 @@ pub struct TestCluster {
     addrs: BTreeMap<NodeId, (SocketAddr, SocketAddr)>,
     dirs: BTreeMap<NodeId, TempDir>,
     members: BTreeMap<NodeId, NodeAddr>,
+    /// Nodes started with [`TestCluster::spawn_learner`]: they join as learners, and again
+    /// after a restart if they are no longer members.
+    learners: std::collections::BTreeSet<NodeId>,
 }
 
 /// Fast timing for tests: failover in a few hundred milliseconds.
@@ -69,6 +72,7 @@ impl TestCluster {
             addrs,
             dirs: (1..=n).map(|id| (id, temp_dir())).collect(),
             members,
+            learners: Default::default(),
         };
         for (id, (api, rpc)) in listeners {
             let h = c.start_on(id, api, rpc).await;
@@ -101,6 +105,17 @@ impl TestCluster {
             timing: test_timing(),
             seed: true,
             faults: Default::default(),
+            join: self
+                .learners
+                .contains(&id)
+                .then(|| crate::membership::JoinAs {
+                    role: confeitaria_types::MemberRole::Learner,
+                    addr: NodeAddr {
+                        api_addr: self.addrs[&id].0.to_string(),
+                        rpc_addr: self.addrs[&id].1.to_string(),
+                    },
+                    seeds: self.members.values().map(|m| m.rpc_addr.clone()).collect(),
+                }),
         };
         start(opts, api, rpc, Arc::new(Transport::http())).await
     }
@@ -234,6 +249,30 @@ impl TestCluster {
         NodeAddr {
             api_addr: pair.0.to_string(),
             rpc_addr: pair.1.to_string(),
+        }
+    }
+
+    /// Starts node `id` as a learner: it asks the voters to add it, as `up --learners` and a
+    /// StatefulSet pod beyond the voters do. Returns its addresses at once; wait with
+    /// [`TestCluster::wait_member`].
+    pub async fn spawn_learner(&mut self, id: NodeId) -> NodeAddr {
+        self.learners.insert(id);
+        self.start_joiner(id).await
+    }
+
+    /// Waits until node `id` is in the membership every running node knows.
+    pub async fn wait_member(&self, id: NodeId, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while !self
+            .running()
+            .iter()
+            .all(|n| self.node(*n).node.membership_view().membership.contains(id))
+        {
+            assert!(
+                Instant::now() < end,
+                "node {id} not a member within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -175,6 +175,7 @@ impl NodeSpec {
             timing: self.timing,
             seed: true,
             faults: self.faults,
+            join: None,
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum Role {
     Learner,
     /// Stopped or shutting down.
     Shutdown,
+    /// Removed from the membership: it serves nothing but its status (503 `not_a_member`).
+    Removed,
 }
 
 /// `GET /cluster/status`.
@@ -59,8 +61,45 @@ pub struct ClusterStatus {
 pub struct Membership {
     /// Voting member ids.
     pub voters: Vec<u64>,
+    /// Members that replicate the log and serve reads but never vote.
+    #[serde(default)]
+    pub learners: Vec<u64>,
     /// Every node (voters and learners) with its addresses.
     pub nodes: BTreeMap<u64, NodeAddr>,
+}
+
+impl Membership {
+    /// Whether `id` is a voter or a learner.
+    pub fn contains(&self, id: u64) -> bool {
+        self.nodes.contains_key(&id)
+    }
+}
+
+/// `GET /cluster/members`: the membership this node knows (the newest it has seen, its own
+/// or a peer's) and the leader it follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    /// The node that answered.
+    pub id: u64,
+    /// The leader it knows, if any.
+    pub leader: Option<u64>,
+    /// Whether the node that answered is itself a member.
+    pub member: bool,
+    /// Voters, learners and their addresses.
+    #[serde(flatten)]
+    pub membership: Membership,
+}
+
+/// The part a node plays in the membership: a voter counts towards quorums and may lead; a
+/// learner only replicates the log and serves reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    /// Votes, may lead, counts towards every quorum.
+    #[default]
+    Voter,
+    /// Replicates the log and serves reads; never votes, never slows a write.
+    Learner,
 }
 
 /// Body of `POST /cluster/members`.
@@ -73,4 +112,7 @@ pub struct NovoMembro {
     pub api_addr: String,
     /// Its Raft RPC address.
     pub rpc_addr: String,
+    /// `voter` (the default) or `learner`.
+    #[serde(default)]
+    pub role: MemberRole,
 }

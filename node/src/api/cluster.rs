@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confeitaria_service::http::ServiceState;
 use confeitaria_service::metrics::ServiceMetrics;
-use confeitaria_types::NovoMembro;
+use confeitaria_types::{Members, NovoMembro};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 
@@ -26,7 +26,23 @@ pub async fn status(State(state): State<AppState>) -> Response {
     Json(state.node.status()).into_response()
 }
 
-/// `POST /cluster/members` (admin): adds a node as learner, then as voter.
+/// `GET /cluster/members`: voters, learners and their addresses — the newest membership this
+/// node knows, so a removed node names the members to ask instead.
+pub async fn members(State(state): State<AppState>) -> Response {
+    let node = &state.node;
+    let membership = node.newest_membership().membership;
+    Json(Members {
+        id: node.settings.id,
+        leader: node.leader(),
+        member: membership.contains(node.settings.id),
+        membership,
+    })
+    .into_response()
+}
+
+/// `POST /cluster/members` (admin): adds a node with `role` `voter` (the default: added as a
+/// learner, promoted once it has caught up, if the strict reconfiguration check allows) or
+/// `learner` (replicates and serves reads, never votes).
 pub async fn add_member(
     State(state): State<AppState>,
     _: Admin,
@@ -41,7 +57,8 @@ pub async fn add_member(
     Ok(Json(state.node.status()).into_response())
 }
 
-/// `DELETE /cluster/members/{id}` (admin).
+/// `DELETE /cluster/members/{id}` (admin): removes a learner, or a voter if the voters left
+/// in contact with the leader still form a quorum (409 `unsafe_reconfiguration` otherwise).
 pub async fn remove_member(
     State(state): State<AppState>,
     _: Admin,

@@ -1,5 +1,6 @@
 //! The node's own layer over the shared tail: the `X-Served-By` and `X-Raft-Leader` headers
-//! on every response, and a JSON 500 if a handler ever panics.
+//! on every response, 503 `not_a_member` from a node removed from the membership, and a JSON
+//! 500 if a handler ever panics.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -25,6 +26,18 @@ pub async fn cluster_headers(
         headers.insert("x-raft-leader", HeaderValue::from(l));
     }
     resp
+}
+
+/// Answers 503 `not_a_member`, naming the members, when this node was removed.
+pub async fn refuse_when_removed(
+    State(node): State<Arc<CatalogNode>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match node.removed() {
+        Some(members) => ApiError::NotAMember(members).into_response(),
+        None => next.run(req).await,
+    }
 }
 
 /// The response sent if a handler panics: opaque 500 JSON (the panic itself is logged).

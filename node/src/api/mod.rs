@@ -60,10 +60,17 @@ pub fn router(state: AppState) -> Router {
             get(catalog::obter_reserva).delete(catalog::liberar),
         )
         .route("/api/reservas/{id}/confirmar", post(catalog::confirmar))
-        .route("/cluster/status", get(cluster::status))
         .route("/cluster/members", post(cluster::add_member))
         .route("/cluster/members/{id}", delete(cluster::remove_member))
         .route("/ready", get(cluster::ready))
+        // Everything above is refused by a node removed from the membership; its status and
+        // the members it knows stay readable.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.node.clone(),
+            middleware::refuse_when_removed,
+        ))
+        .route("/cluster/status", get(cluster::status))
+        .route("/cluster/members", get(cluster::members))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             middleware::panic_response,
         ));

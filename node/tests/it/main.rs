@@ -4,5 +4,6 @@
 mod api;
 mod cluster;
 mod helpers;
+mod membership;
 mod observability;
 mod process;
