@@ -99,6 +99,11 @@ pub struct UpArgs {
     /// How long to wait for every service to be ready, in seconds.
     #[arg(long, env = "CONFEITARIA_UP_TIMEOUT_SECS", default_value_t = 60)]
     pub timeout_secs: u64,
+    /// Also start this many learners: catalog nodes after the file's (4, 5, … on API ports
+    /// 5031, 5041, …, RPC 6031, …; free ports where the file's are 0) that join through the
+    /// voters, replicate the log, serve reads and never vote.
+    #[arg(long, default_value_t = 0)]
+    pub learners: u32,
 }
 
 /// `watch`.

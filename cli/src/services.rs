@@ -11,7 +11,8 @@ use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use confeitaria_client::config::ClusterFile;
+use confeitaria_client::config::{ClusterFile, NodeEntry};
+use confeitaria_types::MemberRole;
 
 use crate::error::CliError;
 
@@ -203,6 +204,34 @@ pub fn plan(file: &ClusterFile, config: &Path) -> Vec<ServiceSpec> {
     specs
 }
 
+/// Appends `n` learners to `file`'s nodes: ids after the highest, on the host of the last
+/// node, each port 10 above the previous node's (`5021` → `5031`, `5041`, …; `0` stays `0`,
+/// a free port).
+pub fn with_learners(mut file: ClusterFile, n: u32) -> Result<ClusterFile, CliError> {
+    for _ in 0..n {
+        let Some(last) = file.nodes.iter().max_by_key(|e| e.id).cloned() else {
+            return Err(CliError::Other("the cluster file lists no node".into()));
+        };
+        let next = |addr: &str| -> Result<String, CliError> {
+            let bad = || CliError::Other(format!("address '{addr}' has no numeric port"));
+            let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+            let port: u16 = port.parse().map_err(|_| bad())?;
+            let port = match port {
+                0 => 0,
+                p => p.checked_add(10).ok_or_else(bad)?,
+            };
+            Ok(format!("{host}:{port}"))
+        };
+        file.nodes.push(NodeEntry {
+            id: last.id + 1,
+            api: next(&last.api)?,
+            rpc: next(&last.rpc)?,
+            role: MemberRole::Learner,
+        });
+    }
+    Ok(file)
+}
+
 /// Replaces every port 0 in `file` by a port free now, so the addresses can be written into
 /// the Raft membership before any node starts. A node that already ran (it is in
 /// `previous`, the effective file of the last run on the same data) keeps its old
@@ -273,6 +302,30 @@ rpc = "127.0.0.1:0"
         assert!(!f.nodes[0].api.ends_with(":0"));
         assert_ne!(f.nodes[0].api, f.nodes[0].rpc);
         assert_eq!(f.nodes[1].api, "127.0.0.1:5011");
+    }
+
+    #[test]
+    fn learners_follow_the_last_node_ten_ports_apart() {
+        let f = ClusterFile::parse(
+            "[cluster]\nsecret = \"s\"\njwt_secret = \"j\"\n[[nodes]]\nid = 3\n\
+             api = \"127.0.0.1:5021\"\nrpc = \"127.0.0.1:6021\"\n",
+        )
+        .unwrap();
+        let f = with_learners(f, 2).unwrap();
+        let learners: Vec<(u64, &str, &str, MemberRole)> = f.nodes[1..]
+            .iter()
+            .map(|n| (n.id, n.api.as_str(), n.rpc.as_str(), n.role))
+            .collect();
+        assert_eq!(
+            learners,
+            [
+                (4, "127.0.0.1:5031", "127.0.0.1:6031", MemberRole::Learner),
+                (5, "127.0.0.1:5041", "127.0.0.1:6041", MemberRole::Learner)
+            ]
+        );
+        let zero = with_learners(ClusterFile::parse(FILE).unwrap(), 1).unwrap();
+        assert_eq!(zero.nodes[2].api, "127.0.0.1:5021");
+        assert_eq!(zero.nodes[2].rpc, "127.0.0.1:0", "port 0 stays a free port");
     }
 
     #[test]

@@ -55,6 +55,30 @@ pub async fn gather(nodes: &[(Option<u64>, String)], deadline: Duration) -> Vec<
     futures::future::join_all(asks).await
 }
 
+/// [`gather`], then the members the answers name that `nodes` left out (learners joined
+/// since, nodes added by hand), so `status` and `watch` show every member.
+pub async fn gather_members(nodes: &[(Option<u64>, String)], deadline: Duration) -> Vec<NodeView> {
+    let mut views = gather(nodes, deadline).await;
+    let known: std::collections::BTreeSet<String> = nodes.iter().map(|(_, a)| a.clone()).collect();
+    let known_ids: std::collections::BTreeSet<u64> = views.iter().filter_map(|v| v.id).collect();
+    let mut extra: Vec<(Option<u64>, String)> = Vec::new();
+    for s in views.iter().filter_map(|v| v.status.as_ref()) {
+        for (id, n) in &s.membership.nodes {
+            let new = !known.contains(&n.api_addr)
+                && !known_ids.contains(id)
+                && !extra.iter().any(|(_, a)| *a == n.api_addr);
+            if new {
+                extra.push((Some(*id), n.api_addr.clone()));
+            }
+        }
+    }
+    if !extra.is_empty() {
+        views.extend(gather(&extra, deadline).await);
+    }
+    views.sort_by_key(|v| v.id);
+    views
+}
+
 /// The leader and its term: the reachable node that says it leads, in the highest term.
 pub fn leader_of(views: &[NodeView]) -> Option<(u64, u64)> {
     views
@@ -87,6 +111,15 @@ pub fn render(views: &[NodeView]) -> String {
         .map(|v| match &v.status {
             Some(s) => {
                 let contact = match leader {
+                    _ if s.role == Role::Removed => format!(
+                        "removed; members {}",
+                        s.membership
+                            .nodes
+                            .keys()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                     Some(l) if l.id == s.id => "self (leader)".to_owned(),
                     Some(l) => match l.last_contact_ms.get(&s.id).copied().flatten() {
                         Some(ms) => format!("{ms} ms ago"),
@@ -134,7 +167,7 @@ pub fn render(views: &[NodeView]) -> String {
 
 /// `status`: prints the table (or JSON); an error (exit 2) when no node leads.
 pub async fn status(ctx: &Context) -> Result<(), CliError> {
-    let views = gather(&ctx.nodes().await?, Duration::from_secs(2)).await;
+    let views = gather_members(&ctx.nodes().await?, Duration::from_secs(2)).await;
     let leader = leader_of(&views);
     if ctx.global.json {
         let doc = serde_json::json!({
@@ -221,7 +254,7 @@ pub async fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), CliError> {
             _ = tick.tick() => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
-        let views = gather(&nodes, period.min(Duration::from_millis(200))).await;
+        let views = gather_members(&nodes, period.min(Duration::from_millis(200))).await;
         let leader = leader_of(&views);
         let event = tracker.observe(Instant::now(), leader);
         if ctx.global.json {
@@ -258,6 +291,48 @@ pub async fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_node_is_shown_removed_with_the_members_not_waiting_for_contact() {
+        let status = |id: u64, role: Role, members: &[u64]| ClusterStatus {
+            id,
+            role,
+            term: 3,
+            leader: (role != Role::Removed).then_some(1),
+            leader_api_addr: None,
+            commit_index: Some(9),
+            applied_index: Some(9),
+            last_log_index: Some(9),
+            membership: confeitaria_types::Membership {
+                voters: members.to_vec(),
+                learners: vec![],
+                nodes: members
+                    .iter()
+                    .map(|m| (*m, confeitaria_types::NodeAddr::default()))
+                    .collect(),
+            },
+            last_contact_ms: Default::default(),
+        };
+        let view = |st: ClusterStatus| NodeView {
+            id: Some(st.id),
+            addr: format!("h:{}", st.id),
+            status: Some(st),
+            error: None,
+        };
+        let text = render(&[
+            view(status(1, Role::Leader, &[1, 2])),
+            view(status(2, Role::Learner, &[1, 2])),
+            view(status(3, Role::Removed, &[1, 2])),
+        ]);
+        let row = text.lines().find(|l| l.starts_with('3')).unwrap();
+        assert!(
+            row.contains("removed") && row.contains("members 1, 2"),
+            "{text}"
+        );
+        assert!(!row.contains("never"), "{text}");
+        let learner = text.lines().find(|l| l.starts_with('2')).unwrap();
+        assert!(learner.contains("learner"), "{text}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_leader_change_is_reported_with_the_time_without_a_leader() {

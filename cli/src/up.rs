@@ -44,6 +44,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
     }
     let effective = data_dir.join("cluster.effective.toml");
     let previous = ClusterFile::load(&effective).ok();
+    let file = services::with_learners(file, args.learners)?;
     let mut file = services::resolve_free_ports(file, previous.as_ref())?;
     file.cluster.data_dir = data_dir.display().to_string();
     let (backing, redis) =

@@ -38,6 +38,10 @@ impl Shop {
 
     /// Like [`Shop::start_with`], with `env` set for `up` (e.g. a `PATH` without Redis).
     pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Shop {
+        Shop::start_full(extra, env, &[])
+    }
+
+    fn start_full(extra: &str, env: &[(&str, &str)], args: &[&str]) -> Shop {
         let dir = TempDir::new().unwrap();
         let config = dir.path().join("cluster.toml");
         let data = dir.path().join("data");
@@ -52,7 +56,12 @@ impl Shop {
         }
         text.push_str(extra);
         std::fs::write(&config, text).unwrap();
-        Shop::launch(Arc::new(dir), config, &[], env)
+        Shop::launch(Arc::new(dir), config, args, env)
+    }
+
+    /// Like [`Shop::start`], with `args` for `up` (e.g. `--learners 1`).
+    pub fn start_args(args: &[&str]) -> Shop {
+        Shop::start_full("", &[], args)
     }
 
     /// Starts `up` again on the same cluster file and data, with `args` (e.g. `--fresh`).

@@ -243,3 +243,54 @@ fn the_cart_up_runs_on_redis_consumes_order_events() {
     assert!(last.unwrap().contains("\"store\":\"redis\""));
     assert!(shop.interrupt().success());
 }
+
+#[test]
+fn up_with_learners_starts_them_and_status_shows_them_serving_reads() {
+    let mut shop = Shop::start_args(&["--learners", "1"]);
+    let services = shop.ready["services"].as_array().unwrap().clone();
+    let learner = services
+        .iter()
+        .find(|s| s["node_id"] == 4)
+        .unwrap_or_else(|| panic!("no node 4 in {}", shop.ready));
+    assert_eq!(learner["role"], "learner", "{}", shop.ready);
+    let url = learner["url"].as_str().unwrap().to_owned();
+
+    let out = shop.run(&["--json", "status"]);
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == 4)
+        .unwrap_or_else(|| panic!("status lacks node 4: {doc}"))
+        .clone();
+    assert_eq!(row["status"]["role"], "learner", "{doc}");
+    assert_eq!(
+        row["status"]["membership"]["voters"],
+        serde_json::json!([1, 2, 3])
+    );
+    let text = stdout(&shop.run(&["status"]));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with('4') && l.contains("learner")),
+        "{text}"
+    );
+
+    // A write through the CLI is read back on the learner, linearizably.
+    assert!(shop.run(&["estoque", "set", "2", "91"]).status.success());
+    let body = http_get(&url, "/api/produtos/2?consistency=linearizable").unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["estoque"], 91, "{body}");
+
+    // Killing the learner leaves the voters leading and writing.
+    assert!(shop.run(&["node", "kill", "4"]).status.success());
+    assert!(shop.run(&["estoque", "set", "2", "92"]).status.success());
+    let text = stdout(&shop.run(&["status"]));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with('4') && l.contains("down")),
+        "{text}"
+    );
+    assert!(shop.interrupt().success());
+}
