@@ -65,15 +65,21 @@ fn free_port() -> u16 {
 }
 
 fn write_config(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
+    write_config_with(dir, 0)
+}
+
+/// A cluster file with three voters and `learners` learners (ids 4, …), every port free.
+fn write_config_with(dir: &Path, learners: u64) -> (std::path::PathBuf, Vec<String>) {
     let mut text = format!(
         "[cluster]\nsecret = \"process-test-secret\"\njwt_secret = \"{JWT}\"\ndata_dir = \"{}\"\n\n[raft]\nheartbeat_ms = 50\nelection_min_ms = 150\nelection_max_ms = 300\nsnapshot_every = 100\nleader_wait_ms = 3000\n",
         dir.join("data").display()
     );
     let mut apis = Vec::new();
-    for id in 1..=3 {
+    for id in 1..=3 + learners {
         let api = format!("127.0.0.1:{}", free_port());
+        let role = if id > 3 { "role = \"learner\"\n" } else { "" };
         text.push_str(&format!(
-            "\n[[nodes]]\nid = {id}\napi = \"{api}\"\nrpc = \"127.0.0.1:{}\"\n",
+            "\n[[nodes]]\nid = {id}\napi = \"{api}\"\nrpc = \"127.0.0.1:{}\"\n{role}",
             free_port()
         ));
         apis.push(api);
@@ -288,5 +294,176 @@ async fn killing_the_leader_loses_no_acknowledged_write() {
     eprintln!(
         "{} acknowledged writes present on all three nodes",
         acked.len()
+    );
+}
+
+/// `GET` that answers `None` while the process does not listen yet.
+async fn try_get(addr: &str, path: &str) -> Option<(u16, serde_json::Value)> {
+    try_get_as(addr, path, None).await
+}
+
+/// [`try_get`] with a bearer token.
+async fn try_get_as(
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+) -> Option<(u16, serde_json::Value)> {
+    let t = confeitaria_client::Transport::http();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    let r = t
+        .send(
+            http::Method::GET,
+            &format!("http://{addr}{path}"),
+            &headers,
+            None,
+            Duration::from_secs(2),
+        )
+        .await
+        .ok()?;
+    Some((
+        r.status.as_u16(),
+        serde_json::from_slice(&r.body).unwrap_or_default(),
+    ))
+}
+
+/// Write latencies of `writers` concurrent writers until `count` reservations are
+/// acknowledged; panics on any failed write.
+async fn timed_writes(
+    client: &CatalogClient,
+    prefix: &str,
+    writers: usize,
+    count: usize,
+) -> Vec<Duration> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..writers {
+        let (client, next, prefix) = (client.clone(), next.clone(), prefix.to_owned());
+        tasks.spawn(async move {
+            let mut took = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= count {
+                    return took;
+                }
+                let r = NovaReserva {
+                    id: format!("{prefix}-{i}"),
+                    itens: vec![ItemReserva {
+                        doce_id: 1,
+                        quantidade: 1,
+                    }],
+                };
+                let started = Instant::now();
+                if let Err(e) = client.reservar(&r).await {
+                    panic!("write {} failed: {e}", r.id);
+                }
+                took.push(started.elapsed());
+            }
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(t) = tasks.join_next().await {
+        all.extend(t.unwrap());
+    }
+    all.sort();
+    all
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_killed_under_write_load_fails_no_write() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (config, apis) = write_config_with(dir.path(), 1);
+    let mut nodes = Nodes {
+        children: vec![None, None, None, None],
+        config,
+    };
+    for id in 1..=4 {
+        nodes.spawn(id);
+    }
+    let learner = apis[3].clone();
+    wait_until(
+        "the learner to join and serve",
+        Duration::from_secs(30),
+        || {
+            let a = learner.clone();
+            async move {
+                let status = try_get(&a, "/cluster/status").await;
+                status.is_some_and(|(_, st)| st["role"] == "learner")
+                    && try_get(&a, "/api/produtos/1?consistency=linearizable")
+                        .await
+                        .is_some_and(|(code, _)| code == 200)
+            }
+        },
+    )
+    .await;
+    let admin = auth::sign(
+        JWT.as_bytes(),
+        TokenRole::Admin,
+        "t",
+        auth::now_secs(),
+        3600,
+    )
+    .unwrap();
+    let service = auth::sign(
+        JWT.as_bytes(),
+        TokenRole::Service,
+        "t",
+        auth::now_secs(),
+        3600,
+    )
+    .unwrap();
+    let r = call(
+        &apis[0],
+        http::Method::PUT,
+        "/api/produtos/1/estoque",
+        Some("{\"estoque\":1000000}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    // Writers talk to the voters only; the learner still gets every entry.
+    let client = CatalogClient::new(apis[..3].to_vec())
+        .with_token(service.clone())
+        .with_policy(CallPolicy {
+            deadline: Duration::from_secs(5),
+            attempt: Duration::from_secs(2),
+            backoff: Duration::from_millis(10),
+        });
+    let _warm = timed_writes(&client, "warm", 16, 200).await;
+    let before = timed_writes(&client, "before", 16, 1500).await;
+    nodes.kill9(4);
+    let after = timed_writes(&client, "after", 16, 1500).await;
+    eprintln!(
+        "write latency, 16 writers, 1500 writes each phase: learner up p50 {:?} p99 {:?} max {:?}; \
+         learner SIGKILLed p50 {:?} p99 {:?} max {:?}",
+        pct(&before, 0.5),
+        pct(&before, 0.99),
+        before.last().unwrap(),
+        pct(&after, 0.5),
+        pct(&after, 0.99),
+        after.last().unwrap(),
+    );
+
+    // Back on its data, the learner catches up on what it missed.
+    nodes.spawn(4);
+    wait_until("the learner to catch up", Duration::from_secs(30), || {
+        let (a, t) = (learner.clone(), service.clone());
+        async move {
+            try_get_as(&a, "/api/reservas/after-1499?consistency=local", Some(&t))
+                .await
+                .is_some_and(|(code, _)| code == 200)
+        }
+    })
+    .await;
+    let st = get(&learner, "/cluster/status").await;
+    assert_eq!(st.json["role"], "learner", "{}", st.json);
+    assert_eq!(
+        st.json["membership"]["voters"],
+        serde_json::json!([1, 2, 3])
     );
 }
