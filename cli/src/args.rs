@@ -73,6 +73,10 @@ pub enum Command {
     /// Measure writes, reads and failover of a running cluster (and, optionally, etcd and a
     /// bare axum handler side by side).
     Bench(BenchArgs),
+    /// A guided demonstration of the distributed-systems concepts against the shop `up`
+    /// runs: each scenario does one thing, says what to look at, and prints a verdict it
+    /// measured; exits non-zero when any verdict fails.
+    Demo(DemoArgs),
     /// Run one catalog node in this process (what `up` starts as a child).
     #[command(hide = true)]
     ServeNode(ServeNodeArgs),
@@ -104,6 +108,48 @@ pub struct UpArgs {
     /// voters, replicate the log, serve reads and never vote.
     #[arg(long, default_value_t = 0)]
     pub learners: u32,
+}
+
+/// `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Run every step without waiting for Enter (for CI and recordings).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Only these scenarios (comma-separated), in the demo's order.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Scenario>,
+    /// Language of the output.
+    #[arg(long, value_enum, default_value_t = Lang::Pt)]
+    pub lang: Lang,
+}
+
+/// The demo's scenarios, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Scenario {
+    /// Location and access transparency: one request through the gateway and every node.
+    Transparencia,
+    /// Replication and failure transparency: the leader killed under a stream of orders.
+    Failover,
+    /// Consistency: a stale local read beside a linearizable one.
+    Consistencia,
+    /// Concurrency: 60 shoppers race for 10 units.
+    Concorrencia,
+    /// Crash recovery: orders killed mid-checkout, restarted, every order resolved.
+    Recuperacao,
+    /// Graceful degradation: no catalog leader; Redis down; the gateway's breakers.
+    Degradacao,
+    /// Scalability: a learner serving reads.
+    Escalabilidade,
+}
+
+/// Output language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// Português (the default: the examiners' language).
+    Pt,
+    /// English.
+    En,
 }
 
 /// `watch`.

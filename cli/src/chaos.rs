@@ -154,8 +154,8 @@ async fn control(up: &UpState, req: ControlRequest) -> Result<(), CliError> {
     control::request(&up.control, &req).await.map(|_| ())
 }
 
-/// Waits until every node answers and all agree on one leader; returns it.
-async fn wait_stable(nodes: &[(Option<u64>, String)], step: Duration) -> Result<u64, CliError> {
+/// Waits until every node answers and all agree on one leader; returns it (within `step`).
+pub async fn wait_stable(nodes: &[(Option<u64>, String)], step: Duration) -> Result<u64, CliError> {
     let end = Instant::now() + step;
     loop {
         let views = gather(nodes, Duration::from_millis(500)).await;

@@ -90,6 +90,18 @@ pub enum ControlRequest {
         /// Node id.
         node: u64,
     },
+    /// SIGKILL the service named `name` (`orders`, `cart`, `redis`, ...: a row's name);
+    /// answered once the process is gone. What `confeitaria demo` crashes orders and Redis
+    /// with.
+    KillService {
+        /// The service's name, as in `up`'s table.
+        name: String,
+    },
+    /// Start the service named `name` again.
+    StartService {
+        /// The service's name.
+        name: String,
+    },
 }
 
 /// `up`'s answer.

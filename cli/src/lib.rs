@@ -10,6 +10,7 @@
 //! - [`chaos`]: `chaos kill-leader`;
 //! - [`shop`]: `produtos`, `estoque`, `token`, `node`;
 //! - [`bench`]: `bench`, side by side with etcd and a bare axum handler;
+//! - [`demo`]: `demo`, the guided demonstration with measured verdicts;
 //! - [`output`]: tables and formatting; [`error`]: [`CliError`].
 //!
 //! [`run`] carries out a parsed command line.
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod chaos;
 pub mod context;
 pub mod control;
+pub mod demo;
 pub mod error;
 pub mod output;
 pub mod serve;
@@ -56,6 +58,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Estoque(c) => shop::estoque(&ctx, c).await,
         Command::Token(a) => shop::token(&ctx, a),
         Command::Bench(a) => bench::bench(&ctx, a).await,
+        Command::Demo(a) => demo::demo(&ctx, a).await,
         Command::ServeNode(a) => serve::serve_node(&ctx, a).await,
         #[cfg(feature = "services")]
         Command::ServeCart(a) => serve::serve_cart(&ctx, a).await,

@@ -135,6 +135,13 @@ impl Supervisor {
             .ok_or_else(|| format!("there is no node {id}"))
     }
 
+    fn service_index(&self, name: &str) -> Result<usize, String> {
+        self.children
+            .iter()
+            .position(|s| s.spec.name == name)
+            .ok_or_else(|| format!("there is no service {name}"))
+    }
+
     /// SIGKILLs child `i` and reaps it.
     async fn kill(&mut self, i: usize) -> Result<(), String> {
         let s = &mut self.children[i];
@@ -150,31 +157,42 @@ impl Supervisor {
 
     /// Carries out one control request.
     pub async fn handle(&mut self, req: &ControlRequest) -> ControlReply {
-        let outcome = match req {
-            ControlRequest::List => Ok(()),
-            ControlRequest::Kill { node } => match self.node_index(*node) {
-                Ok(i) => self.kill(i).await.map(|()| {
-                    eprintln!("{} killed (SIGKILL)", self.children[i].spec.name);
-                }),
-                Err(e) => Err(e),
-            },
-            ControlRequest::Start { node } => match self.node_index(*node) {
-                Ok(i) if self.children[i].running() => Err(format!(
-                    "{} is already running (pid {})",
-                    self.children[i].spec.name,
-                    self.children[i].pid().unwrap_or_default()
-                )),
-                Ok(i) => self.start(i).map_err(|e| e.to_string()).map(|()| {
-                    let s = &self.children[i];
-                    eprintln!(
-                        "{} started (pid {})",
-                        s.spec.name,
-                        s.pid().unwrap_or_default()
-                    );
-                }),
-                Err(e) => Err(e),
-            },
+        let target = match req {
+            ControlRequest::List => return self.reply(Ok(())),
+            ControlRequest::Kill { node } | ControlRequest::Start { node } => {
+                self.node_index(*node)
+            }
+            ControlRequest::KillService { name } | ControlRequest::StartService { name } => {
+                self.service_index(name)
+            }
         };
+        let kill = matches!(
+            req,
+            ControlRequest::Kill { .. } | ControlRequest::KillService { .. }
+        );
+        let outcome = match target {
+            Err(e) => Err(e),
+            Ok(i) if kill => self.kill(i).await.map(|()| {
+                eprintln!("{} killed (SIGKILL)", self.children[i].spec.name);
+            }),
+            Ok(i) if self.children[i].running() => Err(format!(
+                "{} is already running (pid {})",
+                self.children[i].spec.name,
+                self.children[i].pid().unwrap_or_default()
+            )),
+            Ok(i) => self.start(i).map_err(|e| e.to_string()).map(|()| {
+                let s = &self.children[i];
+                eprintln!(
+                    "{} started (pid {})",
+                    s.spec.name,
+                    s.pid().unwrap_or_default()
+                );
+            }),
+        };
+        self.reply(outcome)
+    }
+
+    fn reply(&self, outcome: Result<(), String>) -> ControlReply {
         ControlReply {
             error: outcome.err(),
             services: self.rows(),

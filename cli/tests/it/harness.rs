@@ -41,7 +41,8 @@ impl Shop {
         Shop::start_full(extra, env, &[])
     }
 
-    fn start_full(extra: &str, env: &[(&str, &str)], args: &[&str]) -> Shop {
+    /// A shop with `extra` appended to the cluster file, `env` set for `up`, and `args` for it.
+    pub fn start_full(extra: &str, env: &[(&str, &str)], args: &[&str]) -> Shop {
         let dir = TempDir::new().unwrap();
         let config = dir.path().join("cluster.toml");
         let data = dir.path().join("data");

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod bench;
+mod demo;
 mod gateway;
 mod harness;
 mod metrics;
