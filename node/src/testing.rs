@@ -14,7 +14,7 @@ use confeitaria_types::auth::{self, TokenRole};
 use confeitaria_types::NodeAddr;
 use raft_store::NodeId;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::Instant;
 
 use crate::{start, NodeHandle, NodeOptions};
@@ -32,6 +32,10 @@ pub struct TestCluster {
     /// Nodes started with [`TestCluster::spawn_learner`]: they join as learners, and again
     /// after a restart if they are no longer members.
     learners: std::collections::BTreeSet<NodeId>,
+    /// The ports of stopped nodes, bound but not listening: a connection to a stopped node is
+    /// refused, and no other test in the process can be given its ports by the kernel and
+    /// answer in its place.
+    held: BTreeMap<NodeId, Vec<TcpSocket>>,
 }
 
 /// Fast timing for tests: failover in a few hundred milliseconds.
@@ -73,6 +77,7 @@ impl TestCluster {
             dirs: (1..=n).map(|id| (id, temp_dir())).collect(),
             members,
             learners: Default::default(),
+            held: BTreeMap::new(),
         };
         for (id, (api, rpc)) in listeners {
             let h = c.start_on(id, api, rpc).await;
@@ -204,6 +209,9 @@ impl TestCluster {
     pub async fn stop(&mut self, id: NodeId) {
         if let Some(h) = self.nodes.get_mut(&id).and_then(Option::take) {
             h.stop().await;
+            let (api, rpc) = self.addrs[&id];
+            self.held
+                .insert(id, [api, rpc].into_iter().filter_map(hold).collect());
         }
     }
 
@@ -212,6 +220,7 @@ impl TestCluster {
     /// still finishing after `stop` may hold them for a moment.
     pub async fn restart(&mut self, id: NodeId) {
         let (api_addr, rpc_addr) = self.addrs[&id];
+        self.held.remove(&id);
         let end = Instant::now() + Duration::from_secs(5);
         let h = loop {
             let attempt = match (
@@ -303,4 +312,18 @@ fn temp_dir() -> TempDir {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
     }
+}
+
+/// Binds `addr` without listening, so that connections to it are refused and the kernel gives
+/// it to no one else; `None` if it cannot (the port is then merely free).
+fn hold(addr: SocketAddr) -> Option<TcpSocket> {
+    let bound = |reuse: bool| -> std::io::Result<TcpSocket> {
+        let s = TcpSocket::new_v4()?;
+        s.set_reuseaddr(reuse)?;
+        s.bind(addr)?;
+        Ok(s)
+    };
+    // Without SO_REUSEADDR first: the kernel then never hands the port to another socket.
+    // Connections of the stopped node left in TIME_WAIT make that fail; then with it.
+    bound(false).or_else(|_| bound(true)).ok()
 }

@@ -130,6 +130,7 @@ fn every_metric_the_rules_and_dashboards_use_is_exposed_by_a_running_shop() {
             ("CONFEITARIA_GATEWAY_RATE_LIMIT_LOOPBACK", "true"),
             ("CONFEITARIA_GATEWAY_RATE_LIMIT", "1"),
             ("CONFEITARIA_GATEWAY_RATE_BURST", "200"),
+            ("CONFEITARIA_GATEWAY_PROBE_MS", "2000"),
         ],
     );
     let (gw, cart, orders) = (
@@ -165,7 +166,7 @@ fn every_metric_the_rules_and_dashboards_use_is_exposed_by_a_running_shop() {
     // A checkout through the gateway: cart, orders, the saga, the order event.
     let (_, s, body) = add_and_check_out(&gw, &gw, "metrics-checkout-1");
     assert_eq!(s, 201, "{body}");
-    let delivered = wait_until(Duration::from_secs(5), || {
+    let delivered = wait_until(Duration::from_secs(15), || {
         http_get(&cart, "/metrics").is_some_and(|m| m.contains("cart_order_events_total{"))
             || http_get(&orders, "/ready").is_some_and(|b| b.contains("\"outbox_pending\":0"))
     });
@@ -177,13 +178,25 @@ fn every_metric_the_rules_and_dashboards_use_is_exposed_by_a_running_shop() {
     let (s, _, body) = http("POST", &cart, "/api/carrinho/adicionar", &[], too_many).unwrap();
     assert!((400..500).contains(&s), "{s} {body}");
 
-    // A node killed: reads through the gateway that pick it are retried on another.
-    assert!(shop.run(&["node", "kill", "2"]).status.success());
-    let retried = wait_until(Duration::from_secs(20), || {
-        for _ in 0..20 {
-            let _ = http("GET", &gw, "/api/produtos/2", &[], "");
-        }
-        http_get(&gw, "/metrics").is_some_and(|m| m.contains("gateway_retries_total{"))
+    // A node killed while reads flow through the gateway: those that meet it before the
+    // gateway's probes take it out are retried on another. The reads start before the kill,
+    // however slowly this machine runs the CLI, and the probes are slowed to widen that window.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let retried = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            // Paced, so the gateway's rate-limit bucket (200, one a second) lasts ~10 s.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = http("GET", &gw, "/api/produtos/2", &[], "");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        assert!(shop.run(&["node", "kill", "2"]).status.success());
+        let retried = wait_until(Duration::from_secs(20), || {
+            http_get(&gw, "/metrics").is_some_and(|m| m.contains("gateway_retries_total{"))
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap();
+        retried
     });
     assert!(retried, "no read through the gateway was retried");
 
