@@ -3,9 +3,11 @@
 //! - [`proxy`]: pass-through forwarding to the catalog nodes, the cart and orders, with
 //!   retries where [`retry`] says they are safe, event streams streamed;
 //! - [`upstream`]: the pools of instances and how one is picked (leader for writes,
-//!   round-robin over healthy nodes for reads);
+//!   round-robin over healthy nodes and learners for reads); the catalog's pool follows the
+//!   cluster's membership;
 //! - [`health`], [`breaker`]: passive and active health, the circuit breaker per instance;
-//! - [`probe`]: the active prober (`/cluster/status`, `/health`) and the leader timeline;
+//! - [`probe`]: the active prober (`/cluster/members`, `/cluster/status`, `/health`) and
+//!   the leader timeline;
 //! - [`limits`]: per-client rate limit and per-upstream load shedding;
 //! - [`painel`]: the live cluster dashboard (`/painel`, Server-Sent Events), with node
 //!   controls through [`control::NodeControl`] under `confeitaria up`;
@@ -277,7 +279,7 @@ async fn tag_gateway(req: Request, next: Next) -> Response {
 /// `GET /ready`: a catalog node, the cart and orders each answered the latest probe.
 async fn ready(State(gw): State<Gateway>) -> Response {
     let up = |p: &Pool| {
-        p.instances
+        p.instances()
             .iter()
             .any(|i| i.view().probe_ok && i.health.is_healthy())
     };

@@ -116,7 +116,10 @@ impl Metrics {
     pub fn sample(now: &mut Registry, pools: &[&Pool]) {
         let breaker = Family::<InstanceLabels, Gauge>::default();
         let healthy = Family::<InstanceLabels, Gauge>::default();
-        for i in pools.iter().flat_map(|p| &p.instances) {
+        for i in pools
+            .iter()
+            .flat_map(|p| p.instances().iter().cloned().collect::<Vec<_>>())
+        {
             let labels = InstanceLabels {
                 instance: i.label.clone(),
             };

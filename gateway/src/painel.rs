@@ -1,7 +1,7 @@
 //! `/painel`: the live cluster dashboard. One static page (inline CSS and a few lines of
 //! plain JavaScript, no CDN) fed by `GET /painel/eventos`, a Server-Sent Events stream that
-//! pushes the whole picture every second: each catalog node's role, term, leader, commit
-//! and applied index, last contact and health; the timeline of leader changes; each
+//! pushes the whole picture every second: each catalog node's role (learners marked: they
+//! take reads only), term, leader, commit and applied index, last contact and health; the timeline of leader changes; each
 //! upstream instance's request rate, error rate, p50/p99 and breaker state.
 //!
 //! When the gateway was given a [`NodeControl`](crate::control::NodeControl) (under
@@ -61,6 +61,8 @@ pub struct No {
     pub saudavel: bool,
     /// Breaker: `fechado`, `aberto`, `meio-aberto`.
     pub disjuntor: &'static str,
+    /// A learner in the membership the gateway follows: it takes reads only.
+    pub aprendiz: bool,
 }
 
 /// One upstream instance's traffic over the last seconds.
@@ -110,15 +112,14 @@ fn epoch_ms() -> u64 {
 /// The picture now.
 pub fn estado(gw: &Gateway) -> Estado {
     let now = Instant::now();
-    let views: Vec<_> = gw.catalog.instances.iter().map(|i| i.view()).collect();
+    let instances = gw.catalog.instances();
+    let views: Vec<_> = instances.iter().map(|i| i.view()).collect();
     let leader_status = views
         .iter()
         .filter_map(|v| v.status.as_ref())
         .filter(|s| s.role == confeitaria_types::Role::Leader)
         .max_by_key(|s| s.term);
-    let nos = gw
-        .catalog
-        .instances
+    let nos = instances
         .iter()
         .zip(&views)
         .map(|(i, v)| {
@@ -148,13 +149,14 @@ pub fn estado(gw: &Gateway) -> Estado {
                     .map(|t| now.saturating_duration_since(t).as_millis() as u64),
                 saudavel: i.health.is_healthy(),
                 disjuntor: i.breaker_state().label(),
+                aprendiz: i.is_learner(),
             }
         })
         .collect();
     let trafego = gw
         .pools()
         .into_iter()
-        .flat_map(|p| p.instances.iter())
+        .flat_map(|p| p.instances().iter().cloned().collect::<Vec<_>>())
         .map(|i| {
             let s = i.summary(5);
             Trafego {
@@ -171,10 +173,7 @@ pub fn estado(gw: &Gateway) -> Estado {
         .collect();
     Estado {
         agora_ms: epoch_ms(),
-        lider: gw
-            .catalog
-            .leader()
-            .and_then(|l| gw.catalog.instances[l].node_id()),
+        lider: gw.catalog.leader_id(),
         nos,
         linha_do_tempo: gw.timeline.changes(),
         trafego,
@@ -326,6 +325,7 @@ h2{font-size:1.1rem;margin:1.5rem 0 .6rem}
 .pill{font-size:.75rem;padding:.15rem .55rem;border-radius:999px;background:#eee;color:#333;white-space:nowrap}
 .pill.leader{background:var(--rosa);color:#fff}.pill.follower{background:#e5eefc;color:#24508f}
 .pill.caido{background:var(--vermelho);color:#fff}.pill.candidate{background:var(--amarelo);color:#fff}
+.pill.learner{background:#efe6fb;color:#5b3a8f}.no.aprendiz{border-style:dashed}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.15rem .8rem;margin:.4rem 0;font-size:.9rem}
 dt{color:var(--muted)}dd{margin:0;font-variant-numeric:tabular-nums}
 .ok{color:var(--verde)}.ruim{color:var(--vermelho)}.meio{color:var(--amarelo)}
@@ -401,8 +401,8 @@ function render(s) {
   for (const n of s.nos) {
     const caido = !n.responde;
     const classe = caido ? 'caido' : n.papel;
-    const card = el('div', {class: 'no ' + classe, 'data-no': num(n.id)},
-      el('h3', {}, 'Nó ' + num(n.id), el('span', {class: 'pill ' + classe}, caido ? 'fora do ar' : (papeis[n.papel] || n.papel))),
+    const card = el('div', {class: 'no ' + classe + (n.aprendiz ? ' aprendiz' : ''), 'data-no': num(n.id)},
+      el('h3', {}, 'Nó ' + num(n.id) + (n.aprendiz ? ' · aprendiz (só leituras)' : ''), el('span', {class: 'pill ' + classe}, caido ? 'fora do ar' : (papeis[n.papel] || n.papel))),
       el('div', {class: 'pill'}, n.endereco),
       el('dl', {},
         el('dt', {}, 'Termo'), el('dd', {}, num(n.termo)),

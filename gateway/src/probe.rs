@@ -1,14 +1,18 @@
-//! Active health checks: every probe period, each catalog node is asked for
-//! `GET /cluster/status` and the cart and orders for `GET /health`, each within the probe
-//! deadline. A catalog node's answer also tells who leads (writes go there) and feeds the
-//! dashboard; a change of leader or term is recorded in the [`Timeline`].
+//! Active health checks: every probe period, the catalog's membership is read
+//! (`GET /cluster/members`, from the leader first, then any node that answered its latest
+//! probe, within one probe deadline) and the catalog pool made to follow it
+//! ([`Pool::follow`](crate::upstream::Pool::follow): learners that joined take reads, nodes
+//! removed leave); then each catalog node is asked for `GET /cluster/status` and the cart
+//! and orders for `GET /health`, each within the probe deadline. A catalog node's answer
+//! also tells who leads (writes go there) and feeds the dashboard; a change of leader or
+//! term is recorded in the [`Timeline`].
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use confeitaria_types::{ClusterStatus, Role};
+use confeitaria_types::{ClusterStatus, Members, Membership, Role};
 use http_body_util::{BodyExt, Full, Limited};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -79,17 +83,19 @@ pub async fn run(gw: Gateway, cancel: CancellationToken) {
     }
 }
 
-/// One round: every instance at once, then the leader.
+/// One round: the membership, then every instance at once, then the leader.
 pub async fn round(gw: &Gateway) {
-    let all = gw
+    discover(gw).await;
+    let all: Vec<_> = gw
         .pools()
         .into_iter()
-        .flat_map(|p| p.instances.iter().cloned());
-    let probes = all.map(|i| async move { probe(gw, &i).await });
+        .flat_map(|p| p.instances().iter().cloned().collect::<Vec<_>>())
+        .collect();
+    let probes = all.iter().map(|i| probe(gw, i));
     futures::future::join_all(probes).await;
     let fresh: Vec<ClusterStatus> = gw
         .catalog
-        .instances
+        .instances()
         .iter()
         .map(|i| i.view())
         .filter(|v| v.probe_ok)
@@ -116,23 +122,100 @@ pub async fn round(gw: &Gateway) {
     }
 }
 
+/// Reads the catalog's membership and makes the catalog pool follow it. Asks the leader
+/// first (its membership is the newest), then the nodes that answered their latest probe,
+/// then — when none did, e.g. every configured node was removed — the configured addresses;
+/// the first member list wins. Everything within one probe deadline: a round never waits
+/// longer on a silent cluster.
+pub async fn discover(gw: &Gateway) {
+    let pool = &gw.catalog;
+    let instances = pool.instances();
+    let mut order: Vec<String> = Vec::with_capacity(instances.len() + pool.seeds().len());
+    let leader = pool.leader_in(&instances);
+    order.extend(leader.map(|l| instances[l].base.clone()));
+    for inst in instances.iter() {
+        if inst.view().probe_ok && !order.contains(&inst.base) {
+            order.push(inst.base.clone());
+        }
+    }
+    for seed in pool.seeds() {
+        let base = format!("http://{seed}");
+        if !order.contains(&base) {
+            order.push(base);
+        }
+    }
+    drop(instances);
+    let ask = async {
+        for base in &order {
+            if let Some(m) = members(gw, base).await {
+                return Some(m);
+            }
+        }
+        None
+    };
+    let Ok(Some(m)) = tokio::time::timeout(gw.health_policy.probe_timeout, ask).await else {
+        return;
+    };
+    let changed = pool.follow(&m.membership, &gw.health_policy);
+    for addr in &changed.added {
+        tracing::info!(%addr, via = m.id, "catalog member joins the pool");
+    }
+    for addr in &changed.removed {
+        tracing::info!(%addr, via = m.id, "catalog node leaves the pool: not a member");
+    }
+}
+
+/// `GET {base}/cluster/members`, parsed; `None` on any failure.
+async fn members(gw: &Gateway, base: &str) -> Option<Members> {
+    let (ok, body) = get(gw, &format!("{base}/cluster/members")).await?;
+    if !ok {
+        return None;
+    }
+    parse_members(&body)
+}
+
+/// The `/cluster/members` document. Parsed in two steps: serde cannot read the integer keys
+/// of `nodes` through `Members`' `#[serde(flatten)]` (flattened maps reach the inner type
+/// with string keys), but the flattened fields are `Membership`'s own at the top level.
+fn parse_members(body: &[u8]) -> Option<Members> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        id: u64,
+        leader: Option<u64>,
+        member: bool,
+    }
+    let head: Head = serde_json::from_slice(body).ok()?;
+    let membership: Membership = serde_json::from_slice(body).ok()?;
+    Some(Members {
+        id: head.id,
+        leader: head.leader,
+        member: head.member,
+        membership,
+    })
+}
+
+/// One GET through the upstream client: whether it succeeded (2xx), and the body (at most
+/// 1 MiB). No deadline of its own: callers set one.
+async fn get(gw: &Gateway, url: &str) -> Option<(bool, Bytes)> {
+    let uri = url.parse::<http::Uri>().ok()?;
+    let mut req = http::Request::new(Full::new(Bytes::new()));
+    *req.uri_mut() = uri;
+    let resp = gw.client.request(req).await.ok()?;
+    let ok = resp.status().is_success();
+    let body = Limited::new(resp.into_body(), 1 << 20)
+        .collect()
+        .await
+        .ok()?;
+    Some((ok, body.to_bytes()))
+}
+
 async fn probe(gw: &Gateway, inst: &Instance) {
     let path = match inst.group {
         Group::Catalog => "/cluster/status",
         Group::Cart | Group::Orders => "/health",
     };
-    let got = async {
-        let uri = format!("{}{path}", inst.base).parse::<http::Uri>().ok()?;
-        let mut req = http::Request::new(Full::new(Bytes::new()));
-        *req.uri_mut() = uri;
-        let resp = gw.client.request(req).await.ok()?;
-        let ok = resp.status().is_success();
-        let body = Limited::new(resp.into_body(), 1 << 20)
-            .collect()
-            .await
-            .ok()?;
-        Some((ok, body.to_bytes()))
-    };
+    let url = format!("{}{path}", inst.base);
+    let got = get(gw, &url);
     let answer = tokio::time::timeout(gw.health_policy.probe_timeout, got)
         .await
         .ok()
@@ -147,5 +230,40 @@ async fn probe(gw: &Gateway, inst: &Instance) {
             inst.probed(status, ok, &gw.health_policy);
         }
         _ => inst.probed(None, false, &gw.health_policy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_members_document_parses_with_its_integer_node_keys() {
+        let m = Members {
+            id: 2,
+            leader: Some(1),
+            member: true,
+            membership: Membership {
+                voters: vec![1, 2],
+                learners: vec![4],
+                nodes: [1, 2, 4]
+                    .into_iter()
+                    .map(|id| {
+                        let addr = confeitaria_types::NodeAddr {
+                            api_addr: format!("h{id}:5001"),
+                            rpc_addr: format!("h{id}:6001"),
+                        };
+                        (id, addr)
+                    })
+                    .collect(),
+            },
+        };
+        let body = serde_json::to_vec(&m).unwrap_or_default();
+        assert!(
+            serde_json::from_slice::<Members>(&body).is_err(),
+            "serde reads flattened integer keys now: parse Members directly"
+        );
+        assert_eq!(parse_members(&body), Some(m));
+        assert_eq!(parse_members(b"{\"method\":\"GET\"}"), None);
     }
 }

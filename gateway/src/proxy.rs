@@ -172,10 +172,12 @@ pub async fn forward(gw: &Gateway, group: Group, req: Request) -> Response {
     let repeatable = retry::repeatable(group, &parts.method, parts.uri.path(), &body);
     let write = group == Group::Catalog && !retry::is_read(&parts.method);
     let headers = outgoing(&parts.headers);
-    let mut tried: Vec<usize> = Vec::with_capacity(pool.instances.len());
+    // One snapshot of the pool for the whole request: `tried` indexes it.
+    let instances = pool.instances();
+    let mut tried: Vec<usize> = Vec::with_capacity(instances.len());
     let mut shed: Option<Response> = None;
     let mut failure = GatewayError::Unavailable(group.name());
-    while let Some(pick) = pool.pick(write, &tried) {
+    while let Some(pick) = pool.pick(&instances, write, &tried) {
         let now = Instant::now();
         if now >= deadline {
             failure = GatewayError::Timeout;

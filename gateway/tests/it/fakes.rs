@@ -77,7 +77,10 @@ impl Drop for Fake {
 async fn handle(State(st): State<St>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     // The gateway's active probes are not requests of the test.
-    if !matches!(parts.uri.path(), "/cluster/status" | "/health") {
+    if !matches!(
+        parts.uri.path(),
+        "/cluster/status" | "/cluster/members" | "/health"
+    ) {
         st.hits.fetch_add(1, Ordering::SeqCst);
     }
     let body = axum::body::to_bytes(body, 1 << 20)

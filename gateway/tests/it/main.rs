@@ -5,5 +5,6 @@
 mod failover;
 mod fakes;
 mod harness;
+mod learners;
 mod passthrough;
 mod resilience;

@@ -116,7 +116,7 @@ async fn a_dead_instance_is_skipped_and_shown_as_such() {
         let a = call(Method::GET, &gw.at("/api/produtos/1"), &[], "").await;
         assert_eq!(a.status, StatusCode::OK);
     }
-    let instance = gw.state.catalog.instances[0].clone();
+    let instance = gw.state.catalog.instances()[0].clone();
     assert!(!instance.health.is_healthy());
     // Requests stopped trying it after two failures; the failed probes open its breaker.
     assert!(
