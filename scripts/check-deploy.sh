@@ -6,7 +6,8 @@
 #   2. kubernetes-validate --strict on the rendered objects, yamllint on sources and renders;
 #   3. scripts/check_deploy.py: what schemas miss (selectors, headless serviceName, probe
 #      ports, generated Secrets and ConfigMaps, env vars the binaries read, PDB and
-#      NetworkPolicy over the catalog pods, the cluster file against the StatefulSet);
+#      NetworkPolicy over the catalog pods, the cluster file against the StatefulSet: three
+#      voters at the first ordinals, every further pod a learner by the [learners] scheme);
 #   4. promtool check config (Compose and, discovery swapped for a static target, Kubernetes),
 #      check rules, test rules (deploy/prometheus/tests: alerts fire on the series they should);
 #      every dashboard query and rule expression compiled by promtool.

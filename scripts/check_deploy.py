@@ -214,8 +214,8 @@ def check_catalog(p, by_kind, services, configmaps, workloads):
     labels = spec["template"]["metadata"]["labels"]
     if spec.get("podManagementPolicy") != "Parallel":
         p("catalog: podManagementPolicy is not Parallel")
-    if spec.get("replicas") != 3:
-        p(f"catalog: {spec.get('replicas')} replicas; the cluster file has three voters")
+    if not isinstance(spec.get("replicas"), int) or spec["replicas"] < 3:
+        p(f"catalog: {spec.get('replicas')} replicas; the cluster file has three voters, and pods beyond them are learners")
     start = spec.get("ordinals", {}).get("start", 0)
     if start != 1:
         p("catalog: pod ordinals must start at 1 (the node id is the host name's ordinal, never 0)")
@@ -270,8 +270,10 @@ def check_catalog(p, by_kind, services, configmaps, workloads):
     if pols and raft_rules == 0:
         p("catalog: no NetworkPolicy rule lets the catalog pods reach each other's Raft port")
 
-    # The cluster file in the ConfigMap agrees with the StatefulSet: ids 1..replicas named
-    # catalog-N.<serviceName> at the container's ports, and the other services list them.
+    # The cluster file in the ConfigMap agrees with the StatefulSet: the voters are ids
+    # start..start+2 named catalog-N.<serviceName> at the container's ports, every other
+    # ordinal a learner by the [learners] scheme under the same Service and ports, and the
+    # other services list the voters.
     cm_name = next((v["configMap"]["name"] for v in spec["template"]["spec"].get("volumes", []) if "configMap" in v), None)
     cm = configmaps.get(cm_name)
     if cm is None:
@@ -285,8 +287,9 @@ def check_catalog(p, by_kind, services, configmaps, workloads):
             p(f"catalog: cluster file node {n['id']} ({n['api']}, {n['rpc']}) is not {host} at the pod's ports")
         want.append(n["api"])
     ids = sorted(n["id"] for n in toml["nodes"])
-    if ids != list(range(start, start + spec.get("replicas", 0))):
-        p(f"catalog: cluster file ids {ids} are not the pods' ordinals")
+    if ids != list(range(start, start + 3)) or any(n.get("role", "voter") != "voter" for n in toml["nodes"]):
+        p(f"catalog: cluster file nodes {ids} are not three voters at the first ordinals")
+    check_learner_scheme(p, toml, f"{sts['metadata']['name']}-{{id}}.{spec['serviceName']}", ports.get("api"), raft)
     for name, w in workloads.items():
         for cont in pod_spec(w)["containers"]:
             for e in cont.get("env", []):
@@ -294,6 +297,32 @@ def check_catalog(p, by_kind, services, configmaps, workloads):
                     p(f"{name}: CONFEITARIA_CATALOG_NODES {e.get('value')} is not the cluster file's {want}")
                 if e["name"] == "CONFEITARIA_CATALOG_NODE_IDS" and [int(x) for x in e.get("value", "").split(",")] != ids:
                     p(f"{name}: CONFEITARIA_CATALOG_NODE_IDS {e.get('value')} is not {ids}")
+
+
+def learner_of(toml, ordinal):
+    """The (api, rpc) a pod of `ordinal` not listed in [[nodes]] takes, as ClusterFile::node
+    does: the [learners] scheme with {id} replaced; None without one."""
+    t = toml.get("learners")
+    if t is None:
+        return None
+    return t["api"].replace("{id}", str(ordinal)), t["rpc"].replace("{id}", str(ordinal))
+
+
+def check_learner_scheme(p, toml, host, api_port, raft_port):
+    """Pods beyond the voters join as learners: the [learners] scheme must name each such pod
+    under the headless Service at the container's ports (checked for ordinals 4 to 9)."""
+    if "learners" not in toml:
+        p("catalog: the cluster file has no [learners] scheme; pods beyond the voters could not start")
+        return
+    listed = {n["id"] for n in toml["nodes"]}
+    for ordinal in range(1, 10):
+        if ordinal in listed:
+            continue
+        want_host = host.replace("{id}", str(ordinal))
+        got = learner_of(toml, ordinal)
+        if got != (f"{want_host}:{api_port}", f"{want_host}:{raft_port}"):
+            p(f"catalog: pod {ordinal} would be a learner at {got}, not {want_host} at the pod's ports")
+            return
 
 
 def promql_exprs():

@@ -333,6 +333,37 @@ mod tests {
         assert!(ClusterFile::parse(no_voter).is_err());
     }
 
+    /// The StatefulSet's pods decide their role from their ordinal alone: the committed
+    /// deploy/k8s cluster file makes 1–3 the voters and any other ordinal a learner at its
+    /// pod's name under the headless Service, joining through the voters.
+    #[test]
+    fn k8s_ordinals_beyond_the_voters_are_learners_at_their_pod_names() {
+        let f = ClusterFile::parse(include_str!("../../deploy/k8s/base/cluster.toml")).unwrap();
+        assert_eq!(f.members().keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+        for host in ["catalog-1", "catalog-2", "catalog-3"] {
+            let id = id_from_hostname(host).unwrap();
+            let me = f.node(id).unwrap();
+            assert_eq!(me.role, MemberRole::Voter, "{host}");
+            assert_eq!(me.api, format!("{host}.catalog-peer:5001"));
+        }
+        for host in ["catalog-4", "catalog-5", "catalog-12"] {
+            let id = id_from_hostname(host).unwrap();
+            let me = f.node(id).unwrap();
+            assert_eq!(me.role, MemberRole::Learner, "{host}");
+            assert_eq!(me.api, format!("{host}.catalog-peer:5001"));
+            assert_eq!(me.rpc, format!("{host}.catalog-peer:6001"));
+        }
+        let seeds: Vec<&str> = f.voters().map(|n| n.rpc.as_str()).collect();
+        assert_eq!(
+            seeds,
+            [
+                "catalog-1.catalog-peer:6001",
+                "catalog-2.catalog-peer:6001",
+                "catalog-3.catalog-peer:6001"
+            ]
+        );
+    }
+
     #[test]
     fn development_secrets_are_refused_beyond_loopback() {
         let dev = Secret::new(DEV_JWT_SECRET);

@@ -76,7 +76,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(s) = args.jwt_secret {
         file.cluster.jwt_secret = s;
     }
-    if let Some(me) = file.nodes.iter().find(|n| n.id == id) {
+    // `node` and not `nodes`: a learner named by the `[learners]` scheme is checked too.
+    if let Some(me) = file.node(id) {
         let listen = match &args.bind_host {
             Some(host) => format!("{host}:0"),
             None => me.api.clone(),

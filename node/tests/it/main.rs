@@ -7,3 +7,4 @@ mod helpers;
 mod membership;
 mod observability;
 mod process;
+mod statefulset;
