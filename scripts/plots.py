@@ -5,7 +5,12 @@
   `--etcd` and `--etcd --etcd-tuned` rounds appended): one cumulative distribution of
   "kill -> first acknowledged write" per target, with p50, p90, p99 and worst in the legend;
 - docs/bench.png from docs/bench-results.csv (`confeitaria bench --etcd --baseline --csv`):
-  throughput against clients for writes and reads, the catalog beside etcd 3.4.
+  throughput against clients for writes and reads, the catalog beside etcd 3.4;
+- docs/loadtest.png from docs/loadtest-history.csv and docs/loadtest-kills.csv (a Locust run
+  through the gateway with `loadtest/kill-leader.sh`, loadtest/README.md): requests and
+  failures per second and latency percentiles over time, each leader kill marked. Those two
+  CSVs are made from Locust's `--csv-full-history` output and the kill script's lines by
+  `scripts/plots.py --import-loadtest PREFIX_stats_history.csv KILLS.log`.
 
     python3 -m venv target/plot-venv && target/plot-venv/bin/pip install matplotlib
     target/plot-venv/bin/python scripts/plots.py
@@ -95,7 +100,94 @@ def bench(src, dst):
     print(dst, "from", src)
 
 
+def import_loadtest(history, kills, docs):
+    """Locust's per-second aggregate rows and the kill script's lines, as seconds since the
+    run's first row, into docs/loadtest-history.csv and docs/loadtest-kills.csv."""
+    rows = []
+    with open(history, newline="") as f:
+        for r in csv.DictReader(f):
+            if r["Name"] != "Aggregated":
+                continue
+            num = lambda k: float(r[k]) if r[k] not in ("", "N/A") else 0.0
+            rows.append(
+                (int(r["Timestamp"]), int(num("User Count")), num("Requests/s"), num("Failures/s"),
+                 num("50%"), num("95%"), num("99%"), int(num("Total Request Count")),
+                 int(num("Total Failure Count")))
+            )
+    t0 = rows[0][0]
+    with open(f"{docs}/loadtest-history.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["t_s", "users", "requests_per_s", "failures_per_s", "p50_ms", "p95_ms",
+                    "p99_ms", "total_requests", "total_failures"])
+        for r in rows:
+            w.writerow([r[0] - t0, *r[1:]])
+    with open(kills) as f, open(f"{docs}/loadtest-kills.csv", "w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["t_s", "event", "node"])
+        for line in f:
+            parts = line.split()  # "HH:MM:SS kill node N" / "HH:MM:SS start node N"
+            if len(parts) == 4 and parts[1] in ("kill", "start"):
+                h, m, s_ = (int(x) for x in parts[0].split(":"))
+                t = (h * 3600 + m * 60 + s_) - t0 % 86400
+                w.writerow([t, parts[1], parts[3]])
+    print(f"{docs}/loadtest-history.csv: {len(rows)} s; {docs}/loadtest-kills.csv")
+
+
+def loadtest(history, kills, dst):
+    t, users, rps, fps, p50, p95, p99 = [], [], [], [], [], [], []
+    total = failed = 0
+    with open(history, newline="") as f:
+        for r in csv.DictReader(f):
+            t.append(int(r["t_s"]))
+            users.append(int(r["users"]))
+            rps.append(float(r["requests_per_s"]))
+            fps.append(float(r["failures_per_s"]))
+            p50.append(float(r["p50_ms"]))
+            p95.append(float(r["p95_ms"]))
+            p99.append(float(r["p99_ms"]))
+            total, failed = int(r["total_requests"]), int(r["total_failures"])
+    with open(kills, newline="") as f:
+        events = [(int(r["t_s"]), r["event"], r["node"]) for r in csv.DictReader(f)]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), dpi=110, sharex=True)
+    top.plot(t, rps, label="requests/s")
+    top.plot(t, fps, color="tab:red", label=f"failures/s (total {failed} of {total})")
+    top.set_ylabel("per second")
+    bottom.plot(t, p50, label="p50")
+    bottom.plot(t, p95, label="p95")
+    bottom.plot(t, p99, label="p99")
+    bottom.set_ylabel("latency, ms (Locust's recent window)")
+    bottom.set_xlabel("seconds since the start of the run")
+    for ax in (top, bottom):
+        first = True
+        for at, event, node in events:
+            if event == "kill":
+                ax.axvline(at, color="black", linestyle="--", linewidth=0.8,
+                           label="leader SIGKILLed" if first else None)
+                if ax is top:
+                    ax.annotate(f"node {node}", (at, 0), xytext=(2, 2),
+                                textcoords="offset points", fontsize=7)
+                first = False
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(
+        f"Locust shoppers through the gateway ({max(users)} users), leader killed every 10 s"
+    )
+    fig.tight_layout()
+    fig.savefig(dst)
+    print(dst, "from", history, "and", kills)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--import-loadtest":
+        import_loadtest(sys.argv[2], sys.argv[3], "docs")
+        sys.exit(0)
     docs = sys.argv[1] if len(sys.argv) > 1 else "docs"
     failover(f"{docs}/failover-rounds.csv", f"{docs}/failover.png")
     bench(f"{docs}/bench-results.csv", f"{docs}/bench.png")
+    try:
+        open(f"{docs}/loadtest-history.csv").close()
+    except FileNotFoundError:
+        print("no loadtest-history.csv: docs/loadtest.png not drawn")
+    else:
+        loadtest(f"{docs}/loadtest-history.csv", f"{docs}/loadtest-kills.csv",
+                 f"{docs}/loadtest.png")

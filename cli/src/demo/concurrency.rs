@@ -76,6 +76,7 @@ impl Race {
 pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
     let l = rep.lang();
     shop.gateway()?;
+    let original = shop.estoque(DOCE).await?.disponivel;
     // Carts first, with stock to spare, so every shopper holds one unit when the race starts.
     shop.client
         .set_estoque(DOCE, SHOPPERS as u64 + UNITS)
@@ -159,6 +160,7 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
             r = race.reserved
         ),
     );
+    shop.client.set_estoque(DOCE, original).await?;
     rep.figure(tr!(
         l,
         "{c} vendidos, {r} recusados, disponível {a}: vendido a mais = {x}",

@@ -54,6 +54,7 @@ pub const INFO: Info = Info {
 pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
     let l = rep.lang();
     let g = shop.gateway()?.to_owned();
+    let original = shop.estoque(DOCE).await?.disponivel;
     leaderless(shop, rep, &g).await?;
     if shop.has("redis") {
         redis_down(shop, rep, &g).await?;
@@ -64,6 +65,7 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
             "Redis: this shop uses none (no redis-server: the cart keeps carts in memory) — part skipped"
         ));
     }
+    shop.client.set_estoque(DOCE, original).await?;
     Ok(())
 }
 
