@@ -257,6 +257,7 @@ impl Saga {
             None => return Ok(estado),
             Some(Acao::Reservar) => {
                 let reserva = NovaReserva {
+                    emitida_em: None,
                     id: id.clone(),
                     itens: estado
                         .pedido

@@ -4,6 +4,11 @@
 //! Every command checks first and mutates after, so a refused command changes nothing —
 //! except that a refused reservation is remembered by id, so that its duplicates are
 //! refused the same way (each reservation id has exactly one outcome).
+//!
+//! [`retention`]: settled reservations and refusals are forgotten after a window decided by
+//! the log, so the state follows the live catalog, not its history.
+
+pub mod retention;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +19,7 @@ use confeitaria_types::{
 use serde::{Deserialize, Serialize};
 
 use crate::command::{conflict, invalid, Command, CommandError, CommandOutput, CommandResult};
+use retention::{Assentado, Retencao};
 
 /// A sweet as the state keeps it: descriptive fields plus the three stock counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +56,9 @@ pub struct CatalogState {
     /// so a caller told "refused" can rely on it.
     #[serde(default)]
     pub recusadas: BTreeMap<String, Recusa>,
+    /// The log's clock, the settled records waiting to be forgotten, and the low-water mark.
+    #[serde(default)]
+    pub retencao: Retencao,
     /// Last id assigned to a sweet.
     pub last_id: u64,
     /// Whether the starting catalog has been written.
@@ -170,7 +179,25 @@ impl CatalogState {
             }
             Command::Reservar(r) => self.reservar(r),
             Command::Confirmar { id } => self.confirmar(id),
-            Command::Liberar { id } => Ok(self.liberar(id)),
+            Command::Liberar { id } => self.liberar(id),
+            Command::Encerrar { id } => self.encerrar(id),
+            Command::Expirar {
+                agora_ms,
+                retencao_ms,
+            } => {
+                for a in self.retencao.expirar(*agora_ms, *retencao_ms) {
+                    match a {
+                        Assentado::Reserva(id) => {
+                            self.reservas.remove(&id);
+                            self.retencao.encerradas.remove(&id);
+                        }
+                        Assentado::Recusa(id) => {
+                            self.recusadas.remove(&id);
+                        }
+                    }
+                }
+                Ok(CommandOutput::Empty)
+            }
             Command::Batch(_) => Err(invalid("invalid_batch", "batches do not nest")),
         }
     }
@@ -245,6 +272,20 @@ impl CatalogState {
                 mismatch(&r.id)
             });
         }
+        // Unknown, but maybe forgotten: a request issued before the low-water mark could be
+        // a late duplicate of a reservation settled and forgotten since.
+        if let Some(emitida) = r.emitida_em {
+            if emitida < self.retencao.esquecer_antes_ms {
+                return Err(conflict(
+                    "reservation_expired",
+                    format!(
+                        "reservation {} was issued at {emitida} ms, before the catalog's \
+                         retention low-water mark ({} ms); use a new id",
+                        r.id, self.retencao.esquecer_antes_ms
+                    ),
+                ));
+            }
+        }
         let wanted = per_product(&r.itens);
         if let Err(erro) = self.check_available(&wanted) {
             let recusa = Recusa {
@@ -252,6 +293,7 @@ impl CatalogState {
                 erro: erro.clone(),
             };
             self.recusadas.insert(r.id.clone(), recusa);
+            self.retencao.assentar(Assentado::Recusa(r.id.clone()));
             return Err(erro);
         }
         for (&doce_id, &q) in &wanted {
@@ -315,8 +357,10 @@ impl CatalogState {
     }
 
     /// Releases a reservation: held or sold units go back to available. An unknown id is
-    /// recorded as released so that a reservation arriving late with it is refused.
-    fn liberar(&mut self, id: &str) -> CommandOutput {
+    /// recorded as released so that a reservation arriving late with it is refused. A
+    /// confirmed reservation closed for good ([`Command::Encerrar`]) is refused. Every
+    /// release settles its reservation.
+    fn liberar(&mut self, id: &str) -> CommandResult {
         let Some(reserva) = self.reservas.get(id).cloned() else {
             let tombstone = Reserva {
                 id: id.to_owned(),
@@ -324,10 +368,17 @@ impl CatalogState {
                 estado: EstadoReserva::Liberada,
             };
             self.reservas.insert(id.to_owned(), tombstone.clone());
-            return CommandOutput::Reserva(tombstone);
+            self.retencao.assentar(Assentado::Reserva(id.to_owned()));
+            return Ok(CommandOutput::Reserva(tombstone));
         };
         match reserva.estado {
-            EstadoReserva::Liberada => return CommandOutput::Reserva(reserva),
+            EstadoReserva::Liberada => return Ok(CommandOutput::Reserva(reserva)),
+            EstadoReserva::Confirmada if self.retencao.encerradas.contains(id) => {
+                return Err(conflict(
+                    "reservation_closed",
+                    format!("reservation {id} is confirmed and closed; its units stay sold"),
+                ))
+            }
             EstadoReserva::Reservada => self.move_units(&reserva.itens, |c, q| {
                 c.reservado = c.reservado.saturating_sub(q);
                 c.disponivel += q;
@@ -337,7 +388,32 @@ impl CatalogState {
                 c.disponivel += q;
             }),
         }
-        self.set_estado(id, EstadoReserva::Liberada)
+        self.retencao.assentar(Assentado::Reserva(id.to_owned()));
+        Ok(self.set_estado(id, EstadoReserva::Liberada))
+    }
+
+    /// Closes a confirmed reservation for good (its order is final): it is settled and
+    /// will be forgotten after the window. A released one is settled already (answered as
+    /// it is); an open one must be confirmed or released first.
+    fn encerrar(&mut self, id: &str) -> CommandResult {
+        let reserva = self
+            .reservas
+            .get(id)
+            .ok_or_else(|| not_found(format!("reservation {id}")))?
+            .clone();
+        match reserva.estado {
+            EstadoReserva::Reservada => Err(conflict(
+                "reservation_open",
+                format!("reservation {id} holds units: confirm or release it first"),
+            )),
+            EstadoReserva::Liberada => Ok(CommandOutput::Reserva(reserva)),
+            EstadoReserva::Confirmada => {
+                if self.retencao.encerradas.insert(id.to_owned()) {
+                    self.retencao.assentar(Assentado::Reserva(id.to_owned()));
+                }
+                Ok(CommandOutput::Reserva(reserva))
+            }
+        }
     }
 
     fn move_units(&mut self, itens: &[ItemReserva], f: impl Fn(&mut Estoque, u64)) {
@@ -417,6 +493,11 @@ impl CatalogState {
     /// One reservation.
     pub fn reserva(&self, id: &str) -> Option<Reserva> {
         self.reservas.get(id).cloned()
+    }
+
+    /// Whether a confirmed reservation was closed for good.
+    pub fn encerrada(&self, id: &str) -> bool {
+        self.retencao.encerradas.contains(id)
     }
 }
 

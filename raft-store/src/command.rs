@@ -63,6 +63,24 @@ pub enum Command {
         /// Reservation id.
         id: String,
     },
+    /// Close a confirmed reservation for good: its order is final (`entregue`), so its units
+    /// stay sold and the reservation is settled (forgotten after the retention window). A
+    /// released reservation is settled already; an open one is refused. Idempotent.
+    Encerrar {
+        /// Reservation id.
+        id: String,
+    },
+    /// Proposed by the leader only: advance the log's clock to `agora_ms` (the leader's wall
+    /// clock; the clock never goes back), stamp the records settled since the previous
+    /// `Expirar` with it, and forget the settled records stamped more than `retencao_ms`
+    /// before it (at most [`MAX_ESQUECER`] per entry). Expiry is decided by these entries
+    /// alone, so every replica forgets the same records at the same log index.
+    Expirar {
+        /// The leader's wall clock, milliseconds since the Unix epoch.
+        agora_ms: u64,
+        /// The retention window, milliseconds.
+        retencao_ms: u64,
+    },
     /// Concurrent commands proposed as one log entry (one append, one flush), applied in order,
     /// each with its own result. Batches do not nest.
     Batch(Vec<Command>),
@@ -70,6 +88,10 @@ pub enum Command {
 
 /// Most commands in one batch.
 pub const MAX_BATCH: usize = 512;
+
+/// Most settled records one [`Command::Expirar`] forgets, so that applying it never holds
+/// the state for long; the leader proposes another while more are due.
+pub const MAX_ESQUECER: usize = 10_000;
 
 /// What a successful command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +274,13 @@ impl Command {
             // Sets available stock to an absolute figure.
             Command::SetEstoque { .. } => true,
             // Idempotent by reservation id (refusals included).
-            Command::Reservar(_) | Command::Confirmar { .. } | Command::Liberar { .. } => true,
+            Command::Reservar(_)
+            | Command::Confirmar { .. }
+            | Command::Liberar { .. }
+            | Command::Encerrar { .. } => true,
+            // The clock never goes back and a record is forgotten once: a repeat stamps
+            // nothing new and forgets only what had come due anyway.
+            Command::Expirar { .. } => true,
             // A second application creates a second sweet.
             Command::CreateDoce(_) => false,
             // A second application moves stock twice.
@@ -320,7 +348,18 @@ impl Command {
                 }
                 Ok(())
             }
-            Command::Confirmar { id } | Command::Liberar { id } => check_reserva_id(id),
+            Command::Confirmar { id } | Command::Liberar { id } | Command::Encerrar { id } => {
+                check_reserva_id(id)
+            }
+            Command::Expirar { retencao_ms, .. } => {
+                if *retencao_ms == 0 {
+                    return Err(invalid(
+                        "invalid_field",
+                        "retencao_ms must be at least 1",
+                    ));
+                }
+                Ok(())
+            }
             Command::Batch(cmds) => {
                 if cmds.len() > MAX_BATCH || cmds.iter().any(|c| matches!(c, Command::Batch(_))) {
                     return Err(invalid(

@@ -67,6 +67,7 @@ impl Conn {
         match op {
             Op::Reserve { rid, items } => {
                 let r = NovaReserva {
+                    emitida_em: None,
                     id: rid.clone(),
                     itens: items
                         .iter()

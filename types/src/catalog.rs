@@ -137,6 +137,14 @@ pub struct NovaReserva {
     pub id: String,
     /// Items, reserved all or nothing.
     pub itens: Vec<ItemReserva>,
+    /// When the caller first issued this reservation, in milliseconds since the Unix epoch
+    /// (the orders service sends its order's creation time, so every retry carries the same
+    /// figure). Absent, the catalog node that receives the request stamps its own clock. A
+    /// reservation id the catalog does not know, issued before the catalog's low-water mark
+    /// (settled reservations older than the retention window are forgotten), is refused with
+    /// 409 `reservation_expired` (docs/design.md, "Retention").
+    #[serde(default)]
+    pub emitida_em: Option<u64>,
 }
 
 /// State of a reservation.

@@ -90,6 +90,7 @@ async fn every_endpoint_has_a_typed_call() {
     assert_eq!(e.disponivel, 8);
 
     let r = NovaReserva {
+        emitida_em: None,
         id: "pedido-42".into(),
         itens: vec![ItemReserva {
             doce_id: doce.id,
@@ -120,6 +121,7 @@ async fn every_endpoint_has_a_typed_call() {
         3
     );
     let outra = NovaReserva {
+        emitida_em: None,
         id: "pedido-43".into(),
         itens: vec![ItemReserva {
             doce_id: doce.id,

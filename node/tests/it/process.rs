@@ -188,6 +188,7 @@ async fn killing_the_leader_loses_no_acknowledged_write() {
                 i += 1;
                 let id = format!("w-{i}");
                 let r = NovaReserva {
+                    emitida_em: None,
                     id: id.clone(),
                     itens: vec![ItemReserva {
                         doce_id: 1,
@@ -347,6 +348,7 @@ async fn timed_writes(
                     return took;
                 }
                 let r = NovaReserva {
+                    emitida_em: None,
                     id: format!("{prefix}-{i}"),
                     itens: vec![ItemReserva {
                         doce_id: 1,

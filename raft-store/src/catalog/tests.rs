@@ -25,6 +25,7 @@ fn novo(nome: &str, estoque: u64) -> NovoDoce {
 
 fn reserva(id: &str, itens: &[(u64, u64)]) -> Command {
     Command::Reservar(NovaReserva {
+        emitida_em: None,
         id: id.into(),
         itens: itens
             .iter()
@@ -46,10 +47,16 @@ fn state_with(stocks: &[u64]) -> CatalogState {
     s
 }
 
-/// `s` without its memory of refused reservations: what a refusal must leave unchanged.
+/// `s` without its memory of refused reservations (and their place in the retention
+/// queue): what a refusal must leave unchanged.
 fn forgetting_refusals(s: &CatalogState) -> CatalogState {
+    let mut retencao = s.retencao.clone();
+    retencao
+        .pendentes
+        .retain(|a| !matches!(a, retention::Assentado::Recusa(_)));
     CatalogState {
         recusadas: BTreeMap::new(),
+        retencao,
         ..s.clone()
     }
 }
@@ -261,6 +268,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         )
             .prop_map(|(r, itens)| {
                 Command::Reservar(NovaReserva {
+                    emitida_em: None,
                     id: r,
                     itens: itens
                         .into_iter()
@@ -272,7 +280,12 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 })
             }),
         rid.clone().prop_map(|id| Command::Confirmar { id }),
+        rid.clone().prop_map(|id| Command::Encerrar { id }),
         rid.prop_map(|id| Command::Liberar { id }),
+        (0u64..200, 1u64..50).prop_map(|(agora_ms, retencao_ms)| Command::Expirar {
+            agora_ms,
+            retencao_ms
+        }),
     ]
 }
 
@@ -292,6 +305,8 @@ proptest! {
     fn counters_always_add_up_to_what_was_received(cmds in prop::collection::vec(arb_command(), 1..60)) {
         let mut s = state_with(&[5, 5, 0, 10]);
         let mut received: BTreeMap<u64, i128> = [(1, 5), (2, 5), (3, 0), (4, 10)].into_iter().collect();
+        // Units of confirmed reservations forgotten after their window: sold for good.
+        let mut sold_forgotten: BTreeMap<u64, u64> = BTreeMap::new();
         for cmd in &cmds {
             let before = s.clone();
             let r = s.apply(cmd);
@@ -312,13 +327,30 @@ proptest! {
                 Command::AdjustEstoque { id, delta } => {
                     *received.get_mut(id).unwrap() += i128::from(*delta);
                 }
+                Command::Expirar { .. } => {
+                    for (rid, r) in &before.reservas {
+                        if s.reservas.contains_key(rid) {
+                            continue;
+                        }
+                        // Only settled reservations are forgotten: released, or closed.
+                        prop_assert!(r.estado == EstadoReserva::Liberada || before.encerrada(rid));
+                        if r.estado == EstadoReserva::Confirmada {
+                            for i in &r.itens {
+                                *sold_forgotten.entry(i.doce_id).or_default() += i.quantidade;
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
             for (id, rec) in &s.doces {
                 let c = rec.contadores;
                 prop_assert_eq!(i128::from(c.recebido()), received[id]);
                 prop_assert_eq!(c.reservado, held(&s, *id, EstadoReserva::Reservada));
-                prop_assert_eq!(c.vendido, held(&s, *id, EstadoReserva::Confirmada));
+                prop_assert_eq!(
+                    c.vendido,
+                    held(&s, *id, EstadoReserva::Confirmada) + sold_forgotten.get(id).copied().unwrap_or(0)
+                );
             }
         }
     }
@@ -395,4 +427,242 @@ fn unsafe_commands_change_the_catalog_when_applied_twice() {
         twice.apply(&cmd).unwrap();
         assert_ne!(twice, once, "{cmd:?}");
     }
+}
+
+// ---- retention ----
+
+fn reserva_em(id: &str, itens: &[(u64, u64)], emitida_em: u64) -> Command {
+    let Command::Reservar(mut r) = reserva(id, itens) else {
+        unreachable!("reserva builds a Reservar");
+    };
+    r.emitida_em = Some(emitida_em);
+    Command::Reservar(r)
+}
+
+fn expirar(agora_ms: u64, retencao_ms: u64) -> Command {
+    Command::Expirar {
+        agora_ms,
+        retencao_ms,
+    }
+}
+
+fn code(r: CommandResult) -> String {
+    match r {
+        Err(CommandError::Conflict { code, .. }) => code,
+        Err(CommandError::NotFound { .. }) => "not_found".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Reservations in every settled shape, and one open.
+fn settled_and_open() -> CatalogState {
+    let mut s = state_with(&[10, 10]);
+    s.apply(&reserva("released", &[(1, 1)])).unwrap();
+    s.apply(&Command::Liberar {
+        id: "released".into(),
+    })
+    .unwrap();
+    s.apply(&reserva("closed", &[(1, 2)])).unwrap();
+    s.apply(&Command::Confirmar { id: "closed".into() })
+        .unwrap();
+    s.apply(&Command::Encerrar { id: "closed".into() }).unwrap();
+    s.apply(&reserva("refused", &[(2, 11)])).unwrap_err();
+    s.apply(&Command::Liberar {
+        id: "tombstone".into(),
+    })
+    .unwrap();
+    s.apply(&reserva("confirmed", &[(2, 3)])).unwrap();
+    s.apply(&Command::Confirmar {
+        id: "confirmed".into(),
+    })
+    .unwrap();
+    s.apply(&reserva("open", &[(2, 1)])).unwrap();
+    s
+}
+
+#[test]
+fn settled_records_are_forgotten_after_the_window_and_only_then() {
+    let mut s = settled_and_open();
+    assert_eq!(s.retencao.retidos(), 4);
+    // The first stamp is the clock of the first `Expirar` after the settlement.
+    s.apply(&expirar(1_000, 500)).unwrap();
+    assert_eq!(s.retencao.pendentes.len(), 0);
+    assert_eq!(s.reservas.len(), 5);
+    s.apply(&expirar(1_500, 500)).unwrap();
+    assert_eq!(s.reservas.len(), 5, "stamped at 1000: kept while 1000 >= 1500 - 500");
+    s.apply(&expirar(1_501, 500)).unwrap();
+    let kept: Vec<&str> = s.reservas.keys().map(String::as_str).collect();
+    assert_eq!(kept, ["confirmed", "open"]);
+    assert!(s.recusadas.is_empty());
+    assert!(s.retencao.encerradas.is_empty());
+    assert_eq!(s.retencao.retidos(), 0);
+    assert_eq!(s.retencao.esquecidos, 4);
+    // The stock is what it was: forgetting moves no unit.
+    assert_eq!(s.estoque(1).unwrap().vendido, 2);
+    assert_eq!(s.estoque(1).unwrap().disponivel, 8);
+    assert_eq!(s.estoque(2).unwrap().vendido, 3);
+    assert_eq!(s.estoque(2).unwrap().reservado, 1);
+}
+
+#[test]
+fn the_log_clock_never_goes_back() {
+    let mut s = settled_and_open();
+    s.apply(&expirar(10_000, 500)).unwrap();
+    // A new leader whose clock is behind stamps with the log's clock, not its own.
+    s.apply(&Command::Liberar { id: "late".into() }).unwrap();
+    s.apply(&expirar(2_000, 500)).unwrap();
+    assert_eq!(s.retencao.relogio_ms, 10_000);
+    assert_eq!(s.retencao.esquecer_antes_ms, 9_500);
+    assert_eq!(
+        s.retencao.por_selo.keys().copied().collect::<Vec<_>>(),
+        [10_000]
+    );
+    assert!(s.reservas.contains_key("late"));
+}
+
+#[test]
+fn a_forgotten_id_sent_again_neither_reserves_nor_returns_stock() {
+    let mut s = state_with(&[10]);
+    s.apply(&reserva_em("r", &[(1, 4)], 100)).unwrap();
+    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
+    s.apply(&Command::Encerrar { id: "r".into() }).unwrap();
+    s.apply(&reserva_em("x", &[(1, 1)], 100)).unwrap();
+    s.apply(&Command::Liberar { id: "x".into() }).unwrap();
+    s.apply(&expirar(1_000, 500)).unwrap();
+    s.apply(&expirar(2_000, 500)).unwrap();
+    assert!(s.reserva("r").is_none() && s.reserva("x").is_none());
+    let stock = s.estoque(1).unwrap();
+    assert_eq!((stock.disponivel, stock.vendido), (6, 4));
+
+    // The reservation again, as first issued: refused, nothing moves, nothing remembered.
+    let before = s.clone();
+    assert_eq!(
+        code(s.apply(&reserva_em("r", &[(1, 4)], 100))),
+        "reservation_expired"
+    );
+    assert_eq!(
+        code(s.apply(&reserva_em("x", &[(1, 1)], 100))),
+        "reservation_expired"
+    );
+    assert_eq!(s, before);
+    // Its confirmation is unknown; its release leaves a tombstone and returns no unit.
+    assert_eq!(
+        code(s.apply(&Command::Confirmar { id: "r".into() })),
+        "not_found"
+    );
+    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
+    let stock = s.estoque(1).unwrap();
+    assert_eq!((stock.disponivel, stock.vendido), (6, 4));
+    // A request issued after the low-water mark is a new reservation.
+    assert_eq!(s.retencao.esquecer_antes_ms, 1_500);
+    s.apply(&reserva_em("novo", &[(1, 1)], 1_500)).unwrap();
+    assert_eq!(
+        code(s.apply(&reserva_em("velho", &[(1, 1)], 1_499))),
+        "reservation_expired"
+    );
+}
+
+#[test]
+fn a_known_id_is_answered_from_memory_however_old_the_request() {
+    let mut s = state_with(&[10]);
+    s.apply(&reserva_em("aberta", &[(1, 2)], 10)).unwrap();
+    s.apply(&Command::Liberar { id: "t".into() }).unwrap();
+    s.apply(&expirar(5_000, 1_000)).unwrap();
+    // Open reservations are live state: never forgotten, and their retries still succeed.
+    let again = s.apply(&reserva_em("aberta", &[(1, 2)], 10)).unwrap();
+    assert!(matches!(again, CommandOutput::Reserva(r) if r.estado == EstadoReserva::Reservada));
+    // The tombstone is still within its window.
+    assert_eq!(
+        code(s.apply(&reserva_em("t", &[(1, 1)], 10))),
+        "reservation_released"
+    );
+}
+
+#[test]
+fn closing_needs_a_confirmed_reservation_and_a_closed_one_cannot_be_released() {
+    let mut s = state_with(&[10]);
+    s.apply(&reserva("r", &[(1, 4)])).unwrap();
+    assert_eq!(
+        code(s.apply(&Command::Encerrar { id: "r".into() })),
+        "reservation_open"
+    );
+    assert_eq!(
+        code(s.apply(&Command::Encerrar { id: "nada".into() })),
+        "not_found"
+    );
+    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
+    let first = s.apply(&Command::Encerrar { id: "r".into() }).unwrap();
+    assert_eq!(s.apply(&Command::Encerrar { id: "r".into() }).unwrap(), first);
+    assert_eq!(s.retencao.retidos(), 1, "closing twice settles once");
+    assert_eq!(
+        code(s.apply(&Command::Liberar { id: "r".into() })),
+        "reservation_closed"
+    );
+    assert_eq!(s.estoque(1).unwrap().vendido, 4);
+    // A released reservation is settled already; closing it answers it as it is.
+    s.apply(&reserva("l", &[(1, 1)])).unwrap();
+    s.apply(&Command::Liberar { id: "l".into() }).unwrap();
+    assert!(matches!(
+        s.apply(&Command::Encerrar { id: "l".into() }),
+        Ok(CommandOutput::Reserva(r)) if r.estado == EstadoReserva::Liberada
+    ));
+}
+
+#[test]
+fn one_expiry_forgets_at_most_its_share_and_the_next_the_rest() {
+    let mut s = state_with(&[10]);
+    let n = crate::command::MAX_ESQUECER + 5;
+    for i in 0..n {
+        s.apply(&Command::Liberar { id: format!("t{i}") }).unwrap();
+    }
+    s.apply(&expirar(1_000, 10)).unwrap();
+    s.apply(&expirar(2_000, 10)).unwrap();
+    assert_eq!(s.reservas.len(), 5);
+    assert!(s.retencao.devido(2_000, 10));
+    s.apply(&expirar(2_000, 10)).unwrap();
+    assert!(s.reservas.is_empty());
+    assert!(!s.retencao.devido(2_000, 10));
+}
+
+#[test]
+fn the_state_follows_the_live_catalog_not_its_history() {
+    let size = |s: &CatalogState| serde_json::to_vec(s).unwrap().len();
+    let mut s = state_with(&[1_000_000]);
+    s.apply(&reserva("viva", &[(1, 1)])).unwrap();
+    s.apply(&expirar(1, 1_000)).unwrap();
+    let live = size(&s);
+    for i in 0..20_000 {
+        let id = format!("pedido-{i:08}");
+        s.apply(&reserva_em(&id, &[(1, 1)], 1_000)).unwrap();
+        let fim = if i % 2 == 0 {
+            Command::Liberar { id }
+        } else {
+            s.apply(&Command::Confirmar { id: id.clone() }).unwrap();
+            Command::Encerrar { id }
+        };
+        s.apply(&fim).unwrap();
+    }
+    s.apply(&expirar(2_000, 1_000)).unwrap();
+    assert!(size(&s) > 50 * live, "{} vs {live}", size(&s));
+    s.apply(&expirar(3_001, 1_000)).unwrap();
+    s.apply(&expirar(3_001, 1_000)).unwrap();
+    assert_eq!(s.reservas.len(), 1);
+    // Only the clock's digits and the counter of forgotten records grew.
+    assert!(size(&s) < live + 64, "{} vs {live}", size(&s));
+    assert_eq!(s.estoque(1).unwrap().vendido, 10_000);
+}
+
+#[test]
+fn a_state_written_before_retention_still_loads() {
+    let s = settled_and_open();
+    let mut v = serde_json::to_value(&s).unwrap();
+    v.as_object_mut().unwrap().remove("retencao");
+    let old: CatalogState = serde_json::from_value(v).unwrap();
+    assert_eq!(old.retencao, retention::Retencao::default());
+    // And the retention bookkeeping survives a snapshot's round trip.
+    let mut s = s;
+    s.apply(&expirar(1_000, 10)).unwrap();
+    s.apply(&Command::Liberar { id: "z".into() }).unwrap();
+    let back: CatalogState = serde_json::from_slice(&serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
 }
