@@ -108,10 +108,23 @@ pub struct RaftTiming {
     /// Log entries kept behind a snapshot; a follower further behind gets the snapshot.
     #[serde(default = "default_keep_logs")]
     pub keep_logs: u64,
+    /// How long a settled reservation, release tombstone or remembered refusal is kept
+    /// before it is forgotten (0: kept forever). It must exceed by far the longest time a
+    /// duplicate of a request can still arrive: docs/design.md, "Retention", bounds that by
+    /// the gateway's request deadline (18 s); the default is ten minutes.
+    #[serde(default = "default_retention_ms")]
+    pub retention_ms: u64,
 }
 
 fn default_keep_logs() -> u64 {
     1000
+}
+
+/// Ten minutes: 33 times the longest request deadline (the gateway's 18 s).
+pub const DEFAULT_RETENTION_MS: u64 = 600_000;
+
+fn default_retention_ms() -> u64 {
+    DEFAULT_RETENTION_MS
 }
 
 impl Default for RaftTiming {
@@ -123,6 +136,7 @@ impl Default for RaftTiming {
             snapshot_every: 5000,
             leader_wait_ms: 3000,
             keep_logs: default_keep_logs(),
+            retention_ms: DEFAULT_RETENTION_MS,
         }
     }
 }

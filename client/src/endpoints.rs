@@ -222,6 +222,19 @@ where
         .await
     }
 
+    /// `POST /api/reservas/{id}/encerrar` (service): the reservation's order is final, so a
+    /// confirmed reservation is closed for good and forgotten after the catalog's retention
+    /// window. Idempotent; `NotFound` once it has been forgotten.
+    pub async fn encerrar(&self, id: &str) -> Result<Reserva, ClientError> {
+        self.write::<(), _>(
+            Method::POST,
+            &format!("/api/reservas/{}/encerrar", encode_segment(id)),
+            None,
+            Retry::Safe,
+        )
+        .await
+    }
+
     /// `DELETE /api/reservas/{id}` (service). Idempotent; an unknown id is remembered as
     /// released.
     pub async fn liberar(&self, id: &str) -> Result<Reserva, ClientError> {

@@ -8,6 +8,8 @@
 //!   node was removed;
 //! - [`election`]: an election as soon as the leader's port refuses; split votes broken by a
 //!   fresh random delay per lost term, left to a peer whose log is longer;
+//! - [`retention`]: the leader stamps time into the log so that settled reservations are
+//!   forgotten after the retention window, alike on every replica;
 //! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
 //! - [`network`]: openraft's network over that port;
 //! - [`error`]: the API error and its JSON response;
@@ -29,6 +31,7 @@ pub mod membership;
 pub mod metrics;
 pub mod network;
 pub mod raft_node;
+pub mod retention;
 pub mod rpc;
 pub mod seed;
 #[cfg(feature = "testing")]
@@ -302,6 +305,11 @@ where
         tracker.spawn(membership::join_cluster(node.clone(), join, cancel.clone()));
     }
     tracker.spawn(membership::watch_standing(node.clone(), cancel.clone()));
+    tracker.spawn(retention::expire_when_leading(
+        node.clone(),
+        Duration::from_millis(opts.timing.retention_ms),
+        cancel.clone(),
+    ));
     tracker.spawn(election::break_split_votes(
         node.clone(),
         opts.timing.heartbeat_ms,

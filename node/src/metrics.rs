@@ -9,7 +9,9 @@
 //!   `catalog_forward_seconds` (one follower→leader forward of a write or membership change);
 //! - gauges `catalog_raft_term`, `catalog_raft_is_leader`, `catalog_raft_leader_id`,
 //!   `catalog_raft_commit_index`, `catalog_raft_applied_index`, `catalog_raft_last_log_index`,
-//!   `catalog_raft_voters`, `catalog_products`, `catalog_raft_snapshot_bytes`;
+//!   `catalog_raft_voters`, `catalog_products`, `catalog_raft_snapshot_bytes`,
+//!   `catalog_reservations`, `catalog_refusals_remembered`, `catalog_settled_retained`,
+//!   `catalog_settled_forgotten` (a total, decided by the log like the state);
 //! - counters `catalog_log_appends_total`, `catalog_log_entries_total`,
 //!   `catalog_raft_split_vote_elections_total`, `catalog_raft_leader_gone_elections_total`,
 //!   `catalog_raft_retries_left_to_longer_logs_total`.
@@ -90,6 +92,16 @@ impl Metrics {
 /// Registers `node`'s Raft state into `now`, when scraped.
 pub fn sample(now: &mut Registry, node: &CatalogNode) {
     let st = node.status();
+    let (reservas, recusadas, retidos, esquecidos) = {
+        let sm = node.sm.read();
+        let c = &sm.catalog;
+        (
+            c.reservas.len() as u64,
+            c.recusadas.len() as u64,
+            c.retencao.retidos() as u64,
+            c.retencao.esquecidos,
+        )
+    };
     let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
     let gauges = [
         ("raft_term", "Current Raft term", st.term),
@@ -132,6 +144,26 @@ pub fn sample(now: &mut Registry, node: &CatalogNode) {
             "raft_snapshot_bytes",
             "Size of the snapshot this node stores, built or installed (0: none yet)",
             node.sm.snapshot_bytes(),
+        ),
+        (
+            "reservations",
+            "Reservations in memory: open, confirmed, and settled within the retention window",
+            reservas,
+        ),
+        (
+            "refusals_remembered",
+            "Refused reservation ids remembered (within the retention window)",
+            recusadas,
+        ),
+        (
+            "settled_retained",
+            "Settled reservations, tombstones and refusals waiting for the retention window",
+            retidos,
+        ),
+        (
+            "settled_forgotten",
+            "Settled records forgotten since the cluster began",
+            esquecidos,
         ),
     ];
     for (name, help, v) in gauges {

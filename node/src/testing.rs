@@ -36,6 +36,8 @@ pub struct TestCluster {
     /// refused, and no other test in the process can be given its ports by the kernel and
     /// answer in its place.
     held: BTreeMap<NodeId, Vec<TcpSocket>>,
+    /// Raft timing of every node (and retention window).
+    timing: RaftTiming,
 }
 
 /// Fast timing for tests: failover in a few hundred milliseconds.
@@ -47,6 +49,9 @@ pub fn test_timing() -> RaftTiming {
         snapshot_every: 200,
         leader_wait_ms: 3000,
         keep_logs: 20,
+        // Kept forever unless a test asks for a window: tests that count reservations
+        // after a release must not race the expiry.
+        retention_ms: 0,
     }
 }
 
@@ -54,6 +59,11 @@ impl TestCluster {
     /// Starts `n` nodes (ids 1..=n), node 1 initializing the cluster, and waits until every
     /// node has applied the starting catalog.
     pub async fn spawn(n: u64) -> Self {
+        Self::spawn_with(n, test_timing()).await
+    }
+
+    /// As [`TestCluster::spawn`], every node with `timing` (a retention window, say).
+    pub async fn spawn_with(n: u64, timing: RaftTiming) -> Self {
         let mut listeners = BTreeMap::new();
         let mut addrs = BTreeMap::new();
         let mut members = BTreeMap::new();
@@ -78,6 +88,7 @@ impl TestCluster {
             members,
             learners: Default::default(),
             held: BTreeMap::new(),
+            timing,
         };
         for (id, (api, rpc)) in listeners {
             let h = c.start_on(id, api, rpc).await;
@@ -107,7 +118,7 @@ impl TestCluster {
             bootstrap: id == 1,
             cluster_secret: Secret::new("test-cluster-secret"),
             jwt_secret: Secret::new(TEST_JWT_SECRET),
-            timing: test_timing(),
+            timing: self.timing,
             seed: true,
             faults: Default::default(),
             join: self

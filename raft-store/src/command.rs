@@ -353,10 +353,7 @@ impl Command {
             }
             Command::Expirar { retencao_ms, .. } => {
                 if *retencao_ms == 0 {
-                    return Err(invalid(
-                        "invalid_field",
-                        "retencao_ms must be at least 1",
-                    ));
+                    return Err(invalid("invalid_field", "retencao_ms must be at least 1"));
                 }
                 Ok(())
             }

@@ -175,12 +175,15 @@ pub async fn criar_categoria(
     write(&state, Command::UpsertCategoria(c), true).await
 }
 
-/// `POST /api/reservas` (service): all or nothing, idempotent by id.
+/// `POST /api/reservas` (service): all or nothing, idempotent by id. A request without
+/// `emitida_em` is stamped with this node's clock before it enters the log, so that a
+/// re-forward of it is judged by when it first arrived.
 pub async fn reservar(
     State(state): State<AppState>,
     _: Service,
-    Body(r): Body<NovaReserva>,
+    Body(mut r): Body<NovaReserva>,
 ) -> Result<Response, ApiError> {
+    r.emitida_em.get_or_insert_with(crate::retention::now_ms);
     write(&state, Command::Reservar(r), true).await
 }
 
@@ -205,6 +208,17 @@ pub async fn confirmar(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     write(&state, Command::Confirmar { id }, false).await
+}
+
+/// `POST /api/reservas/{id}/encerrar` (service): the reservation's order is final; a
+/// confirmed reservation is closed for good (settled, forgotten after the retention window).
+/// Idempotent.
+pub async fn encerrar(
+    State(state): State<AppState>,
+    _: Service,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
+    write(&state, Command::Encerrar { id }, false).await
 }
 
 /// `DELETE /api/reservas/{id}` (service): idempotent; an unknown id is remembered as

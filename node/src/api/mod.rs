@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(catalog::obter_reserva).delete(catalog::liberar),
         )
         .route("/api/reservas/{id}/confirmar", post(catalog::confirmar))
+        .route("/api/reservas/{id}/encerrar", post(catalog::encerrar))
         .route("/cluster/members", post(cluster::add_member))
         .route("/cluster/members/{id}", delete(cluster::remove_member))
         .route("/ready", get(cluster::ready))

@@ -7,4 +7,5 @@ mod helpers;
 mod membership;
 mod observability;
 mod process;
+mod retention;
 mod statefulset;

@@ -64,8 +64,13 @@ impl Retencao {
     /// Whether an `Expirar` proposed at `agora_ms` with window `retencao_ms` would do
     /// anything: stamp queued records, or forget stamped ones.
     pub fn devido(&self, agora_ms: u64, retencao_ms: u64) -> bool {
+        !self.pendentes.is_empty() || self.a_esquecer(agora_ms, retencao_ms)
+    }
+
+    /// Whether stamped records are due to be forgotten at `agora_ms`.
+    pub fn a_esquecer(&self, agora_ms: u64, retencao_ms: u64) -> bool {
         let corte = agora_ms.max(self.relogio_ms).saturating_sub(retencao_ms);
-        !self.pendentes.is_empty() || self.por_selo.keys().next().is_some_and(|&s| s < corte)
+        self.por_selo.keys().next().is_some_and(|&s| s < corte)
     }
 
     /// Advances the clock, stamps the queued records and returns up to [`MAX_ESQUECER`]

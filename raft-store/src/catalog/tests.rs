@@ -463,9 +463,14 @@ fn settled_and_open() -> CatalogState {
     })
     .unwrap();
     s.apply(&reserva("closed", &[(1, 2)])).unwrap();
-    s.apply(&Command::Confirmar { id: "closed".into() })
-        .unwrap();
-    s.apply(&Command::Encerrar { id: "closed".into() }).unwrap();
+    s.apply(&Command::Confirmar {
+        id: "closed".into(),
+    })
+    .unwrap();
+    s.apply(&Command::Encerrar {
+        id: "closed".into(),
+    })
+    .unwrap();
     s.apply(&reserva("refused", &[(2, 11)])).unwrap_err();
     s.apply(&Command::Liberar {
         id: "tombstone".into(),
@@ -489,7 +494,11 @@ fn settled_records_are_forgotten_after_the_window_and_only_then() {
     assert_eq!(s.retencao.pendentes.len(), 0);
     assert_eq!(s.reservas.len(), 5);
     s.apply(&expirar(1_500, 500)).unwrap();
-    assert_eq!(s.reservas.len(), 5, "stamped at 1000: kept while 1000 >= 1500 - 500");
+    assert_eq!(
+        s.reservas.len(),
+        5,
+        "stamped at 1000: kept while 1000 >= 1500 - 500"
+    );
     s.apply(&expirar(1_501, 500)).unwrap();
     let kept: Vec<&str> = s.reservas.keys().map(String::as_str).collect();
     assert_eq!(kept, ["confirmed", "open"]);
@@ -592,7 +601,10 @@ fn closing_needs_a_confirmed_reservation_and_a_closed_one_cannot_be_released() {
     );
     s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
     let first = s.apply(&Command::Encerrar { id: "r".into() }).unwrap();
-    assert_eq!(s.apply(&Command::Encerrar { id: "r".into() }).unwrap(), first);
+    assert_eq!(
+        s.apply(&Command::Encerrar { id: "r".into() }).unwrap(),
+        first
+    );
     assert_eq!(s.retencao.retidos(), 1, "closing twice settles once");
     assert_eq!(
         code(s.apply(&Command::Liberar { id: "r".into() })),
@@ -613,7 +625,10 @@ fn one_expiry_forgets_at_most_its_share_and_the_next_the_rest() {
     let mut s = state_with(&[10]);
     let n = crate::command::MAX_ESQUECER + 5;
     for i in 0..n {
-        s.apply(&Command::Liberar { id: format!("t{i}") }).unwrap();
+        s.apply(&Command::Liberar {
+            id: format!("t{i}"),
+        })
+        .unwrap();
     }
     s.apply(&expirar(1_000, 10)).unwrap();
     s.apply(&expirar(2_000, 10)).unwrap();
