@@ -1,4 +1,4 @@
-//! The orders service's view of the catalog: the three reservation calls and a readiness
+//! The orders service's view of the catalog: the four reservation calls and a readiness
 //! probe, behind [`Reservas`] so the saga holds an `Arc<dyn Reservas>`.
 //!
 //! [`CatalogReservas`] answers them with `confeitaria_client::CatalogClient`, which finds the
@@ -25,6 +25,9 @@ pub trait Reservas: Send + Sync + 'static {
     fn confirmar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
     /// `DELETE /api/reservas/{id}`: held or sold units return to available.
     fn liberar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
+    /// `POST /api/reservas/{id}/encerrar`: the order is final (`entregue`), its confirmed
+    /// reservation is closed for good, and the catalog forgets it after its retention window.
+    fn encerrar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
     /// Whether the catalog has a leader that answers (for `/ready`).
     fn pronto(&self) -> BoxFuture<'_, Result<(), String>>;
 }
@@ -82,6 +85,10 @@ impl Reservas for CatalogReservas {
 
     fn liberar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
         Box::pin(async move { self.signed()?.liberar(&id).await })
+    }
+
+    fn encerrar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
+        Box::pin(async move { self.signed()?.encerrar(&id).await })
     }
 
     fn pronto(&self) -> BoxFuture<'_, Result<(), String>> {

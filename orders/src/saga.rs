@@ -1,6 +1,8 @@
 //! The stock saga: checkout (`pendente` → reserve → `confirmado`|`rejeitado`), payment
-//! (confirm the reservation → `pago`), cancellation (release it → `cancelado`), and the
-//! driver that finishes every step left open by a crash or an unavailable catalog.
+//! (confirm the reservation → `pago`), cancellation (release it → `cancelado`), delivery
+//! (`entregue`: the catalog is told to close the reservation, so that it can forget it after
+//! its retention window), and the driver that finishes every step left open by a crash or an
+//! unavailable catalog, and closes the reservations of delivered orders it could not close.
 //!
 //! Every step's intent is logged and flushed before the catalog is called, and its outcome
 //! after; the catalog calls are idempotent by reservation id (= order id), so driving an open
@@ -231,6 +233,7 @@ impl Saga {
             Recusa::Ilegal { .. } => OrdersError::IllegalTransition(r.to_string()),
             Recusa::EmCurso => OrdersError::OperationInProgress,
         })?;
+        let entregue = matches!(plano, Plano::Direto(DadosEvento::Entregue));
         let estado = match plano {
             Plano::Nada => estado,
             Plano::Retomar => self.conduzir(estado).await?,
@@ -246,7 +249,36 @@ impl Saga {
             Plano::Direto(dados) => self.registrar(&estado, dados).await?,
         };
         tracing::info!(pedido = %id, status = estado.pedido.status.as_str(), "status changed");
+        if entregue {
+            // Best effort now; the driver tries again until the catalog answers.
+            if let Err(e) = self.encerrar_reserva(id).await {
+                tracing::warn!(pedido = %id, error = %e, "reservation not closed yet");
+            }
+        }
         Ok(estado.pedido)
+    }
+
+    /// Tells the catalog that order `id` is final (`entregue`), so that it closes the
+    /// order's confirmed reservation and forgets it after its retention window. Returns
+    /// whether that is settled: closed, or unknown to the catalog (already forgotten).
+    async fn encerrar_reserva(&self, id: &str) -> Result<bool, OrdersError> {
+        match self.reservas.encerrar(id.to_owned()).await {
+            Ok(_) | Err(ClientError::NotFound) => {}
+            Err(ClientError::Conflict { code, .. } | ClientError::BadRequest { code, .. }) => {
+                // Not for an order delivered after payment; nothing a retry would change.
+                tracing::warn!(pedido = %id, %code, "the catalog refused to close the reservation");
+            }
+            Err(
+                e @ (ClientError::NoLeader
+                | ClientError::Unavailable(_)
+                | ClientError::Unauthorized(_)),
+            ) => {
+                tracing::debug!(pedido = %id, error = %e, "closing the reservation: catalog unavailable");
+                return Ok(false);
+            }
+        }
+        self.store.encerrada(id)?;
+        Ok(true)
     }
 
     /// Drives the open step of `estado` (if any) to its outcome. The caller holds the
@@ -257,7 +289,11 @@ impl Saga {
             None => return Ok(estado),
             Some(Acao::Reservar) => {
                 let reserva = NovaReserva {
-                    emitida_em: None,
+                    // Every attempt carries the order's creation time: one resumed after
+                    // the catalog's retention window is refused, never reserved twice.
+                    emitida_em: confeitaria_types::time::millis_from_rfc3339(
+                        &estado.pedido.criado_em,
+                    ),
                     id: id.clone(),
                     itens: estado
                         .pedido
@@ -358,6 +394,11 @@ impl Saga {
                     abertos += 1;
                     tracing::warn!(pedido = %id, step = ?acao, error = %e, "open saga step still unfinished");
                 }
+            }
+        }
+        for id in self.store.a_encerrar()? {
+            if !self.encerrar_reserva(&id).await? {
+                abertos += 1;
             }
         }
         Ok(abertos)

@@ -8,9 +8,11 @@
 //! - `idempotencia`: `Idempotency-Key` → `{pedido_id, corpo}` (the canonical request body);
 //! - `outbox`: sled-generated id (big-endian, increasing) → [`EntradaOutbox`] JSON, until
 //!   Redis acknowledges it;
-//! - `abertos`: `pedido_id` → `()` for every order with an open saga step.
+//! - `abertos`: `pedido_id` → `()` for every order with an open saga step;
+//! - `a_encerrar`: `pedido_id` → `()` for every order `entregue` whose reservation the
+//!   catalog has not yet been told to close (so that it can forget it).
 //!
-//! Each append writes its event, head, outbox entry and open-step mark in one sled
+//! Each append writes its event, head, outbox entry, open-step and to-close marks in one sled
 //! transaction; [`Store::flush`] makes them durable (group commit) before anyone is answered.
 
 use std::path::Path;
@@ -86,6 +88,7 @@ pub struct Store {
     idempotencia: sled::Tree,
     outbox: sled::Tree,
     abertos: sled::Tree,
+    a_encerrar: sled::Tree,
     flusher: Arc<Flusher>,
     /// Flush on the calling thread instead of a blocking-pool thread.
     inline_flush: bool,
@@ -142,6 +145,7 @@ impl Store {
             idempotencia: db.open_tree("idempotencia")?,
             outbox: db.open_tree("outbox")?,
             abertos: db.open_tree("abertos")?,
+            a_encerrar: db.open_tree("a_encerrar")?,
             db,
             flusher: Arc::default(),
             inline_flush: false,
@@ -277,25 +281,53 @@ impl Store {
             status: novo.pedido.status,
         })?;
         let valor = json(&ev)?;
-        let r = (&self.heads, &self.eventos, &self.outbox, &self.abertos).transaction(
-            |(heads, eventos, outbox, abertos)| {
-                let head = heads.get(id.as_bytes())?;
-                if head.as_deref() != Some(&estado.seq.to_be_bytes()[..]) {
-                    return Err(ConflictableTransactionError::Abort(Abort::Concurrent));
-                }
-                heads.insert(id.as_bytes(), &novo.seq.to_be_bytes())?;
-                eventos.insert(chave_evento(id, novo.seq), valor.clone())?;
-                outbox.insert(&outbox.generate_id()?.to_be_bytes(), entrada.clone())?;
-                if novo.acao.is_some() {
-                    abertos.insert(id.as_bytes(), &[])?;
-                } else {
-                    abertos.remove(id.as_bytes())?;
-                }
-                Ok(())
-            },
+        let entregue = matches!(ev.dados, DadosEvento::Entregue);
+        let trees = (
+            &self.heads,
+            &self.eventos,
+            &self.outbox,
+            &self.abertos,
+            &self.a_encerrar,
         );
+        let r = trees.transaction(|(heads, eventos, outbox, abertos, a_encerrar)| {
+            let head = heads.get(id.as_bytes())?;
+            if head.as_deref() != Some(&estado.seq.to_be_bytes()[..]) {
+                return Err(ConflictableTransactionError::Abort(Abort::Concurrent));
+            }
+            heads.insert(id.as_bytes(), &novo.seq.to_be_bytes())?;
+            eventos.insert(chave_evento(id, novo.seq), valor.clone())?;
+            outbox.insert(&outbox.generate_id()?.to_be_bytes(), entrada.clone())?;
+            if novo.acao.is_some() {
+                abertos.insert(id.as_bytes(), &[])?;
+            } else {
+                abertos.remove(id.as_bytes())?;
+            }
+            if entregue {
+                a_encerrar.insert(id.as_bytes(), &[])?;
+            }
+            Ok(())
+        });
         r.map_err(|e| self.erro(id, e))?;
         Ok(novo)
+    }
+
+    /// Ids of the orders `entregue` whose reservation the catalog has not confirmed closed.
+    pub fn a_encerrar(&self) -> Result<Vec<String>, StoreError> {
+        self.a_encerrar
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k?;
+                String::from_utf8(k.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The catalog closed order `id`'s reservation (durable with the next flush; if lost, the
+    /// idempotent call is made again).
+    pub fn encerrada(&self, id: &str) -> Result<(), StoreError> {
+        self.a_encerrar.remove(id.as_bytes())?;
+        Ok(())
     }
 
     /// Ids of the orders with an open saga step.

@@ -76,6 +76,9 @@ impl Reservas for SimReservas {
     fn liberar(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
         Box::pin(async move { self.client.liberar(&id).await })
     }
+    fn encerrar(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
+        Box::pin(async move { self.client.encerrar(&id).await })
+    }
     fn pronto(&self) -> Fut<'_, Result<(), String>> {
         Box::pin(async move {
             match self.client.refresh().await {

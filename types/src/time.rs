@@ -47,6 +47,49 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
+/// Milliseconds since the Unix epoch of a `YYYY-MM-DDTHH:MM:SS[.mmm]Z` text as the two
+/// functions above write it; `None` for anything else.
+pub fn millis_from_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u64> {
+        let s = text.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = match b.len() {
+        20 if sep(19, b'Z') => 0,
+        24 if sep(19, b'.') && sep(23, b'Z') => num(20..23)?,
+        _ => return None,
+    };
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    if hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date from 1970 on (H. Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -70,5 +113,32 @@ mod tests {
             rfc3339_millis(at(1_700_000_000, 999)),
             "2023-11-14T22:13:20.999Z"
         );
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        for (secs, ms) in [
+            (0, 0),
+            (951_782_400, 5),
+            (1_700_000_000, 999),
+            (4_102_444_799, 0),
+        ] {
+            let t = at(secs, ms);
+            assert_eq!(
+                millis_from_rfc3339(&rfc3339_millis(t)),
+                Some(secs * 1000 + ms)
+            );
+            assert_eq!(millis_from_rfc3339(&rfc3339(t)), Some(secs * 1000));
+        }
+        for bad in [
+            "",
+            "2023-11-14",
+            "2023-11-14T22:13:20",
+            "2023-13-14T22:13:20Z",
+            "2023-11-14T22:13:20.99Z",
+            "2023-11-14T22:1x:20Z",
+        ] {
+            assert_eq!(millis_from_rfc3339(bad), None, "{bad}");
+        }
     }
 }

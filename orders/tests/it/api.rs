@@ -145,6 +145,23 @@ async fn pay_sells_cancel_returns_stock_and_an_illegal_move_changes_nothing() {
             "{v}"
         );
     }
+    // Delivered, the order is final: the catalog was told and closed its reservation for
+    // good (so it can forget it), and nothing is left for the driver to retry.
+    let leader = catalog.cluster.wait_leader(Duration::from_secs(5)).await;
+    let closed = |c: &Catalog| {
+        c.cluster
+            .node(leader)
+            .node
+            .sm
+            .read()
+            .catalog
+            .encerrada(&ids[0])
+    };
+    assert!(
+        closed(&catalog),
+        "the delivered order's reservation was not closed"
+    );
+    assert!(orders.state.saga.store.a_encerrar().unwrap().is_empty());
     // 1: confirmado → pago → cancelado (sold units come back).
     assert_eq!(api.status(&ids[1], "pago").await.unwrap().0, StatusCode::OK);
     assert_eq!(catalog.estoque(DOCE).await.vendido, 4);
