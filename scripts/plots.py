@@ -11,6 +11,9 @@
   failures per second and latency percentiles over time, each leader kill marked. Those two
   CSVs are made from Locust's `--csv-full-history` output and the kill script's lines by
   `scripts/plots.py --import-loadtest PREFIX_stats_history.csv KILLS.log`.
+- docs/memory.png from docs/memory.csv (`confeitaria bench-memory --csv`): each node's
+  resident memory, its data directory and the write p99 over time while a million
+  reservations are made and settled, and after the retention window forgets them.
 
     python3 -m venv target/plot-venv && target/plot-venv/bin/pip install matplotlib
     target/plot-venv/bin/python scripts/plots.py
@@ -175,6 +178,63 @@ def loadtest(history, kills, dst):
     fig.tight_layout()
     fig.savefig(dst)
     print(dst, "from", history, "and", kills)
+def memory(src, dst):
+    by_node = defaultdict(list)
+    cluster = {}
+    phases = []
+    with open(src, newline="") as f:
+        for row in csv.DictReader(f):
+            t = float(row["t_s"])
+            by_node[row["node"]].append(
+                (t, float(row["rss_mib"]), float(row["data_dir_mib"]), int(row["reservations"]))
+            )
+            cluster[t] = (float(row["writes_per_s"]), float(row["write_p99_ms"]))
+            if not phases or phases[-1][1] != row["phase"]:
+                phases.append((t, row["phase"]))
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9), dpi=110, sharex=True)
+    rss, data, lat = axes
+    for node, points in sorted(by_node.items()):
+        ts = [p[0] for p in points]
+        rss.plot(ts, [p[1] for p in points], label=f"node {node}")
+        data.plot(ts, [p[2] for p in points], label=f"node {node} data dir")
+    first = sorted(by_node)[0]
+    kept = data.twinx()
+    kept.plot(
+        [p[0] for p in by_node[first]],
+        [p[3] / 1000 for p in by_node[first]],
+        color="grey",
+        linestyle=":",
+        label=f"reservations kept (thousands, node {first})",
+    )
+    kept.set_ylabel("reservations kept (thousands)")
+    ts = sorted(cluster)
+    lat.plot(ts, [cluster[t][1] for t in ts], color="tab:red", label="write p99 (each second)")
+    rate = lat.twinx()
+    rate.plot(ts, [cluster[t][0] for t in ts], color="tab:green", alpha=0.4, label="writes/s")
+    rate.set_ylabel("writes/s")
+    rss.axhline(64, color="black", linestyle="--", linewidth=0.8, label="64 MiB target")
+    rss.set_ylabel("RSS (MiB)")
+    data.set_ylabel("data dir (MiB)")
+    lat.set_ylabel("write p99 (ms)")
+    lat.set_xlabel("seconds since the start of bench-memory")
+    for ax in axes:
+        for t, name in phases:
+            ax.axvline(t, color="grey", alpha=0.3)
+        ax.grid(True, alpha=0.3)
+    for t, name in phases:
+        rss.annotate(name, (t, 1.0), xycoords=("data", "axes fraction"), fontsize=8,
+                     va="top", rotation=90, alpha=0.7)
+    rss.legend(loc="upper left", fontsize=8)
+    h1, l1 = data.get_legend_handles_labels()
+    h2, l2 = kept.get_legend_handles_labels()
+    data.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+    h1, l1 = lat.get_legend_handles_labels()
+    h2, l2 = rate.get_legend_handles_labels()
+    lat.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+    rss.set_title("Catalog nodes while a million reservations are made, settled and forgotten")
+    fig.tight_layout()
+    fig.savefig(dst)
+    print(dst, "from", src)
 
 
 if __name__ == "__main__":
@@ -191,3 +251,9 @@ if __name__ == "__main__":
     else:
         loadtest(f"{docs}/loadtest-history.csv", f"{docs}/loadtest-kills.csv",
                  f"{docs}/loadtest.png")
+    try:
+        open(f"{docs}/memory.csv").close()
+    except FileNotFoundError:
+        print("no memory.csv: docs/memory.png not drawn")
+    else:
+        memory(f"{docs}/memory.csv", f"{docs}/memory.png")

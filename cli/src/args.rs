@@ -77,6 +77,9 @@ pub enum Command {
     /// runs: each scenario does one thing, says what to look at, and prints a verdict it
     /// measured; exits non-zero when any verdict fails.
     Demo(DemoArgs),
+    /// Memory against history: many reservations settled, the retention window waited out,
+    /// each node's RSS, data directory and the write p99 over time (needs `up`).
+    BenchMemory(MemoryBenchArgs),
     /// Run one catalog node in this process (what `up` starts as a child).
     #[command(hide = true)]
     ServeNode(ServeNodeArgs),
@@ -317,6 +320,37 @@ pub struct BenchArgs {
     pub gateway: bool,
     /// Where to write the table as CSV.
     #[arg(long, default_value = "bench.csv")]
+    pub csv: PathBuf,
+}
+
+/// `bench-memory`.
+#[derive(Debug, Args)]
+pub struct MemoryBenchArgs {
+    /// Reservations to make (unique ids, one unit each), each settled at once.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub reservations: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Every this-many-th reservation is confirmed and closed (a delivered order's), the
+    /// others released (0: all released).
+    #[arg(long, default_value_t = 10)]
+    pub close_every: u64,
+    /// Length of the write probes on the fresh shop and after the window, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub probe_secs: f64,
+    /// How long to wait beyond the cluster file's retention window for every node to
+    /// forget, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub grace_secs: u64,
+    /// Idle seconds sampled after every node has forgotten, before the second probe.
+    #[arg(long, default_value_t = 10)]
+    pub idle_secs: u64,
+    /// Sampling period, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub sample_ms: u64,
+    /// Where to write the samples as CSV.
+    #[arg(long, default_value = "memory.csv")]
     pub csv: PathBuf,
 }
 

@@ -59,6 +59,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(a) => shop::token(&ctx, a),
         Command::Bench(a) => bench::bench(&ctx, a).await,
         Command::Demo(a) => demo::demo(&ctx, a).await,
+        Command::BenchMemory(a) => bench::memory::bench_memory(&ctx, a).await,
         Command::ServeNode(a) => serve::serve_node(&ctx, a).await,
         #[cfg(feature = "services")]
         Command::ServeCart(a) => serve::serve_cart(&ctx, a).await,

@@ -6,13 +6,16 @@
 //!
 //! - [`load`]: the bounded load generator (every run stops at a request count or a time);
 //! - [`etcd`]: a throw-away etcd cluster on free loopback ports, and its workloads;
-//! - [`targets`]: the catalog and baseline workloads.
+//! - [`targets`]: the catalog and baseline workloads;
+//! - [`memory`]: `bench-memory`, a node's memory, data and write latency against the
+//!   number of reservations it has ever settled.
 //!
 //! Everything it sends goes to 127.0.0.1.
 
 pub mod etcd;
 pub mod etcd_kills;
 pub mod load;
+pub mod memory;
 pub mod targets;
 
 use std::path::Path;
