@@ -171,8 +171,12 @@ async fn drive(
     let failed = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients.max(1) {
-        let (client, windows, next, failed) =
-            (client.clone(), windows.to_vec(), next.clone(), failed.clone());
+        let (client, windows, next, failed) = (
+            client.clone(),
+            windows.to_vec(),
+            next.clone(),
+            failed.clone(),
+        );
         let prefix = prefix.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut done = 0u64;
@@ -256,7 +260,8 @@ pub async fn bench_memory(ctx: &Context, args: &MemoryBenchArgs) -> Result<(), C
             let mut last = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(every).await;
-                let mut lat = std::mem::take(&mut *window.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut lat =
+                    std::mem::take(&mut *window.lock().unwrap_or_else(|e| e.into_inner()));
                 let secs = last.elapsed().as_secs_f64();
                 last = Instant::now();
                 let writes_per_s = lat.len() as f64 / secs.max(1e-3);
@@ -280,13 +285,21 @@ pub async fn bench_memory(ctx: &Context, args: &MemoryBenchArgs) -> Result<(), C
                 }
                 let line: Vec<String> = rows
                     .iter()
-                    .map(|r| format!("n{} {:.0} MiB/{:.0} MiB kept {}", r.node, r.rss_mib, r.data_mib, r.reservations))
+                    .map(|r| {
+                        format!(
+                            "n{} {:.0} MiB/{:.0} MiB kept {}",
+                            r.node, r.rss_mib, r.data_mib, r.reservations
+                        )
+                    })
                     .collect();
                 eprintln!(
                     "{t_s:>7.1}s {ph:<7} {writes_per_s:>7.0} writes/s p99 {p99:>7.2} ms  {}",
                     line.join("  ")
                 );
-                samples.lock().unwrap_or_else(|e| e.into_inner()).extend(rows);
+                samples
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(rows);
             }
         })
     };
@@ -298,7 +311,16 @@ pub async fn bench_memory(ctx: &Context, args: &MemoryBenchArgs) -> Result<(), C
     let probe_window: Window = Arc::default();
     let both = [window.clone(), probe_window.clone()];
     let until = Some(Instant::now() + probe);
-    drive(&client, &both, "fresh", args.clients, u64::MAX, until, args.close_every).await;
+    drive(
+        &client,
+        &both,
+        "fresh",
+        args.clients,
+        u64::MAX,
+        until,
+        args.close_every,
+    )
+    .await;
     let mut fresh = take(&probe_window);
     let fresh_p99 = p99_ms(&mut fresh);
 
@@ -352,7 +374,16 @@ pub async fn bench_memory(ctx: &Context, args: &MemoryBenchArgs) -> Result<(), C
     // 4. The same probe again.
     set_phase("probe");
     let until = Some(Instant::now() + probe);
-    drive(&client, &both, "after", args.clients, u64::MAX, until, args.close_every).await;
+    drive(
+        &client,
+        &both,
+        "after",
+        args.clients,
+        u64::MAX,
+        until,
+        args.close_every,
+    )
+    .await;
     let mut again = take(&probe_window);
     let after_p99 = p99_ms(&mut again);
     tokio::time::sleep(Duration::from_millis(args.sample_ms.max(100) + 200)).await;
@@ -376,7 +407,10 @@ pub async fn bench_memory(ctx: &Context, args: &MemoryBenchArgs) -> Result<(), C
     );
     match forgotten_after {
         Some(s) => println!("every node had forgotten them {s:.0} s after the load ended"),
-        None => println!("NOT all forgotten within the window + {} s", args.grace_secs),
+        None => println!(
+            "NOT all forgotten within the window + {} s",
+            args.grace_secs
+        ),
     }
     println!("node  peak RSS MiB  RSS after window MiB  peak data MiB  data after window MiB");
     for n in &nodes {
@@ -406,7 +440,15 @@ fn write_csv(path: &Path, rows: &[Sample]) -> Result<(), CliError> {
     for r in rows {
         text.push_str(&format!(
             "{:.1},{},{},{:.1},{:.1},{},{},{:.0},{:.2}\n",
-            r.t_s, r.phase, r.node, r.rss_mib, r.data_mib, r.reservations, r.retained, r.writes_per_s, r.p99_ms
+            r.t_s,
+            r.phase,
+            r.node,
+            r.rss_mib,
+            r.data_mib,
+            r.reservations,
+            r.retained,
+            r.writes_per_s,
+            r.p99_ms
         ));
     }
     std::fs::write(path, text).map_err(CliError::io(format!("writing {}", path.display())))
