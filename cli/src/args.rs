@@ -332,6 +332,10 @@ pub struct MemoryBenchArgs {
     /// Concurrent connections.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// Stop making reservations after this many seconds even if fewer were made (0: no
+    /// limit).
+    #[arg(long, default_value_t = 0)]
+    pub max_load_secs: u64,
     /// Every this-many-th reservation is confirmed and closed (a delivered order's), the
     /// others released (0: all released).
     #[arg(long, default_value_t = 10)]

@@ -333,7 +333,7 @@ pub async fn bench_memory(ctx: &Context, args: &MemoryBenchArgs) -> Result<(), C
         "r",
         args.clients,
         args.reservations,
-        None,
+        (args.max_load_secs > 0).then(|| t + Duration::from_secs(args.max_load_secs)),
         args.close_every,
     )
     .await;
