@@ -47,6 +47,7 @@ cargo test --workspace --exclude sim-tests --locked --no-fail-fast "$@" || statu
 # seed budget is sized for a release build; they build into target/sim.
 (cd sim-tests && cargo test --release --locked --no-fail-fast "$@") || status=$?
 ./scripts/check-deploy.sh || status=$?  # deploy/ offline: kustomize, schemas, promtool (docs/operations.md)
+./scripts/schemathesis.sh || status=$?  # every OpenAPI document against its running service (docs/api.md)
 # The shop in containers under faults (cli/tests/compose.rs, docs/deploy.md): it builds the
 # release binaries and the images itself. Never skipped silently.
 if [ "$compose_e2e" = 1 ]; then

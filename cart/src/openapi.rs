@@ -90,7 +90,7 @@ pub fn document() -> Value {
                 "summary": "One order event delivered by orders directly (no Redis); idempotent by evento.id. Service bearer token.",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["evento", "session_id"],
-                    "properties": {"evento": {"type": "object"}, "session_id": {"$ref": "#/components/schemas/SessionId"},
+                    "properties": {"evento": {"$ref": "#/components/schemas/EventoPedido"}, "session_id": {"$ref": "#/components/schemas/SessionId"},
                                    "status": {"type": "string"}}}}}},
                 "responses": {"200": {"description": "acknowledged: {resultado: emptied|no_cart|duplicate|ignored}"},
                               "400": error_response("malformed event"), "401": error_response("no or bad token"),
@@ -107,10 +107,44 @@ pub fn document() -> Value {
         "components": {"schemas": {
             "SessionId": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$",
                 "description": "128-bit random id; the only key to a cart"},
+            "EventoPedido": {"type": "object",
+                "description": "An order event as orders records it (see orders' document); tipo names the variant, and criado, rejeitado and acao_abortada carry fields of their own",
+                "required": ["id", "pedido_id", "seq", "em", "tipo"],
+                "properties": {
+                    "id": {"type": "string", "description": "{pedido_id}:{seq}, the key consumers deduplicate on"},
+                    "pedido_id": {"type": "string"},
+                    "seq": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64},
+                    "em": {"type": "string", "description": "RFC 3339, UTC"},
+                    "tipo": {"type": "string"}
+                },
+                "oneOf": [
+                    {"properties": {"tipo": {"enum": ["confirmado", "pagamento_solicitado", "pago",
+                        "cancelamento_solicitado", "cancelado", "enviado", "entregue"]}}},
+                    {"required": ["session_id", "itens", "total_centavos"],
+                     "properties": {"tipo": {"enum": ["criado"]}, "session_id": {"type": "string"},
+                        "itens": {"type": "array", "items": {"$ref": "#/components/schemas/ItemPedido"}},
+                        "total_centavos": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64}}},
+                    {"required": ["rejeicao"],
+                     "properties": {"tipo": {"enum": ["rejeitado"]}, "rejeicao": {"type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                            "doce_id": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64}}}}},
+                    {"required": ["motivo"],
+                     "properties": {"tipo": {"enum": ["acao_abortada"]}, "motivo": {"type": "string"}}}
+                ]},
+            "ItemPedido": {"type": "object",
+                "required": ["doce_id", "nome", "preco_centavos", "quantidade", "subtotal_centavos"],
+                "properties": {
+                    "doce_id": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64},
+                    "nome": {"type": "string"},
+                    "preco_centavos": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64},
+                    "quantidade": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64},
+                    "subtotal_centavos": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64}
+                }},
             "AdicionarItem": {"type": "object", "additionalProperties": false,
                 "required": ["doce_id", "quantidade"],
                 "properties": {
-                    "doce_id": {"type": "integer", "minimum": 0},
+                    "doce_id": {"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_u64},
                     "quantidade": {"type": "integer", "minimum": 1, "maximum": 99}
                 }},
             "ItemCarrinho": {"type": "object",

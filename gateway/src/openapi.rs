@@ -1,6 +1,7 @@
 //! The gateway's own OpenAPI 3.1 document, written by hand (no build step may download UI
-//! assets). The routes it passes through are listed with their upstream; their full
-//! contracts are the upstreams' own documents.
+//! assets). It describes the gateway's own endpoints; the routes it passes through are named
+//! with their upstream under `x-passed-through`, since their contracts are the upstreams' own
+//! documents (a path there with every method would promise what no upstream answers).
 
 use serde_json::{json, Value};
 
@@ -11,32 +12,20 @@ fn error_response(description: &str) -> Value {
     })
 }
 
-fn passed_through(upstream: &str, methods: &[&str]) -> Value {
-    let mut ops = serde_json::Map::new();
-    for m in methods {
-        ops.insert(
-            (*m).to_owned(),
-            json!({
-                "summary": format!("Passed through unchanged to {upstream}"),
-                "responses": {
-                    "default": {"description": format!("The {upstream} service's answer, with X-Upstream and X-Request-Id"),
-                        "headers": {
-                            "X-Upstream": {"schema": {"type": "string"}},
-                            "X-Request-Id": {"schema": {"type": "string"}}
-                        }},
-                    "429": error_response("rate_limited (Retry-After)"),
-                    "502": error_response("bad_gateway: connection broken, outcome unknown"),
-                    "503": error_response("upstream_unavailable, upstream_timeout, overloaded or timeout (Retry-After)")
-                }
-            }),
-        );
-    }
-    Value::Object(ops)
+/// What every passed-through route may answer besides its upstream's own answers.
+fn passed_through(routes: &[(&str, &str)]) -> Value {
+    let routes: serde_json::Map<String, Value> = routes
+        .iter()
+        .map(|(path, upstream)| ((*path).to_owned(), json!(upstream)))
+        .collect();
+    json!({
+        "routes": routes,
+        "description": "Methods, bodies, statuses and headers pass through unchanged; every answer carries X-Upstream and X-Request-Id. The gateway itself may answer 429 rate_limited, 502 bad_gateway (connection broken, outcome unknown) and 503 upstream_unavailable, upstream_timeout, overloaded or timeout, with Retry-After."
+    })
 }
 
 /// The document served at `/openapi.json`.
 pub fn document() -> Value {
-    let all = ["get", "post", "put", "delete"];
     let id_param = json!({"name": "id", "in": "path", "required": true,
         "schema": {"type": "integer", "minimum": 1}});
     json!({
@@ -46,16 +35,15 @@ pub fn document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The shop's front door: routes /api and /cluster to the catalog nodes, the cart and orders; serves the live cluster dashboard."
         },
+        "x-passed-through": passed_through(&[
+            ("/api/produtos, /api/produtos/*", "catalog"),
+            ("/api/categorias", "catalog"),
+            ("/api/reservas, /api/reservas/*", "catalog"),
+            ("GET /cluster/*", "catalog"),
+            ("/api/carrinho/*", "cart"),
+            ("/api/pedidos, /api/pedidos/*", "orders"),
+        ]),
         "paths": {
-            "/api/produtos": passed_through("catalog", &all),
-            "/api/produtos/{rest}": passed_through("catalog", &all),
-            "/api/categorias": passed_through("catalog", &all),
-            "/api/reservas": passed_through("catalog", &all),
-            "/api/reservas/{rest}": passed_through("catalog", &all),
-            "/cluster/{rest}": passed_through("catalog", &["get"]),
-            "/api/carrinho/{rest}": passed_through("cart", &all),
-            "/api/pedidos": passed_through("orders", &all),
-            "/api/pedidos/{rest}": passed_through("orders", &all),
             "/health": {"get": {"summary": "Alive", "responses": {"200": {"description": "ok"}}}},
             "/ready": {"get": {"summary": "A catalog node, the cart and orders each answered the latest probe",
                 "responses": {"200": {"description": "ready"}, "503": error_response("not_ready")}}},
@@ -70,7 +58,8 @@ pub fn document() -> Value {
             "/painel/entrar": {"post": {"summary": "Keep an admin token in an HttpOnly cookie",
                 "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {
                     "schema": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}}},
-                "responses": {"303": {"description": "Back to /painel"}}}},
+                "responses": {"303": {"description": "Back to /painel (which says so if the token was wrong)"},
+                              "400": {"description": "text/html: the body is not the login form"}}}},
             "/painel/sair": {"post": {"summary": "Forget the admin cookie",
                 "responses": {"303": {"description": "Back to /painel"}}}},
             "/painel/nos/{id}/{acao}": {"post": {"summary": "Kill (parar) or start (iniciar) a catalog node (admin, under `confeitaria up`)",

@@ -13,8 +13,9 @@
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime};
 
+use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
@@ -251,8 +252,16 @@ pub struct Login {
     pub token: String,
 }
 
-/// `POST /painel/entrar`: keeps a valid admin token in the HttpOnly cookie.
-pub async fn entrar(State(gw): State<Gateway>, Form(login): Form<Login>) -> Response {
+/// `POST /painel/entrar`: keeps a valid admin token in the HttpOnly cookie. A body that is not
+/// the login form (none, another content type, no `token`) gets a 400 page that says so and
+/// leads back; a wrong token, the dashboard saying so.
+pub async fn entrar(
+    State(gw): State<Gateway>,
+    login: Result<Form<Login>, FormRejection>,
+) -> Response {
+    let Ok(Form(login)) = login else {
+        return (StatusCode::BAD_REQUEST, Html(BAD_LOGIN_FORM)).into_response();
+    };
     let token = login.token.trim();
     let valid = auth::verify(gw.jwt_secret.expose(), token, TokenRole::Admin).is_ok()
         && token.bytes().all(|b| b.is_ascii_graphic() && b != b';');
@@ -282,9 +291,11 @@ pub async fn sair() -> Response {
 /// `POST /painel/nos/{id}/{acao}`, `acao` `parar` (SIGKILL) or `iniciar`.
 pub async fn controlar(
     State(gw): State<Gateway>,
-    Path((id, acao)): Path<(u64, String)>,
+    path: Result<Path<(u64, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, GatewayError> {
+    // A node id that is not a number names no node: the JSON 404, not axum's plain text.
+    let Path((id, acao)) = path.map_err(|_| GatewayError::NotFound)?;
     let via = admin_from(&gw, &headers).ok_or(GatewayError::Unauthorized)?;
     if via == AdminVia::Cookie && headers.get("x-painel").is_none() {
         return Err(GatewayError::Unauthorized);
@@ -301,6 +312,11 @@ pub async fn controlar(
         serde_json::json!({"no": id, "acao": acao, "ok": true}),
     ))
 }
+
+const BAD_LOGIN_FORM: &str = "<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\">\
+<title>Painel · Confeitaria</title><p>O formulário de entrada chegou incompleto: \
+cole o token de administrador no campo e envie de novo.</p><p><a href=\"/painel\">Voltar ao \
+painel</a></p></html>";
 
 const PAGE: &str = r#"<!doctype html>
 <html lang="pt-BR">

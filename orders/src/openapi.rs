@@ -44,7 +44,8 @@ pub fn document() -> Value {
             "/api/pedidos": {"post": {
                 "summary": "Check out a cart",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": true,
-                                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]{1,200}$"},
+                                "description": "1 to 200 visible ASCII characters; the same key and body make one order"}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["session_id"], "additionalProperties": false,
                     "properties": {"session_id": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}}}}}},
@@ -90,6 +91,7 @@ pub fn document() -> Value {
                     "type": "object", "required": ["status"], "additionalProperties": false,
                     "properties": {"status": {"enum": status_enum}}}}}},
                 "responses": {"200": pedido_response("the order after the change (unchanged if it already had that status)"),
+                              "400": error_response("invalid_json: no body, or no known status"),
                               "401": error_response("no or bad token"), "403": error_response("not admin"),
                               "404": error_response("unknown order"),
                               "409": error_response("illegal_transition or operation_in_progress"),

@@ -206,7 +206,7 @@ impl CatalogState {
         if self.categorias.contains_key(slug) {
             Ok(())
         } else {
-            Err(invalid(
+            Err(conflict(
                 "unknown_category",
                 format!("category '{slug}' does not exist"),
             ))

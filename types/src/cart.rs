@@ -14,8 +14,10 @@ pub const MAX_LINHAS: usize = 50;
 #[serde(deny_unknown_fields)]
 pub struct AdicionarItem {
     /// Product id in the catalog.
+    #[serde(deserialize_with = "crate::whole::u64")]
     pub doce_id: u64,
     /// Units to add, `QUANTIDADE_MINIMA..=QUANTIDADE_MAXIMA`.
+    #[serde(deserialize_with = "crate::whole::u64")]
     pub quantidade: u64,
 }
 

@@ -124,8 +124,10 @@ pub struct EstoqueUpdate {
 #[serde(deny_unknown_fields)]
 pub struct ItemReserva {
     /// Product id.
+    #[serde(deserialize_with = "crate::whole::u64")]
     pub doce_id: u64,
     /// Units (at least 1).
+    #[serde(deserialize_with = "crate::whole::u64")]
     pub quantidade: u64,
 }
 

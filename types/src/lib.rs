@@ -6,7 +6,8 @@
 //! - [`error`]: the error body every service answers 4xx and 5xx with;
 //! - [`cluster`]: node addresses and the `/cluster/status` document;
 //! - [`time`]: instants as RFC 3339 text;
-//! - [`auth`]: the HS256 JWTs that admin and service calls carry.
+//! - [`auth`]: the HS256 JWTs that admin and service calls carry;
+//! - [`whole`]: integers written `7` or `7.0`, as JSON Schema's `integer` allows.
 
 pub mod auth;
 pub mod cart;
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod error;
 pub mod orders;
 pub mod time;
+pub mod whole;
 
 pub use catalog::*;
 pub use cluster::*;

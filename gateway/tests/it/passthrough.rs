@@ -339,3 +339,29 @@ async fn next_chunk(body: &mut hyper::body::Incoming) -> String {
         .unwrap();
     String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
 }
+
+/// Malformed requests to the dashboard's own endpoints get a clear answer, never axum's
+/// plain-text rejection: a login body that is not the form gets a 400 page in Portuguese and
+/// no cookie; a node id that is not a number is the JSON 404.
+#[tokio::test]
+async fn malformed_dashboard_requests_get_a_clear_answer() {
+    let up = Fake::start(echo()).await;
+    let gw = TestGateway::start(&config(vec![up.addr.clone()], &up.url(), &up.url())).await;
+
+    let empty = call(Method::POST, &gw.at("/painel/entrar"), &[], "").await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&empty.body).contains("Voltar ao"));
+    assert!(empty.header("set-cookie").is_none());
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let no_token = call(Method::POST, &gw.at("/painel/entrar"), &form, "outro=1").await;
+    assert_eq!(no_token.status, StatusCode::BAD_REQUEST);
+    assert!(no_token.header("set-cookie").is_none());
+    // A well-formed login with a wrong token goes back to the dashboard, which says so.
+    let wrong = call(Method::POST, &gw.at("/painel/entrar"), &form, "token=x").await;
+    assert_eq!(wrong.status, StatusCode::SEE_OTHER);
+    assert_eq!(wrong.header("location"), Some("/painel?erro=token"));
+
+    let bad_id = call(Method::POST, &gw.at("/painel/nos/null,null/parar"), &[], "").await;
+    assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
+    assert_eq!(bad_id.json()["error"]["code"], "not_found");
+}

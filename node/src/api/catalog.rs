@@ -16,7 +16,9 @@ use crate::error::ApiError;
 /// Page size when none is given.
 const DEFAULT_LIMIT: u64 = 20;
 /// Largest page.
-const MAX_LIMIT: u64 = 100;
+pub(crate) const MAX_LIMIT: u64 = 100;
+/// The largest page offset `GET /api/produtos` takes (the document states it).
+pub(crate) const MAX_OFFSET: u64 = 1_000_000;
 
 /// Reads the applied state at the asked level, answering with `X-Raft-Applied-Index`.
 async fn read<T: Serialize>(
@@ -74,6 +76,11 @@ pub async fn listar(
         return Err(ApiError::invalid(format!("limit must be 1 to {MAX_LIMIT}")));
     }
     let offset = q.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::invalid(format!(
+            "offset must be 0 to {MAX_OFFSET}"
+        )));
+    }
     read(&state, q.consistency, |c| Ok(c.pagina(limit, offset))).await
 }
 

@@ -110,4 +110,62 @@ mod tests {
     fn the_openapi_document_parses() {
         assert!(<AppState as ServiceState>::openapi().is_object());
     }
+
+    /// The document is written by hand: its numeric limits must be the ones the code checks,
+    /// or schemathesis (scripts/schemathesis.sh) and clients are told something false.
+    #[test]
+    fn the_openapi_document_states_the_limits_the_code_checks() {
+        use raft_store::command::{
+            MAX_ESTOQUE, MAX_ITENS_RESERVA, MAX_PRECO_CENTAVOS, MAX_QUANTIDADE,
+        };
+
+        let doc = <AppState as ServiceState>::openapi();
+        let s = &doc["components"]["schemas"];
+        let list = doc["paths"]["/api/produtos"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let param = |name: &str| &list.iter().find(|p| p["name"] == name).unwrap()["schema"];
+        let checks = [
+            (&param("limit")["maximum"], super::super::catalog::MAX_LIMIT),
+            (
+                &param("offset")["maximum"],
+                super::super::catalog::MAX_OFFSET,
+            ),
+            (
+                &s["NovoDoce"]["properties"]["preco_centavos"]["maximum"],
+                MAX_PRECO_CENTAVOS,
+            ),
+            (
+                &s["AtualizaDoce"]["properties"]["preco_centavos"]["maximum"],
+                MAX_PRECO_CENTAVOS,
+            ),
+            (
+                &s["NovoDoce"]["properties"]["estoque"]["maximum"],
+                MAX_ESTOQUE,
+            ),
+            (
+                &s["EstoqueUpdate"]["properties"]["estoque"]["maximum"],
+                MAX_ESTOQUE,
+            ),
+            (
+                &s["EstoqueUpdate"]["properties"]["delta"]["maximum"],
+                MAX_ESTOQUE,
+            ),
+            (
+                &s["ItemReserva"]["properties"]["quantidade"]["maximum"],
+                MAX_QUANTIDADE,
+            ),
+            (
+                &s["NovaReserva"]["properties"]["itens"]["maxItems"],
+                MAX_ITENS_RESERVA as u64,
+            ),
+        ];
+        for (i, (stated, checked)) in checks.iter().enumerate() {
+            assert_eq!(
+                stated.as_u64(),
+                Some(*checked),
+                "limit {i} of the document: {stated}"
+            );
+        }
+    }
 }

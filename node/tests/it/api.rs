@@ -127,7 +127,7 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
             "/api/produtos/1",
             Some("{\"categoria\":\"nao-existe\"}"),
             adm,
-            400,
+            409,
             "unknown_category",
         ),
         (
@@ -143,7 +143,7 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
             "/api/produtos",
             Some("{\"nome\":\"x\",\"preco_centavos\":1,\"categoria\":\"nao-existe\"}"),
             adm,
-            400,
+            409,
             "unknown_category",
         ),
         (

@@ -181,7 +181,7 @@ fn bad_fields_and_unknown_references_are_refused() {
     bad.nome = "x".into();
     bad.categoria = "tortas".into();
     assert!(
-        matches!(s.apply(&Command::CreateDoce(bad)), Err(CommandError::Invalid { ref code, .. }) if code == "unknown_category")
+        matches!(s.apply(&Command::CreateDoce(bad)), Err(CommandError::Conflict { ref code, .. }) if code == "unknown_category")
     );
     assert!(matches!(
         s.apply(&reserva("r", &[(1, 0)])),
