@@ -14,6 +14,10 @@
 - docs/memory.png from docs/memory.csv (`confeitaria bench-memory --csv`): each node's
   resident memory, its data directory and the write p99 over time while a million
   reservations are made and settled, and after the retention window forgets them.
+- docs/simulation.png from docs/simulation-seeds.csv and docs/simulation-failover.csv (the
+  figures of docs/simulation.md, from `sim --seeds 10000` and `sim --failover --seeds 1000`):
+  what the 10,000-seed runs did (operations by outcome, faults, leaderships; every seed
+  passed) and the simulated failover time per build.
 
     python3 -m venv target/plot-venv && target/plot-venv/bin/pip install matplotlib
     target/plot-venv/bin/python scripts/plots.py
@@ -237,6 +241,61 @@ def memory(src, dst):
     print(dst, "from", src)
 
 
+def simulation(seeds_src, failover_src, dst):
+    with open(seeds_src) as f:
+        runs = list(csv.DictReader(f))
+    with open(failover_src) as f:
+        rows = list(csv.DictReader(f))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8),
+                                      gridspec_kw={"width_ratios": [1, 1.6]})
+
+    # Left: each 10,000-seed run, its operations split by outcome (millions), faults on top.
+    names = [r["run"] for r in runs]
+    x = range(len(runs))
+    bottom = [0.0] * len(runs)
+    for key, label, color in [("acknowledged_pct", "acknowledged", "#2f9e6b"),
+                              ("refused_pct", "refused", "#d89b1c"),
+                              ("unknown_pct", "unknown (timeout)", "#c8373b")]:
+        vals = [int(r["operations"]) * float(r[key]) / 100 / 1e6 for r in runs]
+        left.bar(x, vals, bottom=bottom, color=color, label=label, width=0.55)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    for i, r in enumerate(runs):
+        left.annotate(f"{int(r['passed']):,} of {int(r['seeds']):,} seeds passed\n"
+                      f"{int(r['fault_windows']):,} fault windows\n"
+                      f"{int(r['leaderships']):,} leaderships",
+                      (i, bottom[i]), xytext=(0, 4), textcoords="offset points",
+                      ha="center", va="bottom", fontsize=8)
+    left.set_xticks(list(x), [n.replace(" (", "\n(") for n in names], fontsize=8)
+    left.set_ylabel("operations (millions)")
+    left.set_ylim(0, max(bottom) * 1.35)
+    left.set_title("10,000 seeds, 3 nodes, 5 s of faults each")
+    left.legend(loc="upper left", fontsize=8)
+
+    # Right: simulated failover time per build, p50 / p90 / p99 / worst.
+    stats = ["p50_ms", "p90_ms", "p99_ms", "worst_ms"]
+    colors = ["#24508f", "#5b8fd9", "#d9487a", "#7a2a46"]
+    width = 0.8 / len(stats)
+    labels = []
+    for j, row in enumerate(rows):
+        short = row["build"].split(";")[0].split(" (")[0]
+        labels.append(f"{short}\n{row['measure']}\n({int(row['kills']):,} kills)")
+        for k, (s, c) in enumerate(zip(stats, colors)):
+            right.bar(j - 0.4 + width * (k + 0.5), int(row[s]), width, color=c,
+                      label=s.replace("_ms", "") if j == 0 else None)
+    right.set_yscale("log")
+    right.set_ylabel("simulated ms after the kill (log)")
+    right.set_xticks(range(len(rows)), labels, fontsize=7)
+    right.axhline(600, color="#888", linestyle=":", linewidth=1)
+    right.annotate("600 ms: issue 16's worst-case bound", (len(rows) - 0.5, 600),
+                   xytext=(0, 3), textcoords="offset points", ha="right", fontsize=8,
+                   color="#555")
+    right.set_title("Simulated failover per build (1,000 seeds, leader crashed repeatedly)")
+    right.legend(ncol=4, fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(dst)
+    print(dst, "from", seeds_src, "and", failover_src)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--import-loadtest":
         import_loadtest(sys.argv[2], sys.argv[3], "docs")
@@ -257,3 +316,5 @@ if __name__ == "__main__":
         print("no memory.csv: docs/memory.png not drawn")
     else:
         memory(f"{docs}/memory.csv", f"{docs}/memory.png")
+    simulation(f"{docs}/simulation-seeds.csv", f"{docs}/simulation-failover.csv",
+               f"{docs}/simulation.png")
