@@ -86,6 +86,61 @@ async fn sweep(args: &BenchArgs, target: &str, workload: &str, op: Op, rows: &mu
     }
 }
 
+/// [`sweep`], also printing the CPU time each group of `procs` spent per successful request
+/// during each run (user + system, from `/proc/<pid>/stat`; `self` is this load generator):
+/// a measure of cost that does not depend on how the machine's cores are shared.
+async fn sweep_cpu(
+    args: &BenchArgs,
+    target: &str,
+    workload: &str,
+    op: Op,
+    rows: &mut Vec<Row>,
+    procs: &[(&str, Vec<u32>)],
+) {
+    let ticks = |pids: &[u32]| {
+        pids.iter()
+            .filter_map(|p| cpu_ticks(&p.to_string()))
+            .sum::<u64>()
+    };
+    for &clients in &args.clients {
+        let before: Vec<u64> = procs.iter().map(|(_, p)| ticks(p)).collect();
+        let self_before = cpu_ticks("self").unwrap_or(0);
+        let one = BenchArgs {
+            clients: vec![clients],
+            ..args.clone()
+        };
+        let first = rows.len();
+        sweep(&one, target, workload, op.clone(), rows).await;
+        let ok = rows.get(first).map_or(0, |r| r.ok).max(1) as f64;
+        let per = |t: u64| t as f64 * 1e6 / CLOCK_TICKS_PER_SEC / ok;
+        let mut line = format!(
+            "{:>14} {workload:<18} {clients:>4} clients: CPU µs per request:",
+            ""
+        );
+        for ((name, p), b) in procs.iter().zip(before) {
+            line.push_str(&format!(" {name} {:.1}", per(ticks(p).saturating_sub(b))));
+        }
+        let own = cpu_ticks("self").unwrap_or(0).saturating_sub(self_before);
+        line.push_str(&format!(" load-generator {:.1}", per(own)));
+        eprintln!("{line}");
+    }
+}
+
+/// `sysconf(_SC_CLK_TCK)` on Linux, where it is 100 on every mainstream architecture.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// User + system CPU time of process `pid` (`"self"` for this one), in clock ticks.
+pub fn cpu_ticks(pid: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces, inside parentheses): state is
+    // the 3rd field of the line, utime the 14th, stime the 15th.
+    let rest = text.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Resident memory of a process, in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -166,22 +221,26 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> Result<(), CliError> {
                     .collect()
             })
             .unwrap_or_default();
-        sweep(
-            args,
-            "direct",
-            "read-local-http",
-            targets::http_read(nodes),
-            &mut rows,
-        )
-        .await;
-        sweep(
-            args,
-            "gateway",
-            "read-local-http",
-            targets::http_read(vec![gateway]),
-            &mut rows,
-        )
-        .await;
+        let gateway_pid: Vec<u32> = up
+            .as_ref()
+            .and_then(|u| u.services.iter().find(|s| s.name == "gateway"))
+            .and_then(|s| s.pid)
+            .into_iter()
+            .collect();
+        let node_pids: Vec<u32> = pids.iter().map(|(_, p)| *p).collect();
+        let procs = [("nodes", node_pids), ("gateway", gateway_pid)];
+        for (workload, query) in [
+            ("read-local-http", "?consistency=local"),
+            ("read-lin-http", ""),
+        ] {
+            for (target, bases) in [
+                ("direct", nodes.clone()),
+                ("gateway", vec![gateway.clone()]),
+            ] {
+                let op = targets::http_read_at(bases, query);
+                sweep_cpu(args, target, workload, op, &mut rows, &procs).await;
+            }
+        }
     }
     if args.baseline {
         let base = targets::Baseline::start().await?;

@@ -47,6 +47,13 @@ pub fn catalog_read(client: &CatalogClient, level: Consistency) -> Op {
 /// `GET {base}/api/produtos/{id}?consistency=local`, the bases taken in turn: the same plain
 /// HTTP request straight to the nodes or through the gateway.
 pub fn http_read(bases: Vec<String>) -> Op {
+    http_read_at(bases, "?consistency=local")
+}
+
+/// [`http_read`] with `query` after the path: `""` reads at the default, linearizable level
+/// (the node confirms its leadership with a quorum, or a follower asks the leader for its
+/// read index, before answering).
+pub fn http_read_at(bases: Vec<String>, query: &'static str) -> Op {
     let transport = Transport::http();
     let bases = Arc::new(bases);
     Arc::new(move |c, seq| {
@@ -58,7 +65,7 @@ pub fn http_read(bases: Vec<String>) -> Op {
             }
             let base = &bases[(c + seq as usize) % bases.len()];
             let id = 1 + ((c as u64 + seq) % PRODUCTS);
-            let url = format!("{base}/api/produtos/{id}?consistency=local");
+            let url = format!("{base}/api/produtos/{id}{query}");
             transport
                 .send(Method::GET, &url, &[], None, Duration::from_secs(5))
                 .await
