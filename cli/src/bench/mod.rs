@@ -362,3 +362,21 @@ fn write_csv(path: &Path, rows: &[Row]) -> Result<(), CliError> {
     }
     std::fs::write(path, text).map_err(CliError::io(format!("writing {}", path.display())))
 }
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::cpu_ticks;
+
+    #[test]
+    fn cpu_ticks_reads_this_process_and_grows_with_work() {
+        let before = cpu_ticks("self");
+        assert!(before.is_some());
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        let mut x = 0u64;
+        while std::time::Instant::now() < end {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        assert!(x != 1 && cpu_ticks("self") >= before);
+        assert_eq!(cpu_ticks("0"), None);
+    }
+}
