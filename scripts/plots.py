@@ -235,7 +235,7 @@ def memory(src, dst):
     h1, l1 = lat.get_legend_handles_labels()
     h2, l2 = rate.get_legend_handles_labels()
     lat.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
-    rss.set_title("Catalog nodes while a million reservations are made, settled and forgotten")
+    rss.set_title("Catalog nodes while reservations are made, settled, and forgotten after the window")
     fig.tight_layout()
     fig.savefig(dst)
     print(dst, "from", src)
