@@ -12,8 +12,8 @@
   CSVs are made from Locust's `--csv-full-history` output and the kill script's lines by
   `scripts/plots.py --import-loadtest PREFIX_stats_history.csv KILLS.log`.
 - docs/memory.png from docs/memory.csv (`confeitaria bench-memory --csv`): each node's
-  resident memory, its data directory and the write p99 over time while a million
-  reservations are made and settled, and after the retention window forgets them.
+  resident memory, its data directory and the write p99 over time while reservations are
+  made and settled, and after the retention window forgets them.
 - docs/simulation.png from docs/simulation-seeds.csv and docs/simulation-failover.csv (the
   figures of docs/simulation.md, from `sim --seeds 10000` and `sim --failover --seeds 1000`):
   what the 10,000-seed runs did (operations by outcome, faults, leaderships; every seed
