@@ -18,6 +18,9 @@
   figures of docs/simulation.md, from `sim --seeds 10000` and `sim --failover --seeds 1000`):
   what the 10,000-seed runs did (operations by outcome, faults, leaderships; every seed
   passed) and the simulated failover time per build.
+- docs/read-scaling.png from docs/read-scaling.csv (`scripts/read-scaling.sh`, docs/bench.md
+  "Read scaling with learners"): local and linearizable reads/s with 0, 1 and 2 learners at
+  64 and 256 clients, and the nodes' CPU time per read.
 
     python3 -m venv target/plot-venv && target/plot-venv/bin/pip install matplotlib
     target/plot-venv/bin/python scripts/plots.py
@@ -296,6 +299,40 @@ def simulation(seeds_src, failover_src, dst):
     print(dst, "from", seeds_src, "and", failover_src)
 
 
+def read_scaling(src, dst):
+    """Reads/s with 0, 1, 2 learners (measured on the shared 2-core machine) and the nodes'
+    CPU time per read, for local and linearizable reads spread over every member."""
+    rows = defaultdict(list)
+    with open(src, newline="") as f:
+        for row in csv.DictReader(f):
+            key = (row["consistency"], int(row["clients"]))
+            rows[key].append((int(row["learners"]), float(row["reads_per_sec"]),
+                              float(row["node_cpu_us_per_read"])))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    for (consistency, clients), points in sorted(rows.items()):
+        points.sort()
+        xs = [p[0] for p in points]
+        style = "-" if consistency == "local" else "--"
+        label = f"{consistency}, {clients} clients"
+        axes[0].plot(xs, [p[1] for p in points], style, marker="o", label=label)
+        axes[1].plot(xs, [p[2] for p in points], style, marker="o", label=label)
+    for ax, ylabel, title in [
+        (axes[0], "reads/s", "throughput on 2 shared cores"),
+        (axes[1], "node CPU µs per read (all nodes)", "cost per read"),
+    ]:
+        ax.set_xticks([0, 1, 2])
+        ax.set_xlabel("learners (beside 3 voters)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Catalog reads spread over voters and learners (docs/bench.md)")
+    fig.tight_layout()
+    fig.savefig(dst)
+    print(dst, "from", src)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--import-loadtest":
         import_loadtest(sys.argv[2], sys.argv[3], "docs")
@@ -318,3 +355,9 @@ if __name__ == "__main__":
         memory(f"{docs}/memory.csv", f"{docs}/memory.png")
     simulation(f"{docs}/simulation-seeds.csv", f"{docs}/simulation-failover.csv",
                f"{docs}/simulation.png")
+    try:
+        open(f"{docs}/read-scaling.csv").close()
+    except FileNotFoundError:
+        print("no read-scaling.csv: docs/read-scaling.png not drawn")
+    else:
+        read_scaling(f"{docs}/read-scaling.csv", f"{docs}/read-scaling.png")
