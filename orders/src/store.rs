@@ -313,14 +313,7 @@ impl Store {
 
     /// Ids of the orders `entregue` whose reservation the catalog has not confirmed closed.
     pub fn a_encerrar(&self) -> Result<Vec<String>, StoreError> {
-        self.a_encerrar
-            .iter()
-            .keys()
-            .map(|k| {
-                let k = k?;
-                String::from_utf8(k.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        order_ids(&self.a_encerrar)
     }
 
     /// The catalog closed order `id`'s reservation (durable with the next flush; if lost, the
@@ -332,14 +325,7 @@ impl Store {
 
     /// Ids of the orders with an open saga step.
     pub fn abertos(&self) -> Result<Vec<String>, StoreError> {
-        self.abertos
-            .iter()
-            .keys()
-            .map(|k| {
-                let k = k?;
-                String::from_utf8(k.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        order_ids(&self.abertos)
     }
 
     /// Up to `n` unpublished events, oldest first, with their outbox keys.
@@ -373,6 +359,17 @@ impl Store {
     pub fn pedidos_len(&self) -> usize {
         self.heads.len()
     }
+}
+
+/// The keys of a tree keyed by order id, as ids.
+fn order_ids(tree: &sled::Tree) -> Result<Vec<String>, StoreError> {
+    tree.iter()
+        .keys()
+        .map(|k| {
+            let k = k?;
+            String::from_utf8(k.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

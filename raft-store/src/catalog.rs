@@ -336,10 +336,8 @@ impl CatalogState {
 
     fn confirmar(&mut self, id: &str) -> CommandResult {
         let reserva = self
-            .reservas
-            .get(id)
-            .ok_or_else(|| not_found(format!("reservation {id}")))?
-            .clone();
+            .reserva(id)
+            .ok_or_else(|| not_found(format!("reservation {id}")))?;
         match reserva.estado {
             EstadoReserva::Confirmada => Ok(CommandOutput::Reserva(reserva)),
             EstadoReserva::Liberada => Err(conflict(
@@ -397,10 +395,8 @@ impl CatalogState {
     /// it is); an open one must be confirmed or released first.
     fn encerrar(&mut self, id: &str) -> CommandResult {
         let reserva = self
-            .reservas
-            .get(id)
-            .ok_or_else(|| not_found(format!("reservation {id}")))?
-            .clone();
+            .reserva(id)
+            .ok_or_else(|| not_found(format!("reservation {id}")))?;
         match reserva.estado {
             EstadoReserva::Reservada => Err(conflict(
                 "reservation_open",
