@@ -5,7 +5,9 @@
 #   scripts/compose.sh down   remove the containers, networks and volumes
 #   scripts/compose.sh images build the binaries and images only
 # The project name (COMPOSE_PROJECT_NAME, default confeitaria) and the published ports
-# (CONFEITARIA_PORT_*, see docker-compose.yml) may be changed to run beside another shop.
+# (CONFEITARIA_PORT_*, see docker-compose.yml) may be changed to run beside another shop;
+# COMPOSE_PROFILES=learners also starts a learner (catalog-4), as `confeitaria demo --compose`
+# wants for its scalability scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-confeitaria}
@@ -85,10 +87,11 @@ case "${1:-}" in
 compose: the shop is up ($COMPOSE_PROJECT_NAME)
   storefront   http://127.0.0.1:${CONFEITARIA_PORT_GATEWAY:-8000}/
   dashboard    http://127.0.0.1:${CONFEITARIA_PORT_GATEWAY:-8000}/painel
-  catalog      http://127.0.0.1:${CONFEITARIA_PORT_CATALOG_1:-5001}  :${CONFEITARIA_PORT_CATALOG_2:-5011}  :${CONFEITARIA_PORT_CATALOG_3:-5021}
+  catalog      http://127.0.0.1:${CONFEITARIA_PORT_CATALOG_1:-5001}  :${CONFEITARIA_PORT_CATALOG_2:-5011}  :${CONFEITARIA_PORT_CATALOG_3:-5021}  (learner, profile learners: :${CONFEITARIA_PORT_CATALOG_4:-5031})
   cart, orders http://127.0.0.1:${CONFEITARIA_PORT_CART:-5002}  http://127.0.0.1:${CONFEITARIA_PORT_ORDERS:-5003}
   prometheus   http://127.0.0.1:${CONFEITARIA_PORT_PROMETHEUS:-9090}
   admin token  set -a; . ./.env; cargo run -q --bin confeitaria -- token --role admin
+  demo         cargo run -q --bin confeitaria -- demo --compose
   stop         scripts/compose.sh down
 URLS
         ;;
@@ -97,7 +100,8 @@ URLS
         if [ ! -f .env ]; then
             export CONFEITARIA_CLUSTER_SECRET=unused CONFEITARIA_JWT_SECRET=unused
         fi
-        compose down -v --remove-orphans
+        # Every profile's containers too: Compose 1.29 leaves an inactive profile's alone.
+        COMPOSE_PROFILES=${COMPOSE_PROFILES:+$COMPOSE_PROFILES,}learners compose down -v --remove-orphans
         ;;
     images)
         images

@@ -125,6 +125,17 @@ pub struct DemoArgs {
     /// Language of the output.
     #[arg(long, value_enum, default_value_t = Lang::Pt)]
     pub lang: Lang,
+    /// Run against the Docker Compose stack (`scripts/compose.sh up`) instead of the processes
+    /// of `up`: faults are `docker kill|start` and `docker network disconnect|connect`.
+    #[arg(long)]
+    pub compose: bool,
+    /// The Compose project to run against (with `--compose`).
+    #[arg(long, env = "COMPOSE_PROJECT_NAME", default_value = "confeitaria")]
+    pub compose_project: String,
+    /// The file holding the stack's `CONFEITARIA_JWT_SECRET` (with `--compose`, when neither
+    /// `--token` nor the variable is set): the `.env` scripts/compose.sh writes.
+    #[arg(long, default_value = ".env")]
+    pub compose_env: std::path::PathBuf,
 }
 
 /// The demo's scenarios, in the order they run.

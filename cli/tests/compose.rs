@@ -1,6 +1,8 @@
-//! The shop on real containers (`docker-compose.yml`), attacked the way an examiner would:
-//! the leader's container killed and cut off the network, orders killed mid-checkout, Redis
-//! killed, then everything removed. Needs a Docker daemon and the images, so it is ignored by
+//! The shop on real containers (`docker-compose.yml`, with the `learners` profile's
+//! catalog-4), attacked the way an examiner would: the leader's container killed and cut off
+//! the network, orders killed mid-checkout, Redis killed; then the guided demonstration run
+//! against the containers (`confeitaria demo --compose --yes`: every verdict OK, and a FAIL
+//! when its token is refused); then everything removed. Needs a Docker daemon and the images, so it is ignored by
 //! a plain `cargo test`; `scripts/test.sh` builds the images and runs it with `--ignored`
 //! (or says loudly that it skipped it). Traffic goes only to ports published on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -18,7 +20,7 @@ use serde_json::{json, Value};
 
 const PROJECT: &str = "confeitaria-e2e";
 /// Host ports, apart from a local `confeitaria up` (the containers use the usual ones).
-const PORTS: [(&str, u16); 7] = [
+const PORTS: [(&str, u16); 8] = [
     ("CONFEITARIA_PORT_CATALOG_1", 25001),
     ("CONFEITARIA_PORT_CATALOG_2", 25011),
     ("CONFEITARIA_PORT_CATALOG_3", 25021),
@@ -26,6 +28,7 @@ const PORTS: [(&str, u16); 7] = [
     ("CONFEITARIA_PORT_ORDERS", 25003),
     ("CONFEITARIA_PORT_GATEWAY", 28000),
     ("CONFEITARIA_PORT_PROMETHEUS", 29090),
+    ("CONFEITARIA_PORT_CATALOG_4", 25031),
 ];
 const GATEWAY: &str = "127.0.0.1:28000";
 
@@ -39,7 +42,8 @@ fn run(program: &str, args: &[&str]) -> String {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(root())
-        .env("COMPOSE_PROJECT_NAME", PROJECT);
+        .env("COMPOSE_PROJECT_NAME", PROJECT)
+        .env("COMPOSE_PROFILES", "learners");
     for (k, v) in PORTS {
         cmd.env(k, v.to_string());
     }
@@ -218,6 +222,32 @@ fn secret(name: &str) -> String {
         .expect("secret in .env")
         .trim()
         .to_owned()
+}
+
+const SCENARIOS: [&str; 7] = [
+    "transparencia",
+    "failover",
+    "consistencia",
+    "concorrencia",
+    "recuperacao",
+    "degradacao",
+    "escalabilidade",
+];
+
+/// `confeitaria demo --compose --yes ARGS…` against the test's project.
+fn demo(args: &[&str]) -> std::process::Output {
+    let env = root().join(".env");
+    let mut all = vec!["demo", "--compose", "--yes", "--compose-env"];
+    all.push(env.to_str().unwrap());
+    all.extend_from_slice(args);
+    Command::new(env!("CARGO_BIN_EXE_confeitaria"))
+        .args(all)
+        .current_dir(root())
+        .env("COMPOSE_PROJECT_NAME", PROJECT)
+        .env_remove("CONFEITARIA_JWT_SECRET")
+        .env_remove("CONFEITARIA_TOKEN")
+        .output()
+        .expect("running confeitaria demo --compose")
 }
 
 /// Removes the stack even when an assertion fails half-way.
@@ -532,7 +562,54 @@ async fn the_shop_in_containers_survives_kills_partitions_and_a_lost_redis() {
         "carts did not work again once Redis was back"
     );
 
-    // 6. Down leaves nothing behind.
+    // 6. The guided demonstration against the containers: every scenario's verdict measured
+    // on real `docker kill`s and network cuts, through the published ports only.
+    let demo_started = Instant::now();
+    let out = demo(&[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "demo --compose failed:\n{text}\n{err}"
+    );
+    for name in SCENARIOS {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("VEREDITO [{name}] ")))
+            .unwrap_or_else(|| panic!("no verdict for {name}:\n{text}"));
+        assert!(line.contains(" OK — "), "{line}\n{text}");
+    }
+    assert!(!text.contains('✘'), "{text}");
+    for figure in [
+        "loja em docker compose",
+        "0 erros vistos pelos compradores",
+        "a leitura linearizável recusou (503 + Retry-After)",
+        "docker network disconnect",
+        "HTTP 503 store_unavailable",
+        "o learner respondeu",
+    ] {
+        assert!(text.contains(figure), "{figure}:\n{text}");
+    }
+    println!(
+        "compose e2e: demo --compose --yes, 7 verdicts OK in {:.1} s",
+        demo_started.elapsed().as_secs_f64()
+    );
+    // A token the shop refuses: the forwarded write fails, and so must the verdict.
+    let out = demo(&[
+        "--token",
+        "not-a-jwt",
+        "--lang",
+        "en",
+        "--only",
+        "transparencia",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("VERDICT [transparencia] FAIL — "), "{text}");
+    assert!(text.contains("✘ the write to follower"), "{text}");
+
+    // 7. Down leaves nothing behind.
     run("scripts/compose.sh", &["down"]);
     let label = format!("label=com.docker.compose.project={PROJECT}");
     assert_eq!(run("docker", &["ps", "-aq", "--filter", &label]).trim(), "");

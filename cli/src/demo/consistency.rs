@@ -2,15 +2,18 @@
 //! its own replica — stale — while a linearizable read on the same node refuses (503) rather
 //! than answer something a quorum may have overwritten.
 //!
-//! How the stale node is made, honestly and repeatably: a follower F is killed; the stock
-//! is changed (acknowledged by the leader and the other follower); both of those are killed
-//! and F is started alone, so it cannot learn the new value. Once the others are back, F's
-//! linearizable read answers the acknowledged value.
+//! How the stale node is made, honestly and repeatably: a follower F is cut off (killed, for
+//! processes; its container taken off the network, under Compose); the stock is changed
+//! (acknowledged by the leader and the other follower); both of those are killed and F comes
+//! back alone (started, or its container reconnected, so its published port answers), so it
+//! cannot learn the new value. Once the others are back, F's linearizable read answers the
+//! acknowledged value.
 
 use std::time::Duration;
 
 use confeitaria_client::Consistency;
 
+use super::control::Act;
 use super::report::Report;
 use super::shop::{DemoShop, SETTLE};
 use super::Info;
@@ -35,11 +38,13 @@ pub const INFO: Info = Info {
          a majority and never returns a stale value — without a majority it refuses with 503.",
     ),
     action: (
-        "derruba um seguidor F, muda o estoque do produto 3 (confirmado pela maioria), derruba \
-         os outros dois e religa F sozinho: F não sabe da mudança. Lê em F nos dois níveis; \
+        "isola um seguidor F (processos: derruba; containers: tira da rede), muda o estoque do \
+         produto 3 (confirmado pela maioria), derruba os outros dois e traz F de volta sozinho: \
+         F não sabe da mudança. Lê em F nos dois níveis; \
          religa os outros e lê de novo.",
-        "kills a follower F, changes product 3's stock (acknowledged by the majority), kills \
-         the other two and starts F alone: F cannot know of the change. Reads on F at both \
+        "cuts a follower F off (processes: killed; containers: off the network), changes \
+         product 3's stock (acknowledged by the majority), kills the other two and brings F \
+         back alone: F cannot know of the change. Reads on F at both \
          levels; starts the others and reads again.",
     ),
     look: (
@@ -112,16 +117,17 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
         "líder: nó {leader}; F = nó {f}; estoque do produto {DOCE} agora: {v0}",
         "leader: node {leader}; F = node {f}; stock of product {DOCE} now: {v0}"
     ));
-    shop.kill_node(f).await?;
+    shop.ctl.cut_off(f).await?;
     shop.client.set_estoque(DOCE, v1).await?;
     rep.step(tr!(
         l,
-        "F (nó {f}) derrubado; estoque mudado para {v1} — confirmado pelos nós {leader} e {g}",
-        "F (node {f}) killed; stock changed to {v1} — acknowledged by nodes {leader} and {g}"
+        "F (nó {f}) isolado ({how}); estoque mudado para {v1} — confirmado pelos nós {leader} e {g}",
+        "F (node {f}) cut off ({how}); stock changed to {v1} — acknowledged by nodes {leader} and {g}",
+        how = shop.how(Act::CutOff, f)
     ));
     shop.kill_node(leader).await?;
     shop.kill_node(g).await?;
-    shop.start_node(f).await?;
+    shop.ctl.reconnect(f).await?;
     let addr = shop.addr(f);
     let what = format!("node {f} answers its status");
     shop.wait_for(SETTLE, &what, || async {
@@ -130,8 +136,9 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
     .await?;
     rep.step(tr!(
         l,
-        "nós {leader} e {g} derrubados; F religado sozinho (sem maioria, sem líder)",
-        "nodes {leader} and {g} killed; F started alone (no majority, no leader)"
+        "nós {leader} e {g} derrubados; F de volta sozinho ({how}: sem maioria, sem líder)",
+        "nodes {leader} and {g} killed; F back alone ({how}: no majority, no leader)",
+        how = shop.how(Act::Reconnect, f)
     ));
 
     let local = read(shop, &addr, Consistency::Local, Duration::from_secs(5)).await;

@@ -14,12 +14,12 @@ use std::time::Duration;
 use confeitaria_types::orders::StatusPedido;
 use tokio::time::Instant;
 
+use super::control::Act;
 use super::failover::new_key;
 use super::report::Report;
 use super::shop::{sample, Checkout, DemoShop, PROBE, SETTLE};
 use super::Info;
 use crate::args::Lang;
-use crate::control::ControlRequest;
 use crate::error::CliError;
 
 /// The product put in carts.
@@ -69,7 +69,8 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The gateway's breaker state for the instance at `addr` (0 closed, 1 open, 2 half-open).
+/// The gateway's breaker state for the instance it knows as `addr` (0 closed, 1 open, 2
+/// half-open).
 async fn breaker(shop: &DemoShop, g: &str, addr: &str) -> Option<f64> {
     let m = shop.metrics(g).await.ok()?;
     sample(&m, "gateway_breaker_state", &format!("\"{addr}\""))
@@ -158,7 +159,7 @@ async fn leaderless(shop: &DemoShop, rep: &mut Report, g: &str) -> Result<(), Cl
     }
     let mut seen_open = Vec::new();
     for id in [leader, f] {
-        let addr = shop.addr(id);
+        let addr = shop.known_as(id);
         let open = shop
             .wait_for(Duration::from_secs(10), "breaker open", || async {
                 breaker(shop, g, &addr).await == Some(1.0)
@@ -201,8 +202,8 @@ async fn leaderless(shop: &DemoShop, rep: &mut Report, g: &str) -> Result<(), Cl
     let closed = shop
         .wait_for(SETTLE, "breakers closed", || async {
             let _ = shop.get(&read, PROBE).await;
-            let a = breaker(shop, g, &shop.addr(leader)).await;
-            let b = breaker(shop, g, &shop.addr(f)).await;
+            let a = breaker(shop, g, &shop.known_as(leader)).await;
+            let b = breaker(shop, g, &shop.known_as(f)).await;
             a == Some(0.0) && b == Some(0.0)
         })
         .await
@@ -251,13 +252,6 @@ async fn redis_down(shop: &DemoShop, rep: &mut Report, g: &str) -> Result<(), Cl
     let (Some(cart), Some(orders)) = (shop.cart.clone(), shop.orders.clone()) else {
         return Ok(());
     };
-    let redis = shop
-        .up
-        .services
-        .iter()
-        .find(|s| s.name == "redis")
-        .map(|s| s.addr.clone())
-        .unwrap_or_default();
     // An order to read while Redis is away.
     let session = shop
         .new_cart(DOCE, 1)
@@ -267,10 +261,7 @@ async fn redis_down(shop: &DemoShop, rep: &mut Report, g: &str) -> Result<(), Cl
         Checkout::Placed(p) => p.id,
         other => return Err(CliError::Other(format!("checkout: {other:?}"))),
     };
-    shop.control(ControlRequest::KillService {
-        name: "redis".into(),
-    })
-    .await?;
+    shop.ctl.kill_service("redis").await?;
     let cart_ready = format!("{cart}/ready");
     shop.wait_for(
         Duration::from_secs(15),
@@ -284,8 +275,9 @@ async fn redis_down(shop: &DemoShop, rep: &mut Report, g: &str) -> Result<(), Cl
     .await?;
     rep.step(tr!(
         l,
-        "Redis ({redis}) derrubado; o carrinho se declara não pronto (/ready 503)",
-        "Redis ({redis}) killed; the cart says it is not ready (/ready 503)"
+        "Redis derrubado ({how}); o carrinho se declara não pronto (/ready 503)",
+        "Redis killed ({how}); the cart says it is not ready (/ready 503)",
+        how = shop.ctl.how(Act::Kill, "redis")
     ));
     let browse = shop
         .get(&format!("{g}/api/produtos?limit=3"), PROBE * 2)
@@ -332,17 +324,7 @@ async fn redis_down(shop: &DemoShop, rep: &mut Report, g: &str) -> Result<(), Cl
             r = ra.as_deref().unwrap_or("-")
         ),
     );
-    // Redis stops on SIGTERM once its supervisor is gone; start it when its port is free.
-    shop.wait_for(Duration::from_secs(15), "Redis's port is free", || async {
-        tokio::time::timeout(PROBE, tokio::net::TcpStream::connect(&redis))
-            .await
-            .map_or(true, |c| c.is_err())
-    })
-    .await?;
-    shop.control(ControlRequest::StartService {
-        name: "redis".into(),
-    })
-    .await?;
+    shop.ctl.start_service("redis").await?;
     let t = Instant::now();
     shop.wait_ready(&cart, SETTLE).await?;
     let back = shop.new_cart(DOCE, 1).await;

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::control::Act;
 use super::report::Report;
 use super::shop::{Checkout, DemoShop, SETTLE};
 use super::Info;
@@ -242,8 +243,9 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
     let (killed, killed_at) = res?;
     rep.step(tr!(
         l,
-        "compradores parados; nó {killed} iniciado de novo (= confeitaria node start {killed})",
-        "shoppers stopped; node {killed} started again (= confeitaria node start {killed})"
+        "compradores parados; nó {killed} iniciado de novo (= {how})",
+        "shoppers stopped; node {killed} started again (= {how})",
+        how = shop.how(Act::Start, killed)
     ));
     shop.start_node(killed).await?;
     shop.wait_caught_up(killed).await?;
@@ -340,9 +342,10 @@ async fn kill_under_load(
     let leader = shop.leader().await?;
     rep.step(tr!(
         l,
-        "{n} pedidos confirmados; SIGKILL no líder, nó {leader}",
-        "{n} orders acknowledged; SIGKILL to the leader, node {leader}",
-        n = stream.placed()
+        "{n} pedidos confirmados; SIGKILL no líder, nó {leader} (= {how})",
+        "{n} orders acknowledged; SIGKILL to the leader, node {leader} (= {how})",
+        n = stream.placed(),
+        how = shop.how(Act::Kill, leader)
     ));
     let killed_at = Instant::now();
     shop.kill_node(leader).await?;

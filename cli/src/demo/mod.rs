@@ -1,6 +1,7 @@
 //! `demo`: a guided demonstration of the shop's distributed-systems concepts against the
 //! processes a running `confeitaria up` supervises (found, like every other command, through
-//! the data directory of the cluster file).
+//! the data directory of the cluster file) or, with `--compose`, against the containers of
+//! `docker-compose.yml`. The scenarios are written once, over [`control::ShopControl`].
 //!
 //! Each scenario names its concept, does one thing, says what to look at (the `/painel`
 //! dashboard, a command) and prints a verdict built only from what it measured: every line
@@ -8,7 +9,9 @@
 //! unconditionally. The demo exits non-zero when any verdict fails.
 //!
 //! - [`shop`]: [`shop::DemoShop`], the running shop seen from the demo (HTTP with deadlines,
-//!   the control socket of `up`, waits on conditions);
+//!   its [`control::ShopControl`], waits on conditions);
+//! - [`control`]: the faults the scenarios ask for, and [`control::Processes`] (`up`);
+//! - [`compose`]: [`compose::Compose`], the same faults made on containers;
 //! - [`report`]: [`report::Report`] and [`report::Verdict`], how checks are printed and judged;
 //! - one module per scenario: [`transparency`], [`failover`], [`consistency`],
 //!   [`concurrency`], [`recovery`], [`degradation`], [`scalability`].
@@ -31,8 +34,10 @@ macro_rules! tr {
     };
 }
 
+pub mod compose;
 pub mod concurrency;
 pub mod consistency;
+pub mod control;
 pub mod degradation;
 pub mod failover;
 pub mod recovery;
@@ -110,10 +115,51 @@ async fn pause(lang: Lang) {
         .await;
 }
 
+/// The admin token for the Compose stack: `--token`, or one signed with
+/// `CONFEITARIA_JWT_SECRET` from the environment or from `env_file` (the `.env` that
+/// scripts/compose.sh writes).
+fn compose_token(ctx: &Context, env_file: &std::path::Path) -> Result<String, CliError> {
+    use confeitaria_types::auth::{self, TokenRole};
+    if let Some(t) = &ctx.global.token {
+        return Ok(t.clone());
+    }
+    const VAR: &str = "CONFEITARIA_JWT_SECRET";
+    let secret = match std::env::var(VAR) {
+        Ok(s) if !s.is_empty() => s,
+        _ => {
+            let text = std::fs::read_to_string(env_file).map_err(|e| {
+                CliError::Other(format!(
+                    "--compose needs the stack's JWT secret: set {VAR}, give --token, or run \
+                     from the directory of the .env scripts/compose.sh wrote ({}: {e})",
+                    env_file.display()
+                ))
+            })?;
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("{VAR}=")))
+                .map(|s| s.trim().trim_matches('"').to_owned())
+                .ok_or_else(|| CliError::Other(format!("{} has no {VAR}", env_file.display())))?
+        }
+    };
+    auth::sign(
+        secret.as_bytes(),
+        TokenRole::Admin,
+        "confeitaria-demo",
+        auth::now_secs(),
+        3600,
+    )
+    .map_err(|e| CliError::Other(format!("signing a token: {e}")))
+}
+
 /// `demo`: runs the scenarios in order and prints a verdict for each, then a summary.
 pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<(), CliError> {
     let lang = args.lang;
-    let shop = DemoShop::connect(ctx, lang).await?;
+    let shop = if args.compose {
+        let (ctl, layout) = compose::Compose::connect(&args.compose_project).await?;
+        let token = compose_token(ctx, &args.compose_env)?;
+        DemoShop::new(lang, layout, std::sync::Arc::new(ctl), token)
+    } else {
+        DemoShop::connect(ctx, lang).await?
+    };
     let mut scenarios: Vec<Scenario> = if args.only.is_empty() {
         Scenario::value_variants().to_vec()
     } else {
@@ -126,11 +172,12 @@ pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<(), CliError> {
         "{}",
         tr!(
             lang,
-            "Confeitaria — demonstração guiada ({n} cenários)\nloja: {shop}/   painel: {painel}\n\
+            "Confeitaria — demonstração guiada ({n} cenários, loja em {kind})\nloja: {shop}/   painel: {painel}\n\
              Abra o painel no navegador e, noutro terminal, `confeitaria watch`.",
-            "Confeitaria — guided demonstration ({n} scenarios)\nshop: {shop}/   dashboard: {painel}\n\
+            "Confeitaria — guided demonstration ({n} scenarios, shop on {kind})\nshop: {shop}/   dashboard: {painel}\n\
              Open the dashboard in a browser and, in another terminal, `confeitaria watch`.",
             n = scenarios.len(),
+            kind = shop.ctl.kind(),
             shop = shop.gateway.as_deref().unwrap_or("-"),
             painel = shop.painel()
         )

@@ -12,11 +12,11 @@ use confeitaria_types::orders::StatusPedido;
 use confeitaria_types::EstadoReserva;
 use tokio::time::Instant;
 
+use super::control::Act;
 use super::failover::{missing, Placed, Stream};
 use super::report::Report;
 use super::shop::{sample, Checkout, DemoShop, SETTLE};
 use super::Info;
-use crate::control::ControlRequest;
 use crate::error::CliError;
 
 /// The product bought.
@@ -75,29 +75,25 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
             stream.placed() >= BEFORE
         })
         .await;
-    let killed_at = Instant::now();
+    // The process dies somewhere between the kill being sent and the call returning (a
+    // `docker kill` takes a while under load): a checkout begun before the call returned
+    // and then cut off was under way when the process went.
     let killed = match waited {
-        Ok(()) => {
-            shop.control(ControlRequest::KillService {
-                name: "orders".into(),
-            })
-            .await
-        }
+        Ok(()) => shop.ctl.kill_service("orders").await,
         Err(e) => Err(e),
     };
+    let killed_at = Instant::now();
     let (placed, cut) = stream.stop().await;
     killed?;
     rep.step(tr!(
         l,
-        "SIGKILL no serviço de pedidos com {p} pedidos confirmados; {c} checkouts interrompidos",
-        "SIGKILL to the orders service with {p} orders acknowledged; {c} checkouts cut off",
+        "SIGKILL no serviço de pedidos ({how}) com {p} pedidos confirmados; {c} checkouts interrompidos",
+        "SIGKILL to the orders service ({how}) with {p} orders acknowledged; {c} checkouts cut off",
+        how = shop.ctl.how(Act::Kill, "orders"),
         p = placed.len(),
         c = cut.len()
     ));
-    shop.control(ControlRequest::StartService {
-        name: "orders".into(),
-    })
-    .await?;
+    shop.ctl.start_service("orders").await?;
     let t = Instant::now();
     shop.wait_ready(&orders, SETTLE).await?;
     rep.step(tr!(

@@ -120,9 +120,10 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
         "{READS} leituras locais pelo gateway, por X-Upstream: {spread}",
         "{READS} local reads through the gateway, by X-Upstream: {spread}"
     ));
+    let known_as = shop.known_as(learner);
     let to_learner = by
         .iter()
-        .filter(|(k, _)| k.contains(&addr))
+        .filter(|(k, _)| k.contains(&known_as))
         .map(|(_, v)| *v)
         .sum::<usize>();
     rep.check(

@@ -1,9 +1,10 @@
-//! [`DemoShop`]: the shop a running `up` supervises, as the demo sees it: its addresses (from
-//! `up`'s state file, so ports the cluster file leaves at 0 are resolved), an admin
-//! [`CatalogClient`], the control socket through which `node kill|start` go, and HTTP helpers
-//! for the gateway's shopper paths. Every call carries a deadline; every wait is on a
+//! [`DemoShop`]: the running shop as the demo sees it: its addresses (a [`Layout`]: from
+//! `up`'s state file, or the ports the containers publish), an admin [`CatalogClient`], the
+//! [`ShopControl`] through which faults are made, and HTTP helpers for the gateway's shopper
+//! paths. Every call carries a deadline; every wait is on a
 //! condition, with a deadline.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use confeitaria_client::transport::Response;
@@ -13,10 +14,10 @@ use confeitaria_types::{ClusterStatus, EstoqueDetalhe, Role};
 use http::Method;
 use tokio::time::Instant;
 
+use super::control::{Act, Layout, Processes, ShopControl};
 use crate::args::Lang;
 use crate::chaos::wait_stable;
 use crate::context::Context;
-use crate::control::{self, ControlRequest, ServiceRow, UpState};
 use crate::error::CliError;
 use crate::status::{gather, NodeView};
 
@@ -48,12 +49,13 @@ pub enum Checkout {
 /// The running shop.
 #[derive(Debug, Clone)]
 pub struct DemoShop {
-    ctx: Context,
     /// Output language.
     pub lang: Lang,
-    /// `up`'s state when the demo started.
-    pub up: UpState,
-    /// Base URL of the gateway (`http://127.0.0.1:8000`), when `up` runs one.
+    /// What the demo reaches.
+    pub layout: Layout,
+    /// How it breaks and mends the shop.
+    pub ctl: Arc<dyn ShopControl>,
+    /// Base URL of the gateway (`http://127.0.0.1:8000`), when the shop runs one.
     pub gateway: Option<String>,
     /// Base URL of the cart.
     pub cart: Option<String>,
@@ -61,39 +63,39 @@ pub struct DemoShop {
     pub orders: Option<String>,
     /// Admin JWT.
     pub token: String,
-    /// Admin client of every catalog node `up` runs.
+    /// Admin client of every catalog node.
     pub client: CatalogClient,
     http: Transport,
-}
-
-fn base(row: Option<&ServiceRow>) -> Option<String> {
-    row.map(|r| r.url.trim_end_matches('/').to_owned())
 }
 
 impl DemoShop {
     /// The shop of the `up` running for the context's cluster file.
     pub async fn connect(ctx: &Context, lang: Lang) -> Result<Self, CliError> {
-        let up = ctx.require_up().await?;
-        let row = |n: &str| up.services.iter().find(|s| s.name == n);
-        let token = ctx.admin_token()?;
-        let client = CatalogClient::new(up.nodes().into_iter().map(|(_, a)| a).collect())
+        let (ctl, layout) = Processes::connect(ctx).await?;
+        Ok(Self::new(lang, layout, Arc::new(ctl), ctx.admin_token()?))
+    }
+
+    /// The shop `ctl` controls, seen through `layout`, with an admin `token`.
+    pub fn new(lang: Lang, layout: Layout, ctl: Arc<dyn ShopControl>, token: String) -> Self {
+        let client = CatalogClient::new(layout.nodes.iter().map(|n| n.reach.clone()).collect())
             .with_token(token.clone())
+            // A shopper's deadline: containers on a loaded host answer slowly.
             .with_policy(CallPolicy {
-                deadline: Duration::from_secs(10),
+                deadline: REQUEST,
                 attempt: Duration::from_secs(2),
                 backoff: Duration::from_millis(20),
             });
-        Ok(Self {
-            gateway: base(row("gateway")),
-            cart: base(row("cart")),
-            orders: base(row("orders")),
-            ctx: ctx.clone(),
+        Self {
+            gateway: layout.gateway.clone(),
+            cart: layout.cart.clone(),
+            orders: layout.orders.clone(),
             lang,
             token,
             client,
             http: Transport::http(),
-            up,
-        })
+            layout,
+            ctl,
+        }
     }
 
     /// The dashboard's URL.
@@ -111,28 +113,39 @@ impl DemoShop {
         })
     }
 
-    /// Catalog nodes as `(id, api address)`, voters and learners.
+    /// Catalog nodes as `(id, api address the demo reaches)`, voters and learners.
     pub fn nodes(&self) -> Vec<(Option<u64>, String)> {
-        self.up
-            .nodes()
-            .into_iter()
-            .map(|(id, a)| (Some(id), a))
+        self.layout
+            .nodes
+            .iter()
+            .map(|n| (Some(n.id), n.reach.clone()))
             .collect()
     }
 
-    /// The API address of node `id`.
+    /// The API address of node `id`, as the demo reaches it.
     pub fn addr(&self, id: u64) -> String {
-        self.up
-            .nodes()
-            .into_iter()
-            .find(|(n, _)| *n == id)
-            .map(|(_, a)| a)
+        self.layout
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.reach.clone())
             .unwrap_or_default()
     }
 
-    /// Whether `up` runs a service of this name (`redis`, …).
+    /// The API address of node `id` as the shop's own services know it (the gateway's
+    /// `X-Upstream` and breaker labels).
+    pub fn known_as(&self, id: u64) -> String {
+        self.layout
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.known_as.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the shop runs a service of this name (`redis`, …).
     pub fn has(&self, name: &str) -> bool {
-        self.up.services.iter().any(|s| s.name == name)
+        self.layout.services.iter().any(|s| s == name)
     }
 
     /// Every node's own status, each within [`PROBE`].
@@ -158,43 +171,33 @@ impl DemoShop {
         v
     }
 
-    /// One request to `up`'s control socket (SIGKILL or start a process).
-    pub async fn control(&self, req: ControlRequest) -> Result<(), CliError> {
-        control::request(&self.up.control, &req).await.map(|_| ())
-    }
-
-    /// SIGKILLs catalog node `id` (as `confeitaria node kill`).
+    /// SIGKILLs catalog node `id`.
     pub async fn kill_node(&self, id: u64) -> Result<(), CliError> {
-        self.control(ControlRequest::Kill { node: id }).await
+        self.ctl.kill_node(id).await
     }
 
-    /// Starts catalog node `id` again (as `confeitaria node start`).
+    /// Starts catalog node `id` again.
     pub async fn start_node(&self, id: u64) -> Result<(), CliError> {
-        self.control(ControlRequest::Start { node: id }).await
+        self.ctl.start_node(id).await
     }
 
-    /// Starts every process of `up` that is not running, then waits for one leader and every
-    /// service ready: each scenario starts from a whole shop, whatever the last one left.
+    /// The command that does `act` to node `id` by hand (`confeitaria node kill 2`,
+    /// `docker kill confeitaria_catalog-2_1`).
+    pub fn how(&self, act: Act, id: u64) -> String {
+        self.ctl.how(act, &id.to_string())
+    }
+
+    /// Starts every process or container that is not running (and reconnects a cut-off
+    /// node), then waits for one leader and every service ready: each scenario starts from
+    /// a whole shop, whatever the last one left.
     pub async fn heal(&self) -> Result<(), CliError> {
-        let up = self.ctx.require_up().await?;
-        // Redis first: the cart and orders stand on it.
-        let mut down: Vec<&ServiceRow> = up.services.iter().filter(|r| !r.running).collect();
-        down.sort_by_key(|r| (r.name != "redis", r.node_id.is_none()));
-        for r in down {
-            let req = match r.node_id {
-                Some(id) => ControlRequest::Start { node: id },
-                None => ControlRequest::StartService {
-                    name: r.name.clone(),
-                },
-            };
-            self.control(req).await?;
+        for n in self.ctl.restore().await? {
             println!(
                 "{}",
                 tr!(
                     self.lang,
                     "  · {n} estava parado: iniciado de novo",
-                    "  · {n} was down: started again",
-                    n = r.name
+                    "  · {n} was down: started again"
                 )
             );
         }
