@@ -11,8 +11,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::raft_node::CatalogNode;
 
-/// Milliseconds since the Unix epoch by this machine's clock (0 if it is set before 1970).
+thread_local! {
+    /// A clock that replaces the machine's on this thread (see [`set_thread_clock`]).
+    static CLOCK: std::cell::Cell<Option<fn() -> u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes [`now_ms`] read `clock` on this thread (`None`: the machine's clock again).
+///
+/// Deterministic simulations run every node on one thread with simulated time; the wall
+/// clock there would make expiry depend on how fast the machine runs the simulation. As
+/// `raft_store::runtime::seed_thread_rng`, it is per thread so parallel runs do not meet.
+pub fn set_thread_clock(clock: Option<fn() -> u64>) {
+    CLOCK.with(|c| c.set(clock));
+}
+
+/// Milliseconds since the Unix epoch by this machine's clock (0 if it is set before 1970),
+/// or by the clock [`set_thread_clock`] put on this thread.
 pub fn now_ms() -> u64 {
+    if let Some(clock) = CLOCK.with(std::cell::Cell::get) {
+        return clock();
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -11,12 +11,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use catalog_node::membership::JoinAs;
 use catalog_node::raft_node::Faults;
 use catalog_node::NodeOptions;
 use confeitaria_client::config::{RaftTiming, Secret};
 use confeitaria_client::transport::HttpSend;
 use confeitaria_client::Transport;
-use confeitaria_types::NodeAddr;
+use confeitaria_types::{MemberRole, NodeAddr};
 use openraft::{RaftMetrics, ServerState};
 use tokio::sync::watch;
 
@@ -42,6 +43,11 @@ pub fn api_addr(id: NodeId) -> String {
     format!("n{id}:{API_PORT}")
 }
 
+/// Raft RPC address (`host:port`) of node `id`.
+pub fn rpc_addr(id: NodeId) -> String {
+    format!("{}:{RPC_PORT}", node_host(id))
+}
+
 /// The membership of an `n`-node cluster.
 pub fn members(n: u64) -> BTreeMap<NodeId, NodeAddr> {
     (1..=n)
@@ -50,7 +56,7 @@ pub fn members(n: u64) -> BTreeMap<NodeId, NodeAddr> {
                 id,
                 NodeAddr {
                     api_addr: api_addr(id),
-                    rpc_addr: format!("{}:{RPC_PORT}", node_host(id)),
+                    rpc_addr: rpc_addr(id),
                 },
             )
         })
@@ -155,8 +161,11 @@ impl Nodes {
 pub struct NodeSpec {
     /// Node id.
     pub id: NodeId,
-    /// Cluster size.
+    /// Voters in the cluster (nodes 1..=cluster_size).
     pub cluster_size: u64,
+    /// This node is a learner: it joins through the voters at start-up, as `up --learners`
+    /// starts one, and asks again after a crash if it is not yet a member.
+    pub learner: bool,
     /// Its data directory (kept across crashes).
     pub data_dir: PathBuf,
     /// Deliberate bugs to switch on.
@@ -177,7 +186,14 @@ impl NodeSpec {
             timing: self.timing,
             seed: true,
             faults: self.faults,
-            join: None,
+            join: self.learner.then(|| JoinAs {
+                role: MemberRole::Learner,
+                addr: NodeAddr {
+                    api_addr: api_addr(self.id),
+                    rpc_addr: rpc_addr(self.id),
+                },
+                seeds: (1..=self.cluster_size).map(rpc_addr).collect(),
+            }),
         }
     }
 }

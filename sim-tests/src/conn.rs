@@ -65,9 +65,9 @@ impl Conn {
     /// Runs `op` and returns its outcome.
     pub async fn execute(&self, op: &Op) -> Outcome {
         match op {
-            Op::Reserve { rid, items } => {
+            Op::Reserve { rid, items, issued } => {
                 let r = NovaReserva {
-                    emitida_em: None,
+                    emitida_em: *issued,
                     id: rid.clone(),
                     itens: items
                         .iter()
@@ -81,6 +81,7 @@ impl Conn {
             }
             Op::Confirm { rid } => reservation(self.client.confirmar(rid).await),
             Op::Release { rid } => reservation(self.client.liberar(rid).await),
+            Op::Close { rid } => reservation(self.client.encerrar(rid).await),
             Op::Adjust { product, delta } => {
                 match self.client.adjust_estoque(*product, *delta).await {
                     Ok(d) => Outcome::Ok(Observed::Available(d.estoque)),
@@ -222,6 +223,9 @@ fn refused(e: ClientError) -> Outcome {
             "insufficient_stock" => Refusal::InsufficientStock(doce_id),
             "negative_stock" => Refusal::NegativeStock,
             "reservation_released" => Refusal::Released,
+            "reservation_expired" => Refusal::Expired,
+            "reservation_closed" => Refusal::Closed,
+            "reservation_open" => Refusal::Open,
             _ => Refusal::Other(code),
         }),
         ClientError::BadRequest { code, .. } => Outcome::Fail(Refusal::Other(code)),

@@ -15,16 +15,18 @@ const PATIENCE_MS: u64 = 30_000;
 
 /// The control process: sets every product's stock, opens the workload, then — once the
 /// driver has healed everything and the processes are done — waits for the cluster to
-/// converge and takes the final reads as process `id`.
+/// converge and takes the final reads as process `id`. `nodes` are the voters, `all` the
+/// voters and learners: every one of them must converge, and is read at the end.
 pub async fn control(
     shared: SharedRef,
     cfg: WorkloadConfig,
     nodes: u64,
+    all: u64,
     id: usize,
     seed: u64,
 ) -> turmoil::Result {
     let conn = Conn::new(nodes, seed);
-    let result = control_with(&shared, &cfg, nodes, id, &conn).await;
+    let result = control_with(&shared, &cfg, all, id, &conn).await;
     shared.borrow_mut().keep.0.push(Box::new(conn));
     result
 }

@@ -213,12 +213,13 @@ impl<'a> Driver<'a> {
         let _ = writeln!(self.trace, "{} {what}", fmt_micros(now));
     }
 
+    /// Every node's host, voters and learners.
     fn node_hosts(&self) -> Vec<String> {
-        (1..=self.cfg.nodes).map(node_host).collect()
+        (1..=self.cfg.all_nodes()).map(node_host).collect()
     }
 
     fn others(&self, node: NodeId) -> Vec<String> {
-        (1..=self.cfg.nodes)
+        (1..=self.cfg.all_nodes())
             .filter(|n| *n != node)
             .map(node_host)
             .collect()

@@ -19,6 +19,9 @@ pub type ProductId = u64;
 /// A node id.
 pub type NodeId = u64;
 
+/// The simulation's epoch (its simulated clock at time zero), in ms since the Unix epoch.
+pub const EPOCH_MS: u64 = 1_700_000_000_000;
+
 /// The read levels of the catalog API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ReadLevel {
@@ -37,6 +40,10 @@ pub enum Op {
         rid: String,
         /// `(product, units)`, all or nothing.
         items: Vec<(ProductId, u64)>,
+        /// `emitida_em`: when the reservation was first issued (ms since the Unix epoch, on
+        /// the simulated clock), sent with every attempt and every re-send; `None` lets the
+        /// node stamp it on arrival.
+        issued: Option<u64>,
     },
     /// `POST /api/reservas/{id}/confirmar`.
     Confirm {
@@ -45,6 +52,11 @@ pub enum Op {
     },
     /// `DELETE /api/reservas/{id}`.
     Release {
+        /// Reservation id.
+        rid: String,
+    },
+    /// `POST /api/reservas/{id}/encerrar`: a confirmed reservation closed for good.
+    Close {
         /// Reservation id.
         rid: String,
     },
@@ -131,6 +143,7 @@ impl Op {
             Op::Reserve { rid, .. }
             | Op::Confirm { rid }
             | Op::Release { rid }
+            | Op::Close { rid }
             | Op::ReadReservation { rid } => Some(rid),
             _ => None,
         }
@@ -213,6 +226,12 @@ pub enum Refusal {
     NegativeStock,
     /// 409 `reservation_released`.
     Released,
+    /// 409 `reservation_expired`: an unknown id issued before the retention low-water mark.
+    Expired,
+    /// 409 `reservation_closed`: a release of a confirmed reservation closed for good.
+    Closed,
+    /// 409 `reservation_open`: `encerrar` on a reservation that still holds units.
+    Open,
     /// 404.
     NotFound,
     /// Any other 4xx, by code (a harness or API bug: the checkers flag it).
@@ -331,7 +350,7 @@ impl History {
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Op::Reserve { rid, items } => {
+            Op::Reserve { rid, items, issued } => {
                 write!(f, "reserve {rid} [")?;
                 for (i, (p, q)) in items.iter().enumerate() {
                     if i > 0 {
@@ -339,9 +358,15 @@ impl fmt::Display for Op {
                     }
                     write!(f, "{p}x{q}")?;
                 }
-                f.write_char(']')
+                f.write_char(']')?;
+                if let Some(t) = issued {
+                    let t = t.saturating_sub(EPOCH_MS).saturating_mul(1000);
+                    write!(f, " issued {}", fmt_micros(t))?;
+                }
+                Ok(())
             }
             Op::Confirm { rid } => write!(f, "confirm {rid}"),
+            Op::Close { rid } => write!(f, "close {rid}"),
             Op::Release { rid } => write!(f, "release {rid}"),
             Op::Adjust { product, delta } => write!(f, "adjust p{product} {delta:+}"),
             Op::Read {

@@ -18,6 +18,13 @@ pub enum Slot {
     Refused,
     /// A reservation in one of the API's states (a release that came first: `Liberada`).
     Is(Estado),
+    /// Confirmed and closed for good (`encerrar`): its units stay sold, it cannot be
+    /// released, and it is settled.
+    Closed,
+    /// Settled and then forgotten by the retention window: the catalog knows nothing of
+    /// the id, and a re-sent reservation (issued before the low-water mark) is refused as
+    /// expired. Only in runs with a retention window.
+    Forgotten,
 }
 
 impl Slot {
@@ -25,8 +32,18 @@ impl Slot {
     pub fn visible(self) -> Option<Estado> {
         match self {
             Slot::Is(e) => Some(e),
-            Slot::Absent | Slot::Refused => None,
+            Slot::Closed => Some(Estado::Confirmada),
+            Slot::Absent | Slot::Refused | Slot::Forgotten => None,
         }
+    }
+
+    /// True if nothing can change the record any more, so the retention window may forget
+    /// it: a release (or tombstone), a refusal, a closed confirmation.
+    pub fn settled(self) -> bool {
+        matches!(
+            self,
+            Slot::Refused | Slot::Closed | Slot::Is(Estado::Liberada)
+        )
     }
 }
 
@@ -50,6 +67,9 @@ pub struct Projection {
     pub units: Vec<u64>,
     /// Every product of each slot's reservation, with units (for multi-product refusals).
     pub items: Vec<Vec<(ProductId, u64)>>,
+    /// The run has a retention window: settled records may be forgotten at any moment
+    /// (an internal step of the catalog, taken lazily before an operation on the slot).
+    pub expiry: bool,
 }
 
 fn per_product(items: &[(ProductId, u64)]) -> BTreeMap<ProductId, u64> {
@@ -67,7 +87,10 @@ impl Projection {
         let mut units = Vec::new();
         let mut items = Vec::new();
         for r in records {
-            if let Op::Reserve { rid, items: its } = &r.op {
+            if let Op::Reserve {
+                rid, items: its, ..
+            } = &r.op
+            {
                 let pp = per_product(its);
                 if let Some(q) = pp.get(&product) {
                     if !slot_of.contains_key(rid) {
@@ -83,7 +106,14 @@ impl Projection {
             slot_of,
             units,
             items,
+            expiry: false,
         }
+    }
+
+    /// The same projection for a run with a retention window (see [`Projection::expiry`]).
+    pub fn with_expiry(mut self, expiry: bool) -> Self {
+        self.expiry = expiry;
+        self
     }
 
     /// The state before any operation: `counters`, no reservations.
@@ -100,6 +130,7 @@ impl Projection {
             Op::Reserve { rid, .. }
             | Op::Confirm { rid }
             | Op::Release { rid }
+            | Op::Close { rid }
             | Op::ReadReservation { rid } => self.slot_of.contains_key(rid),
             Op::Adjust { product, .. } => *product == self.product,
             Op::Read { product, level, .. } => {
@@ -113,7 +144,41 @@ impl Projection {
 
     /// Every state `op` can lead to from `s` while producing the observed `outcome` (an
     /// unknown outcome constrains nothing). Empty: `op` cannot take effect here.
+    ///
+    /// With a retention window, a settled slot the operation names may have been forgotten
+    /// just before it: both are tried. Forgetting is for good (until a release leaves a
+    /// fresh tombstone), so a slot once answered as forgotten is never remembered again.
     pub fn step(&self, s: &ProductState, op: &Op, outcome: &Outcome) -> Vec<ProductState> {
+        let slot = op.rid().and_then(|rid| self.slot_of.get(rid)).copied();
+        let mut out = self.step_one(s, op, outcome);
+        if let Some(i) = slot {
+            if self.expiry && s.slots[i].settled() {
+                let mut gone = s.clone();
+                gone.slots[i] = Slot::Forgotten;
+                for n in self.step_one(&gone, op, outcome) {
+                    // A state that still remembers a settled slot may forget it before any
+                    // later operation, so it stands for its forgotten twin: keeping both
+                    // would double the states for every such slot (and the search with them).
+                    let twin = out.iter().any(|r| {
+                        n.slots[i] == Slot::Forgotten
+                            && r.slots[i].settled()
+                            && r.counters == n.counters
+                            && r.slots
+                                .iter()
+                                .zip(&n.slots)
+                                .enumerate()
+                                .all(|(j, (a, b))| j == i || a == b)
+                    });
+                    if !twin && !out.contains(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn step_one(&self, s: &ProductState, op: &Op, outcome: &Outcome) -> Vec<ProductState> {
         let unknown = matches!(outcome, Outcome::Unknown(_));
         match op {
             Op::Checkout { .. }
@@ -167,15 +232,54 @@ impl Projection {
                 };
                 self.reserve(s, i, outcome, unknown)
             }
+            Op::Close { rid } => {
+                let Some(&i) = self.slot_of.get(rid) else {
+                    return Vec::new();
+                };
+                let (next, result) = match s.slots[i] {
+                    Slot::Absent | Slot::Refused | Slot::Forgotten => {
+                        (s.clone(), Outcome::Fail(Refusal::NotFound))
+                    }
+                    Slot::Is(Estado::Reservada) => (s.clone(), Outcome::Fail(Refusal::Open)),
+                    Slot::Is(Estado::Liberada) => (
+                        s.clone(),
+                        Outcome::Ok(Observed::Reservation(Some(Estado::Liberada))),
+                    ),
+                    Slot::Is(Estado::Confirmada) | Slot::Closed => {
+                        let mut n = s.clone();
+                        n.slots[i] = Slot::Closed;
+                        (
+                            n,
+                            Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
+                        )
+                    }
+                };
+                if unknown || *outcome == result {
+                    vec![next]
+                } else if self.expiry
+                    && *outcome == Outcome::Fail(Refusal::NotFound)
+                    && next.slots[i] == Slot::Closed
+                {
+                    // The call's first attempt closed it, the window forgot it, and a retry
+                    // of the same call found nothing: one call, all three within it.
+                    let mut gone = next;
+                    gone.slots[i] = Slot::Forgotten;
+                    vec![gone]
+                } else {
+                    Vec::new()
+                }
+            }
             Op::Confirm { rid } => {
                 let Some(&i) = self.slot_of.get(rid) else {
                     return Vec::new();
                 };
                 let q = self.units[i] as i64;
                 let (next, result) = match s.slots[i] {
-                    Slot::Absent | Slot::Refused => (s.clone(), Outcome::Fail(Refusal::NotFound)),
+                    Slot::Absent | Slot::Refused | Slot::Forgotten => {
+                        (s.clone(), Outcome::Fail(Refusal::NotFound))
+                    }
                     Slot::Is(Estado::Liberada) => (s.clone(), Outcome::Fail(Refusal::Released)),
-                    Slot::Is(Estado::Confirmada) => (
+                    Slot::Is(Estado::Confirmada) | Slot::Closed => (
                         s.clone(),
                         Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada))),
                     ),
@@ -203,7 +307,18 @@ impl Projection {
                 let q = self.units[i] as i64;
                 let mut n = s.clone();
                 match s.slots[i] {
-                    Slot::Absent | Slot::Refused | Slot::Is(Estado::Liberada) => {}
+                    // A closed confirmation keeps its units sold.
+                    Slot::Closed => {
+                        return match outcome {
+                            Outcome::Fail(Refusal::Closed) | Outcome::Unknown(_) => {
+                                vec![s.clone()]
+                            }
+                            _ => Vec::new(),
+                        }
+                    }
+                    // A forgotten id gets a fresh tombstone and moves no unit.
+                    Slot::Absent | Slot::Refused | Slot::Forgotten | Slot::Is(Estado::Liberada) => {
+                    }
                     Slot::Is(Estado::Reservada) => {
                         n.counters.reservado -= q;
                         n.counters.disponivel += q;
@@ -238,6 +353,21 @@ impl Projection {
                     _ => Vec::new(),
                 }
             }
+            // Forgotten, and re-sent with the time it was first issued: always before the
+            // low-water mark that forgot it, so refused and never reserved again.
+            Slot::Forgotten => {
+                return match outcome {
+                    Outcome::Fail(Refusal::Expired) | Outcome::Unknown(_) => vec![s.clone()],
+                    _ => Vec::new(),
+                }
+            }
+            Slot::Closed => {
+                return match outcome {
+                    Outcome::Ok(Observed::Reservation(Some(Estado::Confirmada)))
+                    | Outcome::Unknown(_) => vec![s.clone()],
+                    _ => Vec::new(),
+                }
+            }
             Slot::Is(e) => {
                 return match outcome {
                     Outcome::Ok(Observed::Reservation(Some(got))) if *got == e => vec![s.clone()],
@@ -254,7 +384,16 @@ impl Projection {
                     _ => Vec::new(),
                 }
             }
-            Slot::Absent => {}
+            Slot::Absent => {
+                // A request that reached the log more than a window after it was issued is
+                // refused as expired however new its id; nothing changes.
+                // The low-water mark only rises, so the id is refused for good: as forgotten.
+                if self.expiry && *outcome == Outcome::Fail(Refusal::Expired) {
+                    let mut gone = s.clone();
+                    gone.slots[i] = Slot::Forgotten;
+                    return vec![gone];
+                }
+            }
         }
         let q = self.units[i] as i64;
         let enough = s.counters.disponivel >= q;

@@ -19,7 +19,7 @@ use crate::checkers::{self, RunData, Violation};
 use crate::cluster::{node_host, run_node, sim_timing, NodeSpec, Nodes};
 use crate::driver::{client_host, Driver, CTL_HOST};
 use crate::failover::{self, Failover, FailoverConfig, Killer, Variant};
-use crate::history::{fmt_micros, Outcome};
+use crate::history::{fmt_micros, Op, Outcome};
 use crate::nemesis::{self, NemesisConfig};
 use crate::saga::{self, ORDERS_HOST};
 use crate::shared::SharedRef;
@@ -28,8 +28,11 @@ use crate::workload::{self, Kind, WorkloadConfig};
 /// Everything that shapes a run besides its seed.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Catalog nodes.
+    /// Voting catalog nodes (1..=nodes).
     pub nodes: u64,
+    /// Learners (nodes after the voters): they join at start-up, replicate, serve reads,
+    /// never vote, and the nemesis crashes and cuts them off like the voters.
+    pub learners: u64,
     /// The client workload.
     pub workload: WorkloadConfig,
     /// The faults.
@@ -52,6 +55,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             nodes: 3,
+            learners: 0,
             workload: WorkloadConfig::default(),
             nemesis: NemesisConfig::default(),
             faults: Faults::default(),
@@ -112,6 +116,31 @@ impl SimConfig {
         c
     }
 
+    /// Expiry (issue 13): a retention window of `window_ms` on every node, so the leader's
+    /// `Expirar` entries forget settled reservations within the run, while the clients close
+    /// confirmed reservations and re-send settled ones after a window. The workload runs 8 s
+    /// so that most ids re-sent have been forgotten.
+    pub fn expiry() -> Self {
+        let window_ms = 400;
+        let mut c = Self::default();
+        c.timing.retention_ms = window_ms;
+        c.workload.retention_ms = window_ms;
+        c.workload.duration_ms = 8000;
+        c
+    }
+
+    /// Learners (issue 13): `n` learners beside the three voters, read from at both levels
+    /// by the clients (pinned reads name every node), crashed and cut off by the nemesis.
+    pub fn learners(mut self, n: u64) -> Self {
+        self.learners = n;
+        self
+    }
+
+    /// Voters and learners.
+    pub fn all_nodes(&self) -> u64 {
+        self.nodes + self.learners
+    }
+
     /// The same run with the deliberately broken node: linearizable reads served from the
     /// local replica without a read index.
     pub fn broken(mut self) -> Self {
@@ -156,6 +185,17 @@ pub struct Stats {
     pub leaderships: usize,
     /// Simulated time, in ms.
     pub sim_ms: u64,
+    /// Reservations refused as expired (`reservation_expired`).
+    pub expired: usize,
+    /// Closes (`encerrar`) acknowledged.
+    pub closed: usize,
+    /// Releases acknowledged of reservations that were closed, or released, before:
+    /// each left a fresh tombstone on a forgotten id.
+    pub tombstones: usize,
+    /// Reads (workload and final) served by a learner.
+    pub learner_reads: usize,
+    /// Of which linearizable.
+    pub learner_lin_reads: usize,
 }
 
 impl Report {
@@ -201,14 +241,24 @@ fn data_root() -> PathBuf {
     }
 }
 
+/// The simulated clock, in ms since the Unix epoch (turmoil's epoch is set to
+/// [`crate::history::EPOCH_MS`]); 0 outside a host.
+fn sim_clock_ms() -> u64 {
+    turmoil::since_epoch()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// Backlog and receive-buffer capacity of simulated TCP, in segments.
 const TCP_CAPACITY: usize = 4096;
 
 /// Runs one seed.
 pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     raft_store::runtime::seed_thread_rng(derive(seed, 1));
+    // The nodes' clock (expiry, `emitida_em`) is the simulated one.
+    catalog_node::retention::set_thread_clock(Some(sim_clock_ms));
     let root = data_root();
-    let dirs: Vec<TempDir> = (1..=cfg.nodes)
+    let dirs: Vec<TempDir> = (1..=cfg.all_nodes())
         .map(|id| {
             tempfile::Builder::new()
                 .prefix(&format!("sim-{seed}-n{id}-"))
@@ -221,7 +271,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     let nodes: Rc<RefCell<Nodes>> = Rc::default();
     let mut sim = turmoil::Builder::new()
         .rng_seed(derive(seed, 2))
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .epoch(UNIX_EPOCH + Duration::from_millis(crate::history::EPOCH_MS))
         .simulation_duration(Duration::from_secs(cfg.max_sim_secs))
         .tick_duration(Duration::from_millis(cfg.tick_ms))
         .min_message_latency(Duration::from_millis(cfg.latency_ms.0))
@@ -235,6 +285,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         let spec = NodeSpec {
             id: i as u64 + 1,
             cluster_size: cfg.nodes,
+            learner: i as u64 >= cfg.nodes,
             data_dir: dir.path().to_path_buf(),
             faults: cfg.faults,
             timing: cfg.timing,
@@ -266,7 +317,14 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
                 saga::shopper(shared.clone(), cfg.workload.clone(), p, s),
             );
         } else {
-            let fut = workload::process(shared.clone(), cfg.workload.clone(), cfg.nodes, p, s);
+            let fut = workload::process(
+                shared.clone(),
+                cfg.workload.clone(),
+                cfg.nodes,
+                cfg.all_nodes(),
+                p,
+                s,
+            );
             sim.client(client_host(p), fut);
         }
     }
@@ -274,6 +332,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         shared.clone(),
         cfg.workload.clone(),
         cfg.nodes,
+        cfg.all_nodes(),
         procs,
         derive(seed, 99),
     );
@@ -283,7 +342,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     let mut schedule = nemesis::schedule(
         &mut rng,
         &cfg.nemesis,
-        cfg.nodes,
+        cfg.all_nodes(),
         procs,
         saga,
         cfg.workload.duration_ms,
@@ -294,11 +353,14 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     let mut trace = String::new();
     let _ = writeln!(
         trace,
-        "seed {seed}; {} nodes, {} processes, products {:?}, workload {} ms, broken: {}",
+        "seed {seed}; {} nodes, {} learners, {} processes, products {:?}, workload {} ms, \
+         retention {} ms, broken: {}",
         cfg.nodes,
+        cfg.learners,
         procs,
         cfg.workload.products,
         cfg.workload.duration_ms,
+        cfg.timing.retention_ms,
         cfg.faults.skip_read_index
     );
     for w in &schedule {
@@ -353,6 +415,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         saga_initial: s.saga_initial.clone(),
         leaders: d.leaders().to_vec(),
         final_process: s.final_process,
+        expiry: cfg.timing.retention_ms > 0,
     };
     let violations = if error.is_none() {
         checkers::check_all(&data)
@@ -375,7 +438,27 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
         sim_ms,
         ..Stats::default()
     };
+    let mut settled: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for r in &data.records {
+        match (&r.op, &r.outcome) {
+            (_, Outcome::Fail(crate::history::Refusal::Expired)) => stats.expired += 1,
+            (Op::Close { rid }, Outcome::Ok(_)) => {
+                stats.closed += 1;
+                settled.insert(rid);
+            }
+            (Op::Release { rid }, Outcome::Ok(_)) if !settled.insert(rid) => {
+                stats.tombstones += 1;
+            }
+            _ => {}
+        }
+        if let Some((_, level, s)) = r.stock() {
+            if s.served_by.is_some_and(|n| n > cfg.nodes) {
+                stats.learner_reads += 1;
+                if level == crate::history::ReadLevel::Linearizable {
+                    stats.learner_lin_reads += 1;
+                }
+            }
+        }
         stats.ops += 1;
         match r.outcome {
             Outcome::Ok(_) => stats.ok += 1,
@@ -397,6 +480,7 @@ pub fn run(seed: u64, cfg: &SimConfig) -> Report {
     }
     drop(dirs);
     drop(orders_dir);
+    catalog_node::retention::set_thread_clock(None);
     Report {
         seed,
         trace,

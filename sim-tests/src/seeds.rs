@@ -26,8 +26,11 @@ use crate::workload::Kind;
 /// the two standard runs, the `sim` binary with the matching flags otherwise.
 pub fn replay_command(seed: u64, cfg: &SimConfig) -> String {
     let saga = cfg.workload.kind == Kind::Saga;
+    let expiry = cfg.timing.retention_ms > 0;
     let standard = if saga {
         SimConfig::saga()
+    } else if expiry {
+        SimConfig::expiry()
     } else {
         SimConfig::default()
     };
@@ -44,12 +47,20 @@ pub fn replay_command(seed: u64, cfg: &SimConfig) -> String {
     if cfg.failover.is_some() {
         flags.push_str(" --failover");
     }
+    if expiry {
+        flags.push_str(" --expiry");
+    }
+    if cfg.learners > 0 {
+        flags.push_str(&format!(" --learners {}", cfg.learners));
+    }
     if cfg.workload.duration_ms != standard.workload.duration_ms {
         flags.push_str(&format!(" --duration-ms {}", cfg.workload.duration_ms));
     }
     let plain = !cfg.faults.skip_read_index
         && !cfg.nemesis.only_isolate_leader
         && cfg.failover.is_none()
+        && !expiry
+        && cfg.learners == 0
         && cfg.workload.duration_ms == standard.workload.duration_ms;
     if plain {
         let env = if saga { "SIM_SAGA=1 " } else { "" };

@@ -3,6 +3,11 @@
 //! and reads at both levels, one operation after another with unique reservation ids, until
 //! the workload ends. Every operation is recorded with its invocation and completion in
 //! simulated time and its outcome.
+//!
+//! With a retention window the processes also close confirmed reservations (`encerrar`) and
+//! re-send calls of their settled reservations once a window has passed — reservations with
+//! the time they were first issued, as a late duplicate would carry it — so that ids the
+//! catalog has forgotten come back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -39,6 +44,9 @@ pub struct WorkloadConfig {
     pub duration_ms: u64,
     /// Longest pause of a process between two operations, in ms.
     pub think_ms: u64,
+    /// The nodes' retention window, in ms (0: none). When set, reservations carry the time
+    /// they were first issued, confirmed ones are closed, and settled ones are re-sent.
+    pub retention_ms: u64,
 }
 
 impl Default for WorkloadConfig {
@@ -50,6 +58,7 @@ impl Default for WorkloadConfig {
             initial_stock: 10,
             duration_ms: 5000,
             think_ms: 20,
+            retention_ms: 0,
         }
     }
 }
@@ -61,8 +70,25 @@ enum Mine {
     Held,
     /// A confirmation was sent.
     Confirmed,
+    /// A close was sent (after a confirmation).
+    Closed,
     /// A release was sent, or the reservation was refused.
     Done,
+}
+
+/// One of a process's reservations.
+#[derive(Debug, Clone)]
+struct Entry {
+    state: Mine,
+    items: Vec<(ProductId, u64)>,
+    issued: Option<u64>,
+    /// When its last call returned (simulated µs).
+    last: u64,
+}
+
+/// Simulated time now, in ms since the Unix epoch (what a node's clock reads).
+fn epoch_ms() -> u64 {
+    crate::history::EPOCH_MS + now() / 1000
 }
 
 /// A workload process: random operations until the workload ends.
@@ -70,6 +96,7 @@ pub async fn process(
     shared: SharedRef,
     cfg: WorkloadConfig,
     nodes: u64,
+    readers: u64,
     id: usize,
     seed: u64,
 ) -> turmoil::Result {
@@ -77,10 +104,10 @@ pub async fn process(
     let conn = Conn::new(nodes, rng.gen());
     wait_until(&shared, |s| s.setup_done.is_some()).await;
     let end = shared.borrow().workload_end.unwrap_or(0);
-    let mut mine: BTreeMap<String, Mine> = BTreeMap::new();
+    let mut mine: BTreeMap<String, Entry> = BTreeMap::new();
     let mut n = 0u32;
     while now() < end {
-        let op = next_op(&mut rng, &cfg, nodes, id, &mut n, &mine);
+        let op = next_op(&mut rng, &cfg, readers, id, &mut n, &mine);
         let outcome = record(&shared, &conn, id, op.clone()).await;
         note_mine(&mut mine, &op, &outcome);
         let pause = rng.gen_range(0..=cfg.think_ms);
@@ -94,14 +121,10 @@ pub async fn process(
 
 fn pick<'a>(
     rng: &mut StdRng,
-    mine: &'a BTreeMap<String, Mine>,
-    f: fn(Mine) -> bool,
+    mine: &'a BTreeMap<String, Entry>,
+    f: impl Fn(&Entry) -> bool,
 ) -> Option<&'a String> {
-    let c: Vec<&String> = mine
-        .iter()
-        .filter(|(_, m)| f(**m))
-        .map(|(r, _)| r)
-        .collect();
+    let c: Vec<&String> = mine.iter().filter(|(_, m)| f(m)).map(|(r, _)| r).collect();
     if c.is_empty() {
         None
     } else {
@@ -115,17 +138,44 @@ fn next_op(
     nodes: u64,
     id: usize,
     n: &mut u32,
-    mine: &BTreeMap<String, Mine>,
+    mine: &BTreeMap<String, Entry>,
 ) -> Op {
     let product = cfg.products[rng.gen_range(0..cfg.products.len())];
     let roll = rng.gen_range(0..100);
+    let expiry = cfg.retention_ms > 0;
+    if expiry && roll < 6 {
+        // A settled reservation of ours, a window after its last call: likely forgotten.
+        let due = now().saturating_sub(cfg.retention_ms * 1000);
+        let old = pick(rng, mine, |m| {
+            matches!(m.state, Mine::Done | Mine::Closed) && m.last < due
+        });
+        if let Some(rid) = old {
+            let rid = rid.clone();
+            let m = &mine[&rid];
+            return match rng.gen_range(0..10) {
+                0..=5 => Op::Reserve {
+                    rid,
+                    items: m.items.clone(),
+                    issued: m.issued,
+                },
+                6 | 7 => Op::Release { rid },
+                8 => Op::Confirm { rid },
+                _ => Op::Close { rid },
+            };
+        }
+    }
+    if expiry && (6..12).contains(&roll) {
+        if let Some(rid) = pick(rng, mine, |m| m.state == Mine::Confirmed) {
+            return Op::Close { rid: rid.clone() };
+        }
+    }
     if (30..42).contains(&roll) {
-        if let Some(rid) = pick(rng, mine, |m| m == Mine::Held) {
+        if let Some(rid) = pick(rng, mine, |m| m.state == Mine::Held) {
             return Op::Confirm { rid: rid.clone() };
         }
     }
     if (42..57).contains(&roll) {
-        if let Some(rid) = pick(rng, mine, |m| m != Mine::Done) {
+        if let Some(rid) = pick(rng, mine, |m| !matches!(m.state, Mine::Done | Mine::Closed)) {
             return Op::Release { rid: rid.clone() };
         }
     }
@@ -165,26 +215,46 @@ fn next_op(
             Op::Reserve {
                 rid: format!("p{id}-{n}"),
                 items,
+                issued: expiry.then(epoch_ms),
             }
         }
     }
 }
 
-fn note_mine(mine: &mut BTreeMap<String, Mine>, op: &Op, outcome: &Outcome) {
+fn note_mine(mine: &mut BTreeMap<String, Entry>, op: &Op, outcome: &Outcome) {
+    let t = now();
+    let failed = matches!(outcome, Outcome::Fail(_));
     match op {
-        Op::Reserve { rid, .. } => {
-            let m = if matches!(outcome, Outcome::Fail(_)) {
-                Mine::Done
-            } else {
-                Mine::Held
+        Op::Reserve { rid, items, issued } => {
+            if let Some(m) = mine.get_mut(rid) {
+                // A re-send: whatever it met, the reservation stays as it was.
+                m.last = t;
+                return;
+            }
+            let state = if failed { Mine::Done } else { Mine::Held };
+            mine.insert(
+                rid.clone(),
+                Entry {
+                    state,
+                    items: items.clone(),
+                    issued: *issued,
+                    last: t,
+                },
+            );
+        }
+        Op::Confirm { rid } | Op::Release { rid } | Op::Close { rid } => {
+            let Some(m) = mine.get_mut(rid) else {
+                return;
             };
-            mine.insert(rid.clone(), m);
-        }
-        Op::Confirm { rid } => {
-            mine.insert(rid.clone(), Mine::Confirmed);
-        }
-        Op::Release { rid } => {
-            mine.insert(rid.clone(), Mine::Done);
+            m.last = t;
+            m.state = match (op, m.state) {
+                (_, Mine::Done) => Mine::Done,
+                (Op::Release { .. }, Mine::Closed) if failed => Mine::Closed,
+                (Op::Release { .. }, _) => Mine::Done,
+                (Op::Confirm { .. }, Mine::Held) => Mine::Confirmed,
+                (Op::Close { .. }, Mine::Confirmed) if !failed => Mine::Closed,
+                (_, s) => s,
+            };
         }
         _ => {}
     }

@@ -40,6 +40,13 @@ struct Args {
     /// each failover's time.
     #[arg(long)]
     failover: bool,
+    /// Run with a retention window: settled reservations forgotten within the run, closed
+    /// and re-sent by the clients (see `SimConfig::expiry`).
+    #[arg(long)]
+    expiry: bool,
+    /// Learners beside the three voters (see `SimConfig::learners`).
+    #[arg(long, default_value_t = 0)]
+    learners: u64,
     /// Print the trace of every seed run (use with --seed).
     #[arg(long)]
     trace: bool,
@@ -64,9 +71,12 @@ fn main() {
         SimConfig::leader_isolation()
     } else if args.failover {
         SimConfig::failover()
+    } else if args.expiry {
+        SimConfig::expiry()
     } else {
         SimConfig::default()
     };
+    cfg = cfg.learners(args.learners);
     if args.broken {
         cfg = cfg.broken();
     }
@@ -142,6 +152,13 @@ fn main() {
         t.leaderships,
         t.sim_ms as f64 / 1000.0
     );
+    if args.expiry || args.learners > 0 {
+        println!(
+            "{} re-sent reservations refused as expired, {} closes acknowledged, {} tombstones \
+             left by releases of forgotten ids, {} reads served by learners ({} linearizable)",
+            t.expired, t.closed, t.tombstones, t.learner_reads, t.learner_lin_reads
+        );
+    }
     for (checker, n) in &t.by_checker {
         println!("  {checker}: {n} seeds with violations");
     }
@@ -165,6 +182,11 @@ struct Totals {
     faults: usize,
     leaderships: usize,
     sim_ms: u64,
+    expired: usize,
+    closed: usize,
+    tombstones: usize,
+    learner_reads: usize,
+    learner_lin_reads: usize,
     by_checker: BTreeMap<&'static str, usize>,
     failovers: Vec<(u64, Failover)>,
 }
@@ -219,6 +241,11 @@ impl Totals {
         self.faults += r.stats.faults;
         self.leaderships += r.stats.leaderships;
         self.sim_ms += r.stats.sim_ms;
+        self.expired += r.stats.expired;
+        self.closed += r.stats.closed;
+        self.tombstones += r.stats.tombstones;
+        self.learner_reads += r.stats.learner_reads;
+        self.learner_lin_reads += r.stats.learner_lin_reads;
         self.failovers
             .extend(r.failovers.iter().map(|f| (r.seed, f.clone())));
         let mut seen: Vec<&'static str> = r.violations.iter().map(|v| v.checker).collect();

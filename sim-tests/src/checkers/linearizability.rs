@@ -21,7 +21,7 @@ pub const MAX_STEPS: u64 = 5_000_000;
 pub fn check(run: &RunData) -> Vec<String> {
     let mut out = Vec::new();
     for (&product, &initial) in &run.initial {
-        let proj = Projection::new(product, &run.records);
+        let proj = Projection::new(product, &run.records).with_expiry(run.expiry);
         let ops: Vec<&Record> = run
             .records
             .iter()
@@ -351,6 +351,7 @@ mod tests {
             op: Op::Reserve {
                 rid: format!("r{index}"),
                 items: vec![(1, q)],
+                issued: None,
             },
             call,
             ret,
@@ -456,6 +457,7 @@ mod tests {
             op: Op::Reserve {
                 rid: "r0".into(),
                 items: vec![(1, 2), (2, 9)],
+                issued: None,
             },
             call: 0,
             ret: 10,
@@ -467,6 +469,7 @@ mod tests {
             op: Op::Reserve {
                 rid: "r0".into(),
                 items: vec![(1, 9), (2, 1)],
+                issued: None,
             },
             ..two
         };
@@ -539,5 +542,104 @@ mod tests {
             Outcome::Fail(Refusal::InsufficientStock(Some(1))),
         )];
         assert_eq!(run(h).len(), 1);
+    }
+
+    /// Expiry: a closed reservation, forgotten, re-sent, released again.
+    mod expiry {
+        use super::super::check;
+        use crate::checkers::testkit::{c, fail, ok, read, rec, reserve, run};
+        use crate::history::{Estado, Op, ReadLevel, Record, Refusal};
+
+        fn close_then(after: Vec<Record>) -> Vec<String> {
+            let mut h = vec![
+                rec(0, 0, 0, 10, reserve("a", 2), ok(Estado::Reservada)),
+                rec(
+                    1,
+                    0,
+                    20,
+                    30,
+                    Op::Confirm { rid: "a".into() },
+                    ok(Estado::Confirmada),
+                ),
+                rec(
+                    2,
+                    0,
+                    40,
+                    50,
+                    Op::Close { rid: "a".into() },
+                    ok(Estado::Confirmada),
+                ),
+            ];
+            h.extend(after);
+            let mut data = run(h);
+            data.expiry = true;
+            check(&data)
+        }
+
+        fn lin_read(index: usize, t: u64, d: i64, r: i64, v: i64) -> Record {
+            let (op, seen) = read(ReadLevel::Linearizable, None, c(d, r, v), None);
+            rec(index, 1, t, t + 5, op, seen)
+        }
+
+        #[test]
+        fn a_forgotten_id_re_sent_is_refused_and_a_late_release_moves_nothing() {
+            let v = close_then(vec![
+                rec(
+                    3,
+                    0,
+                    60,
+                    70,
+                    Op::Release { rid: "a".into() },
+                    fail(Refusal::Closed),
+                ),
+                rec(4, 0, 80, 90, reserve("a", 2), fail(Refusal::Expired)),
+                rec(
+                    5,
+                    0,
+                    100,
+                    110,
+                    Op::Release { rid: "a".into() },
+                    ok(Estado::Liberada),
+                ),
+                lin_read(6, 120, 3, 0, 2),
+                rec(7, 0, 130, 140, reserve("a", 2), fail(Refusal::Expired)),
+            ]);
+            assert!(v.is_empty(), "{v:?}");
+        }
+
+        #[test]
+        fn a_forgotten_id_reserved_again_is_caught() {
+            let v = close_then(vec![
+                rec(3, 0, 60, 70, reserve("a", 2), fail(Refusal::Expired)),
+                rec(4, 0, 80, 90, reserve("a", 2), ok(Estado::Reservada)),
+            ]);
+            assert_eq!(v.len(), 1, "{v:?}");
+        }
+
+        #[test]
+        fn stock_resurrected_by_a_late_release_is_caught() {
+            let v = close_then(vec![
+                rec(
+                    3,
+                    0,
+                    60,
+                    70,
+                    Op::Release { rid: "a".into() },
+                    ok(Estado::Liberada),
+                ),
+                lin_read(4, 80, 5, 0, 0),
+            ]);
+            assert_eq!(v.len(), 1, "{v:?}");
+        }
+
+        #[test]
+        fn an_open_reservation_is_never_forgotten() {
+            let mut data = run(vec![
+                rec(0, 0, 0, 10, reserve("a", 2), ok(Estado::Reservada)),
+                rec(1, 0, 20, 30, reserve("a", 2), fail(Refusal::Expired)),
+            ]);
+            data.expiry = true;
+            assert_eq!(check(&data).len(), 1);
+        }
     }
 }

@@ -53,6 +53,8 @@ pub struct RunData {
     pub leaders: Vec<LeaderSeen>,
     /// The process that made the final reads after healing, if the run got that far.
     pub final_process: Option<usize>,
+    /// The nodes ran with a retention window: settled reservations may be forgotten.
+    pub expiry: bool,
 }
 
 /// The last stock of `product` among the final reads `finals`, or `None` if none read it.

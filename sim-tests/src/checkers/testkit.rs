@@ -63,6 +63,7 @@ pub fn reserve(rid: &str, q: u64) -> Op {
     Op::Reserve {
         rid: rid.into(),
         items: vec![(1, q)],
+        issued: None,
     }
 }
 

@@ -36,7 +36,8 @@ pub fn run_many(list: &[u64], cfg: &SimConfig) -> Vec<Report> {
     v
 }
 
-fn budget(release: u64, debug: u64) -> u64 {
+/// The release or debug budget, or `SIM_SEEDS`.
+pub fn budget(release: u64, debug: u64) -> u64 {
     if let Some(n) = std::env::var("SIM_SEEDS").ok().and_then(|v| v.parse().ok()) {
         return n;
     }

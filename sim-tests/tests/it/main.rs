@@ -12,7 +12,9 @@ mod adapters;
 mod broken;
 mod budget;
 mod determinism;
+mod expiry;
 mod failover;
+mod learners;
 mod regressions;
 mod replay;
 
