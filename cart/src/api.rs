@@ -18,7 +18,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::catalog::doce_with_deadline;
 use crate::error::CartError;
 use crate::session::{self, SessionId};
-use crate::store::{Adicao, CartSnapshot, Recusa, Remocao};
+use crate::store::{AddRefusal, Addition, CartSnapshot, Removal};
 use crate::AppState;
 
 /// How many catalog look-ups one cart read runs at once.
@@ -28,7 +28,7 @@ const PRICING_CONCURRENCY: usize = 8;
 ///
 /// Without `X-Session-Id` a new session (and cart) is created; its id comes back in the
 /// `X-Session-Id` header and in the body.
-pub async fn adicionar(
+pub async fn add_item(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -42,7 +42,7 @@ pub async fn adicionar(
         return Err(CartError::InvalidQuantity);
     }
     let doce = doce_with_deadline(
-        st.catalogo.as_ref(),
+        st.catalog.as_ref(),
         item.doce_id,
         st.limits.catalog_deadline,
     )
@@ -51,15 +51,15 @@ pub async fn adicionar(
     if !doce.ativo {
         return Err(CartError::ProductInactive(item.doce_id));
     }
-    let adicao = Adicao {
+    let addition = Addition {
         doce_id: item.doce_id,
         quantidade: item.quantidade,
         estoque: doce.estoque,
     };
-    let snapshot = match st.store.add(&session, adicao).await? {
+    let snapshot = match st.store.add(&session, addition).await? {
         Ok(snapshot) => snapshot,
-        Err(recusa) => {
-            let err = refusal(recusa, &doce);
+        Err(why) => {
+            let err = refusal(why, &doce);
             st.metrics.record_refusal(err.status_and_code().1);
             return Err(err);
         }
@@ -70,7 +70,7 @@ pub async fn adicionar(
 }
 
 /// `DELETE /api/carrinho/remover/{doce_id}` with `X-Session-Id`: removes the whole line.
-pub async fn remover(
+pub async fn remove_item(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(doce_id): Path<String>,
@@ -81,17 +81,17 @@ pub async fn remover(
     let session = parse_session(raw.to_str().unwrap_or(""))?;
     let doce_id: u64 = doce_id.parse().map_err(|_| CartError::InvalidProductId)?;
     match st.store.remove(&session, doce_id).await? {
-        Remocao::Removida(snapshot) => {
+        Removal::Removed(snapshot) => {
             let carrinho = price(&st, &session, snapshot, &[]).await?;
             Ok(with_session_header(&session, Json(carrinho)))
         }
-        Remocao::CarrinhoInexistente => Err(CartError::CartNotFound),
-        Remocao::ItemInexistente => Err(CartError::ItemNotFound(doce_id)),
+        Removal::NoCart => Err(CartError::CartNotFound),
+        Removal::NoItem => Err(CartError::ItemNotFound(doce_id)),
     }
 }
 
 /// `GET /api/carrinho/{session_id}`: the cart, priced from the catalog.
-pub async fn ler(
+pub async fn get_cart(
     State(st): State<AppState>,
     Path(session_id): Path<String>,
 ) -> Result<Json<Carrinho>, CartError> {
@@ -105,7 +105,7 @@ pub async fn ler(
 }
 
 /// `DELETE /api/carrinho/{session_id}`: drops the cart (204), or 404 if there is none.
-pub async fn apagar(
+pub async fn delete_cart(
     State(st): State<AppState>,
     Path(session_id): Path<String>,
 ) -> Result<StatusCode, CartError> {
@@ -135,14 +135,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| CartError::InvalidJson(e.to_string()))
 }
 
-fn refusal(recusa: Recusa, doce: &Doce) -> CartError {
-    match recusa {
-        Recusa::CarrinhoCheio => CartError::CartFull,
-        Recusa::LimiteLinha { no_carrinho } => CartError::LineLimit {
+fn refusal(refusal: AddRefusal, doce: &Doce) -> CartError {
+    match refusal {
+        AddRefusal::CartFull => CartError::CartFull,
+        AddRefusal::LineLimit { no_carrinho } => CartError::LineLimit {
             doce_id: doce.id,
             no_carrinho,
         },
-        Recusa::EstoqueInsuficiente { no_carrinho } => CartError::InsufficientStock {
+        AddRefusal::InsufficientStock { no_carrinho } => CartError::InsufficientStock {
             doce_id: doce.id,
             disponivel: doce.estoque,
             no_carrinho,
@@ -167,25 +167,25 @@ async fn price(
     known: &[Doce],
 ) -> Result<Carrinho, CartError> {
     let deadline = st.limits.catalog_deadline;
-    let priced: Vec<Option<ItemCarrinho>> = stream::iter(snapshot.linhas)
-        .map(|linha| async move {
-            let doce = match known.iter().find(|d| d.id == linha.doce_id) {
+    let priced: Vec<Option<ItemCarrinho>> = stream::iter(snapshot.lines)
+        .map(|line| async move {
+            let doce = match known.iter().find(|d| d.id == line.doce_id) {
                 Some(d) => Some(d.clone()),
-                None => doce_with_deadline(st.catalogo.as_ref(), linha.doce_id, deadline).await?,
+                None => doce_with_deadline(st.catalog.as_ref(), line.doce_id, deadline).await?,
             };
             let Some(doce) = doce else {
                 tracing::warn!(
-                    doce_id = linha.doce_id,
+                    doce_id = line.doce_id,
                     "cart line names a product the catalog lacks"
                 );
                 return Ok(None);
             };
             Ok::<_, CartError>(Some(ItemCarrinho {
-                doce_id: linha.doce_id,
+                doce_id: line.doce_id,
                 nome: doce.nome,
                 preco_centavos: doce.preco_centavos,
-                quantidade: linha.quantidade,
-                subtotal_centavos: doce.preco_centavos.saturating_mul(linha.quantidade),
+                quantidade: line.quantidade,
+                subtotal_centavos: doce.preco_centavos.saturating_mul(line.quantidade),
             }))
         })
         .buffered(PRICING_CONCURRENCY)
@@ -200,7 +200,7 @@ async fn price(
         itens,
         total_centavos,
         expira_em: confeitaria_types::time::rfc3339(
-            std::time::SystemTime::now() + snapshot.ttl_restante,
+            std::time::SystemTime::now() + snapshot.ttl_left,
         ),
     })
 }

@@ -1,6 +1,6 @@
 //! The cart's view of the catalog: one question, "what is product N right now?".
 //!
-//! Behind a trait so the service holds an `Arc<dyn Catalogo>`; production answers it with
+//! Behind a trait so the service holds an `Arc<dyn Catalog>`; production answers it with
 //! `confeitaria_client::CatalogClient` reading a node's local replica (any reachable node
 //! will do, leader or not), and unit tests can answer it from a table.
 
@@ -13,7 +13,7 @@ use futures::future::{BoxFuture, FutureExt};
 
 /// Why the catalog could not answer.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum CatalogoError {
+pub enum CatalogError {
     /// No node answered in time (all down, partitioned, or no leader where one is needed).
     #[error("catalog unavailable: {0}")]
     Unavailable(String),
@@ -23,20 +23,20 @@ pub enum CatalogoError {
 }
 
 /// Product look-ups the cart needs.
-pub trait Catalogo: Send + Sync + 'static {
+pub trait Catalog: Send + Sync + 'static {
     /// The product with this id, `None` if the catalog has none.
-    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogoError>>;
+    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogError>>;
 }
 
 /// Bounds a catalog look-up by `deadline`, whatever the implementation does inside.
 pub async fn doce_with_deadline(
-    catalogo: &dyn Catalogo,
+    catalog: &dyn Catalog,
     id: u64,
     deadline: Duration,
-) -> Result<Option<Doce>, CatalogoError> {
-    match tokio::time::timeout(deadline, catalogo.doce(id)).await {
+) -> Result<Option<Doce>, CatalogError> {
+    match tokio::time::timeout(deadline, catalog.doce(id)).await {
         Ok(r) => r,
-        Err(_) => Err(CatalogoError::Unavailable(format!(
+        Err(_) => Err(CatalogError::Unavailable(format!(
             "product {id}: no answer within {deadline:?}"
         ))),
     }
@@ -46,11 +46,11 @@ pub async fn doce_with_deadline(
 /// answers first, at `consistency=local`: no leader is needed, so adds keep working while
 /// the cluster elects one or while a node is down.
 #[derive(Debug, Clone)]
-pub struct ClientCatalogo {
+pub struct ClientCatalog {
     client: CatalogClient,
 }
 
-impl ClientCatalogo {
+impl ClientCatalog {
     /// A client for the nodes at `api_addrs` (`host:port`) that gives up after `deadline`,
     /// spending at most a quarter of it on any one node so a hung node cannot use it all.
     pub fn new(api_addrs: Vec<String>, deadline: Duration) -> Self {
@@ -65,15 +65,15 @@ impl ClientCatalogo {
     }
 }
 
-impl Catalogo for ClientCatalogo {
-    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogoError>> {
+impl Catalog for ClientCatalog {
+    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogError>> {
         async move {
             match self.client.doce(id, Consistency::Local).await {
                 Ok(doce) => Ok(Some(doce)),
                 Err(ClientError::NotFound) => Ok(None),
-                Err(ClientError::NoLeader) => Err(CatalogoError::Unavailable("no leader".into())),
-                Err(ClientError::Unavailable(m)) => Err(CatalogoError::Unavailable(m)),
-                Err(other) => Err(CatalogoError::Unexpected(other.to_string())),
+                Err(ClientError::NoLeader) => Err(CatalogError::Unavailable("no leader".into())),
+                Err(ClientError::Unavailable(m)) => Err(CatalogError::Unavailable(m)),
+                Err(other) => Err(CatalogError::Unexpected(other.to_string())),
             }
         }
         .boxed()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use confeitaria_client::config::{ClusterFile, Secret};
 use confeitaria_service::config::{ClusterFileArg, Given, Settings, DEFAULT_CATALOG_NODES};
 
-use crate::dedupe::{Vistos, VistosMemoria, VistosRedis, MEMORIA_MAX};
+use crate::dedupe::{SeenIds, SeenInMemory, SeenInRedis, MEMORY_MAX};
 use crate::events::EventsConfig;
 use crate::redis_link::RedisLink;
 use crate::store::{CartStore, MemoryStore, RedisStore, RedisStoreConfig, StoreError};
@@ -124,15 +124,15 @@ impl Config {
 
     /// Where handled confirmations are remembered: Redis if a URL is configured (shared by
     /// replicas and kept across restarts), process memory otherwise. Does not connect.
-    pub fn vistos(&self) -> Result<Arc<dyn Vistos>, StoreError> {
+    pub fn seen(&self) -> Result<Arc<dyn SeenIds>, StoreError> {
         let ttl = Duration::from_secs(self.events_dedupe_ttl_secs);
         Ok(match self.redis_url.get() {
             Some(url) => {
                 let deadline = Duration::from_millis(self.redis_timeout_ms);
                 let link = Arc::new(RedisLink::new(&url, deadline, deadline)?);
-                Arc::new(VistosRedis::new(link, ttl))
+                Arc::new(SeenInRedis::new(link, ttl))
             }
-            None => Arc::new(VistosMemoria::new(ttl, MEMORIA_MAX)),
+            None => Arc::new(SeenInMemory::new(ttl, MEMORY_MAX)),
         })
     }
 

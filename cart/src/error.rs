@@ -11,7 +11,7 @@ use confeitaria_types::auth::AuthError;
 use confeitaria_types::cart::{MAX_LINHAS, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA};
 use confeitaria_types::ErrorBody;
 
-use crate::catalog::CatalogoError;
+use crate::catalog::CatalogError;
 use crate::store::StoreError;
 
 /// Seconds a client is told to wait before retrying a 503.
@@ -175,11 +175,11 @@ impl From<StoreError> for CartError {
     }
 }
 
-impl From<CatalogoError> for CartError {
-    fn from(e: CatalogoError) -> Self {
+impl From<CatalogError> for CartError {
+    fn from(e: CatalogError) -> Self {
         match e {
-            CatalogoError::Unavailable(m) => CartError::CatalogUnavailable(m),
-            CatalogoError::Unexpected(m) => CartError::Internal(m),
+            CatalogError::Unavailable(m) => CartError::CatalogUnavailable(m),
+            CatalogError::Unexpected(m) => CartError::Internal(m),
         }
     }
 }

@@ -27,7 +27,8 @@ use redis::streams::StreamAutoClaimReply;
 use redis::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::dedupe::{self, VistosRedis};
+use crate::dedupe::{self, SeenInRedis};
+pub use crate::dedupe::{EventOutcome, DEDUPE_PREFIX};
 use crate::metrics::Metrics;
 use crate::redis_link::RedisLink;
 use crate::session::SessionId;
@@ -36,8 +37,6 @@ use crate::AppState;
 
 /// The consumer group every cart process reads in.
 pub const GROUP: &str = "cart";
-/// Prefix of the keys that remember handled confirmations: `{prefix}{event_id}`.
-pub const DEDUPE_PREFIX: &str = "confeitaria:carrinho-eventos:";
 /// Entries read (and claimed) per call.
 const BATCH: usize = 100;
 /// Most `XAUTOCLAIM` pages scanned in one go (each scans at most `10 × BATCH` entries).
@@ -88,101 +87,70 @@ impl EventsConfig {
 /// What the consumer is doing, for `/ready`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Consumo {
+pub enum ConsumerStatus {
     /// No consumer configured.
-    Desativado = 0,
+    Disabled = 0,
     /// The last read or handling succeeded.
-    Conectado = 1,
+    Connected = 1,
     /// Redis (or the cart store) is unreachable; retrying.
-    Desconectado = 2,
+    Disconnected = 2,
 }
 
-impl Consumo {
+impl ConsumerStatus {
     /// The wire name: `disabled`, `connected`, `disconnected`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Consumo::Desativado => "disabled",
-            Consumo::Conectado => "connected",
-            Consumo::Desconectado => "disconnected",
+            ConsumerStatus::Disabled => "disabled",
+            ConsumerStatus::Connected => "connected",
+            ConsumerStatus::Disconnected => "disconnected",
         }
     }
 }
 
 /// Shared consumer status (starts `disabled`).
 #[derive(Debug, Default)]
-pub struct EstadoConsumo(AtomicU8);
+pub struct ConsumerState(AtomicU8);
 
-impl EstadoConsumo {
+impl ConsumerState {
     /// The current status.
-    pub fn get(&self) -> Consumo {
+    pub fn get(&self) -> ConsumerStatus {
         match self.0.load(Ordering::Relaxed) {
-            1 => Consumo::Conectado,
-            2 => Consumo::Desconectado,
-            _ => Consumo::Desativado,
+            1 => ConsumerStatus::Connected,
+            2 => ConsumerStatus::Disconnected,
+            _ => ConsumerStatus::Disabled,
         }
     }
 
-    fn set(&self, c: Consumo) {
+    fn set(&self, c: ConsumerStatus) {
         self.0.store(c as u8, Ordering::Relaxed);
-    }
-}
-
-/// What handling one entry came to (the `outcome` label of `cart_order_events_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resultado {
-    /// A confirmation whose cart existed and was deleted.
-    Esvaziado,
-    /// A confirmation whose session had no cart (already emptied, expired, or elsewhere).
-    SemCarrinho,
-    /// A confirmation already handled: nothing done.
-    Duplicado,
-    /// Another `tipo`: nothing to do.
-    Ignorado,
-    /// Fields missing or malformed: logged and dropped.
-    Invalido,
-    /// The entry was trimmed from the stream while pending: nothing left to read.
-    Apagado,
-}
-
-impl Resultado {
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resultado::Esvaziado => "emptied",
-            Resultado::SemCarrinho => "no_cart",
-            Resultado::Duplicado => "duplicate",
-            Resultado::Ignorado => "ignored",
-            Resultado::Invalido => "invalid",
-            Resultado::Apagado => "gone",
-        }
     }
 }
 
 /// One stream entry: its id and fields (`None` when trimmed while pending).
 #[derive(Debug)]
-struct Entrada {
+struct StreamEntry {
     id: String,
-    campos: Option<HashMap<String, String>>,
+    entry_fields: Option<HashMap<String, String>>,
 }
 
 /// Where the loop stands.
 struct Cursor {
     /// The group is known to exist (cleared after any failure: Redis may have restarted
     /// empty).
-    grupo_pronto: bool,
+    group_ready: bool,
     /// This consumer's pending list may hold entries (at start, after a failure or a claim).
-    pendentes: bool,
+    pending: bool,
     /// When to scan for other consumers' stalled entries next.
-    proxima_reivindicacao: Instant,
+    next_claim: Instant,
 }
 
 /// The consumer; [`Consumer::run`] drives it.
 pub struct Consumer {
     link: Arc<RedisLink>,
-    vistos: VistosRedis,
+    seen: SeenInRedis,
     store: Arc<dyn CartStore>,
     metrics: Arc<Metrics>,
-    estado: Arc<EstadoConsumo>,
+    status: Arc<ConsumerState>,
     config: EventsConfig,
 }
 
@@ -192,16 +160,16 @@ impl Consumer {
         config: EventsConfig,
         store: Arc<dyn CartStore>,
         metrics: Arc<Metrics>,
-        estado: Arc<EstadoConsumo>,
+        status: Arc<ConsumerState>,
     ) -> Result<Self, StoreError> {
         let link = RedisLink::new(&config.url, config.deadline, config.block + config.deadline)?;
         let link = Arc::new(link);
         Ok(Self {
-            vistos: VistosRedis::new(link.clone(), config.dedupe_ttl),
+            seen: SeenInRedis::new(link.clone(), config.dedupe_ttl),
             link,
             store,
             metrics,
-            estado,
+            status,
             config,
         })
     }
@@ -219,33 +187,33 @@ impl Consumer {
 
     /// Consumes until `cancel` fires. Never returns early: failures are retried.
     pub async fn run(self, cancel: CancellationToken) {
-        self.estado.set(Consumo::Desconectado);
+        self.status.set(ConsumerStatus::Disconnected);
         let mut cursor = Cursor {
-            grupo_pronto: false,
-            pendentes: true,
-            proxima_reivindicacao: Instant::now(),
+            group_ready: false,
+            pending: true,
+            next_claim: Instant::now(),
         };
         let mut backoff = MIN_BACKOFF;
-        let mut falhando = false;
+        let mut failing = false;
         while !cancel.is_cancelled() {
-            match self.passo(&mut cursor, &cancel).await {
+            match self.step(&mut cursor, &cancel).await {
                 Ok(()) => {
-                    if falhando {
+                    if failing {
                         tracing::info!("order events: consuming again");
-                        falhando = false;
+                        failing = false;
                     }
                     backoff = MIN_BACKOFF;
-                    self.estado.set(Consumo::Conectado);
+                    self.status.set(ConsumerStatus::Connected);
                 }
                 Err(e) => {
                     self.metrics.record_event_failure();
-                    if !falhando {
+                    if !failing {
                         tracing::warn!(error = %e, "order events: cannot consume; retrying");
-                        falhando = true;
+                        failing = true;
                     }
-                    self.estado.set(Consumo::Desconectado);
-                    cursor.grupo_pronto = false;
-                    cursor.pendentes = true;
+                    self.status.set(ConsumerStatus::Disconnected);
+                    cursor.group_ready = false;
+                    cursor.pending = true;
                     tokio::select! {
                         () = cancel.cancelled() => break,
                         () = tokio::time::sleep(backoff) => {}
@@ -258,26 +226,25 @@ impl Consumer {
     }
 
     /// One read and its handling.
-    async fn passo(
+    async fn step(
         &self,
         cursor: &mut Cursor,
         cancel: &CancellationToken,
     ) -> Result<(), StoreError> {
-        if !cursor.grupo_pronto {
-            self.criar_grupo().await?;
-            cursor.grupo_pronto = true;
+        if !cursor.group_ready {
+            self.create_group().await?;
+            cursor.group_ready = true;
         }
-        if Instant::now() >= cursor.proxima_reivindicacao {
-            if self.reivindicar().await? > 0 {
-                cursor.pendentes = true;
+        if Instant::now() >= cursor.next_claim {
+            if self.claim_stalled().await? > 0 {
+                cursor.pending = true;
             }
-            cursor.proxima_reivindicacao =
-                Instant::now() + self.config.claim_idle.min(MAX_CLAIM_EVERY);
+            cursor.next_claim = Instant::now() + self.config.claim_idle.min(MAX_CLAIM_EVERY);
         }
-        let entradas = if cursor.pendentes {
-            let e = self.ler("0", None).await?;
+        let stream_entries = if cursor.pending {
+            let e = self.read_entries("0", None).await?;
             if e.is_empty() {
-                cursor.pendentes = false;
+                cursor.pending = false;
                 return Ok(());
             }
             e
@@ -285,16 +252,16 @@ impl Consumer {
             tokio::select! {
                 // Entries this read had already taken stay pending: the next start re-reads them.
                 () = cancel.cancelled() => return Ok(()),
-                r = self.ler(">", Some(self.config.block.max(Duration::from_millis(1)))) => r?,
+                r = self.read_entries(">", Some(self.config.block.max(Duration::from_millis(1)))) => r?,
             }
         };
-        self.tratar_lote(entradas, cancel).await
+        self.handle_batch(stream_entries, cancel).await
     }
 
     /// `XGROUP CREATE pedidos:eventos cart 0 MKSTREAM`; an existing group is fine. From `0`:
     /// a group created after events were published (first start, or a Redis that lost its
     /// data) still sees them.
-    async fn criar_grupo(&self) -> Result<(), StoreError> {
+    async fn create_group(&self) -> Result<(), StoreError> {
         let criado = self
             .link
             .bounded("XGROUP CREATE", async {
@@ -322,7 +289,7 @@ impl Consumer {
 
     /// Takes over entries idle longer than `claim_idle` (`XAUTOCLAIM ... JUSTID`); they join
     /// this consumer's pending list. Returns how many.
-    async fn reivindicar(&self) -> Result<usize, StoreError> {
+    async fn claim_stalled(&self) -> Result<usize, StoreError> {
         let idle_ms = millis(self.config.claim_idle);
         let mut inicio = "0-0".to_owned();
         let mut total = 0;
@@ -357,7 +324,11 @@ impl Consumer {
     }
 
     /// `XREADGROUP`: from this consumer's pending list (`0`) or new entries (`>`, blocking).
-    async fn ler(&self, id: &str, block: Option<Duration>) -> Result<Vec<Entrada>, StoreError> {
+    async fn read_entries(
+        &self,
+        id: &str,
+        block: Option<Duration>,
+    ) -> Result<Vec<StreamEntry>, StoreError> {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(GROUP)
@@ -376,24 +347,24 @@ impl Consumer {
                 cmd.query_async(&mut c).await
             })
             .await?;
-        entradas(v)
+        stream_entries(v)
     }
 
     /// Handles entries in order and acknowledges those handled, even when a later one
     /// fails (it stays pending and is retried).
-    async fn tratar_lote(
+    async fn handle_batch(
         &self,
-        entradas: Vec<Entrada>,
+        stream_entries: Vec<StreamEntry>,
         cancel: &CancellationToken,
     ) -> Result<(), StoreError> {
-        let mut feitas = Vec::with_capacity(entradas.len());
+        let mut feitas = Vec::with_capacity(stream_entries.len());
         let mut falha = None;
-        for e in entradas {
+        for e in stream_entries {
             // Stop between entries, never inside one: a handled entry is always acknowledged.
             if cancel.is_cancelled() {
                 break;
             }
-            match self.tratar(&e).await {
+            match self.handle(&e).await {
                 Ok(r) => {
                     self.metrics.record_event(r.as_str());
                     feitas.push(e.id);
@@ -423,27 +394,29 @@ impl Consumer {
     }
 
     /// One entry. Errors only when Redis or the store failed (the entry is then retried).
-    async fn tratar(&self, e: &Entrada) -> Result<Resultado, StoreError> {
-        let Some(campos) = &e.campos else {
-            return Ok(Resultado::Apagado);
+    async fn handle(&self, e: &StreamEntry) -> Result<EventOutcome, StoreError> {
+        let Some(entry_fields) = &e.entry_fields else {
+            return Ok(EventOutcome::Gone);
         };
-        match campos.get("tipo").map(String::as_str) {
+        match entry_fields.get("tipo").map(String::as_str) {
             Some("confirmado") => {}
-            Some(_) => return Ok(Resultado::Ignorado),
+            Some(_) => return Ok(EventOutcome::Ignored),
             None => {
                 tracing::warn!(entry = %e.id, "order event without tipo: dropped");
-                return Ok(Resultado::Invalido);
+                return Ok(EventOutcome::Invalid);
             }
         }
-        let event_id = campos.get("event_id").filter(|id| !id.is_empty());
-        let session = campos.get("session_id").and_then(|s| SessionId::parse(s));
+        let event_id = entry_fields.get("event_id").filter(|id| !id.is_empty());
+        let session = entry_fields
+            .get("session_id")
+            .and_then(|s| SessionId::parse(s));
         let (Some(event_id), Some(session)) = (event_id, session) else {
             tracing::warn!(entry = %e.id, "confirmation without a valid event_id or session_id: dropped");
-            return Ok(Resultado::Invalido);
+            return Ok(EventOutcome::Invalid);
         };
-        dedupe::aplicar(
+        dedupe::apply_event(
             self.store.as_ref(),
-            &self.vistos,
+            &self.seen,
             "confirmado",
             event_id,
             &session,
@@ -460,12 +433,12 @@ fn corrupt(what: &str, v: &Value) -> StoreError {
     StoreError::Corrupt(format!("XREADGROUP: unexpected {what}: {v:?}"))
 }
 
-fn texto(v: &Value) -> Result<String, StoreError> {
+fn text(v: &Value) -> Result<String, StoreError> {
     redis::from_redis_value(v).map_err(|_| corrupt("non-text value", v))
 }
 
 /// Pairs of a RESP2 array or a RESP3 map.
-fn pares(v: Value) -> Result<Vec<(Value, Value)>, StoreError> {
+fn pairs(v: Value) -> Result<Vec<(Value, Value)>, StoreError> {
     match v {
         Value::Map(m) => Ok(m),
         Value::Array(a) => {
@@ -485,7 +458,7 @@ fn pares(v: Value) -> Result<Vec<(Value, Value)>, StoreError> {
 
 /// Parses an `XREADGROUP` reply: nil (nothing within the block), or per stream
 /// `[name, [[id, [field, value, ...] | nil], ...]]`.
-fn entradas(v: Value) -> Result<Vec<Entrada>, StoreError> {
+fn stream_entries(v: Value) -> Result<Vec<StreamEntry>, StoreError> {
     let fluxos: Vec<Value> = match v {
         Value::Nil => return Ok(Vec::new()),
         Value::Array(a) => a
@@ -512,18 +485,18 @@ fn entradas(v: Value) -> Result<Vec<Entrada>, StoreError> {
             if par.len() != 2 {
                 return Err(corrupt("entry", &Value::Array(par)));
             }
-            let campos_v = par.pop().unwrap_or(Value::Nil);
-            let id = texto(&par[0])?;
-            let campos = match campos_v {
+            let fields_value = par.pop().unwrap_or(Value::Nil);
+            let id = text(&par[0])?;
+            let entry_fields = match fields_value {
                 Value::Nil => None,
                 v => Some(
-                    pares(v)?
+                    pairs(v)?
                         .iter()
-                        .map(|(k, v)| Ok((texto(k)?, texto(v)?)))
+                        .map(|(k, v)| Ok((text(k)?, text(v)?)))
                         .collect::<Result<HashMap<_, _>, StoreError>>()?,
                 ),
             };
-            out.push(Entrada { id, campos });
+            out.push(StreamEntry { id, entry_fields });
         }
     }
     Ok(out)
@@ -549,20 +522,20 @@ mod tests {
                 Value::Array(vec![b("2-0"), Value::Nil]),
             ]),
         ])]);
-        let e = entradas(v).unwrap();
+        let e = stream_entries(v).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].id, "1-0");
-        let campos = e[0].campos.as_ref().unwrap();
-        assert_eq!(campos["tipo"], "confirmado");
-        assert_eq!(campos["event_id"], "p:2");
+        let entry_fields = e[0].entry_fields.as_ref().unwrap();
+        assert_eq!(entry_fields["tipo"], "confirmado");
+        assert_eq!(entry_fields["event_id"], "p:2");
         assert_eq!(e[1].id, "2-0");
-        assert!(e[1].campos.is_none());
+        assert!(e[1].entry_fields.is_none());
     }
 
     #[test]
     fn nil_is_no_entries_and_garbage_is_refused() {
-        assert!(entradas(Value::Nil).unwrap().is_empty());
-        assert!(entradas(Value::Int(3)).is_err());
+        assert!(stream_entries(Value::Nil).unwrap().is_empty());
+        assert!(stream_entries(Value::Int(3)).is_err());
         let odd = Value::Array(vec![Value::Array(vec![
             b(STREAM_EVENTOS),
             Value::Array(vec![Value::Array(vec![
@@ -570,14 +543,14 @@ mod tests {
                 Value::Array(vec![b("tipo")]),
             ])]),
         ])]);
-        assert!(entradas(odd).is_err());
+        assert!(stream_entries(odd).is_err());
     }
 
     #[test]
     fn status_names() {
-        let e = EstadoConsumo::default();
+        let e = ConsumerState::default();
         assert_eq!(e.get().as_str(), "disabled");
-        e.set(Consumo::Conectado);
+        e.set(ConsumerStatus::Connected);
         assert_eq!(e.get().as_str(), "connected");
     }
 }

@@ -2,7 +2,7 @@
 //! has no Redis broker. The body is the outbox entry (`{evento, session_id, status}`); the
 //! caller holds a service JWT signed with the cluster's `jwt_secret`.
 //!
-//! The call is idempotent: the event is applied by [`crate::dedupe::aplicar`], so a
+//! The call is idempotent: the event is applied by [`crate::dedupe::apply_event`], so a
 //! confirmation delivered twice (orders retries until it hears 200) empties its cart once.
 //! 200 `{"resultado": ...}` acknowledges the event; 503 asks orders to retry.
 
@@ -26,7 +26,7 @@ pub const PATH: &str = "/interno/eventos-pedido";
 
 /// What the cart reads of an outbox entry (other fields are ignored).
 #[derive(Debug, Deserialize)]
-pub struct Entrega {
+pub struct Delivery {
     /// The event.
     pub evento: EventoPedido,
     /// The order's cart session.
@@ -34,7 +34,7 @@ pub struct Entrega {
 }
 
 /// `POST /interno/eventos-pedido` (service token).
-pub async fn receber(
+pub async fn receive_event(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -50,12 +50,12 @@ pub async fn receber(
             CartError::InvalidJson(r.body_text())
         }
     })?;
-    let e: Entrega =
+    let e: Delivery =
         serde_json::from_slice(&bytes).map_err(|e| CartError::InvalidJson(e.to_string()))?;
     let session = SessionId::parse(&e.session_id).ok_or(CartError::InvalidSession)?;
-    let r = dedupe::aplicar(
+    let r = dedupe::apply_event(
         st.store.as_ref(),
-        st.vistos.as_ref(),
+        st.seen.as_ref(),
         e.evento.dados.tipo(),
         &e.evento.id,
         &session,

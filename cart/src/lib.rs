@@ -6,7 +6,7 @@
 //!   `/openapi.json`, JSON 404/405, request deadline and counting) needs of the cart;
 //! - [`store`]: the [`store::CartStore`] trait, [`store::RedisStore`] (Lua scripts) and
 //!   [`store::MemoryStore`];
-//! - [`catalog`]: the [`catalog::Catalogo`] trait the cart asks about products;
+//! - [`catalog`]: the [`catalog::Catalog`] trait the cart asks about products;
 //! - [`events`]: the consumer of `pedidos:eventos` that empties the cart of a confirmed order;
 //! - [`internal`]: the endpoint orders delivers order events to when it has no Redis;
 //! - [`dedupe`]: applying an order event once, whichever way it came;
@@ -48,9 +48,9 @@ use tokio_util::task::TaskTracker;
 
 use confeitaria_client::config::Secret;
 
-use crate::catalog::Catalogo;
-use crate::dedupe::{Vistos, VistosMemoria};
-use crate::events::{Consumer, EstadoConsumo};
+use crate::catalog::Catalog;
+use crate::dedupe::{SeenIds, SeenInMemory};
+use crate::events::{Consumer, ConsumerState};
 use crate::metrics::Metrics;
 use crate::store::CartStore;
 
@@ -81,31 +81,31 @@ pub struct AppState {
     /// Where carts live.
     pub store: Arc<dyn CartStore>,
     /// Where products, prices and stock come from.
-    pub catalogo: Arc<dyn Catalogo>,
+    pub catalog: Arc<dyn Catalog>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Time bounds.
     pub limits: Limits,
     /// What the order-event consumer is doing (`disabled` unless one runs), for `/ready`.
-    pub eventos: Arc<EstadoConsumo>,
+    pub eventos: Arc<ConsumerState>,
     /// Key of the service JWTs orders signs its direct event deliveries with.
     pub jwt_secret: Secret,
     /// Which order confirmations were handled (both delivery paths).
-    pub vistos: Arc<dyn Vistos>,
+    pub seen: Arc<dyn SeenIds>,
 }
 
 impl AppState {
     /// State with fresh metrics and the given bounds, the development JWT secret and
     /// handled confirmations remembered in memory.
-    pub fn new(store: Arc<dyn CartStore>, catalogo: Arc<dyn Catalogo>, limits: Limits) -> Self {
+    pub fn new(store: Arc<dyn CartStore>, catalog: Arc<dyn Catalog>, limits: Limits) -> Self {
         Self {
             store,
-            catalogo,
+            catalog,
             metrics: Arc::new(Metrics::default()),
             limits,
-            eventos: Arc::new(EstadoConsumo::default()),
+            eventos: Arc::new(ConsumerState::default()),
             jwt_secret: Secret::new(config::DEV_JWT_SECRET),
-            vistos: Arc::new(VistosMemoria::new(store::DEFAULT_TTL, dedupe::MEMORIA_MAX)),
+            seen: Arc::new(SeenInMemory::new(store::DEFAULT_TTL, dedupe::MEMORY_MAX)),
         }
     }
 }
@@ -114,13 +114,13 @@ impl AppState {
 /// 404/405, body limit, request deadline and counting).
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/api/carrinho/adicionar", post(api::adicionar))
-        .route("/api/carrinho/remover/{doce_id}", delete(api::remover))
+        .route("/api/carrinho/adicionar", post(api::add_item))
+        .route("/api/carrinho/remover/{doce_id}", delete(api::remove_item))
         .route(
             "/api/carrinho/{session_id}",
-            get(api::ler).delete(api::apagar),
+            get(api::get_cart).delete(api::delete_cart),
         )
-        .route(internal::PATH, post(internal::receber))
+        .route(internal::PATH, post(internal::receive_event))
         .route("/ready", get(ops::ready));
     confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
@@ -170,15 +170,15 @@ where
 {
     let setup = |what| move |source| RunError::Setup { what, source };
     let store = config.store().map_err(setup("cart store"))?;
-    let catalogo: Arc<dyn Catalogo> = Arc::new(catalog::ClientCatalogo::new(
+    let catalog: Arc<dyn Catalog> = Arc::new(catalog::ClientCatalog::new(
         config.catalog_nodes.clone(),
         config.limits().catalog_deadline,
     ));
     let addr = listener.local_addr()?;
     tracing::info!(?addr, store = store.kind(), "cart listening");
-    let mut state = AppState::new(store, catalogo, config.limits());
+    let mut state = AppState::new(store, catalog, config.limits());
     state.jwt_secret = config.jwt_secret.clone();
-    state.vistos = config.vistos().map_err(setup("handled order events"))?;
+    state.seen = config.seen().map_err(setup("handled order events"))?;
     let consumer = match config.events() {
         None => {
             tracing::info!("no Redis URL: order events arrive from orders directly");

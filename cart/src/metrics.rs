@@ -29,7 +29,7 @@ pub struct Metrics {
     pub service: ServiceMetrics,
     units_added: Counter,
     refusals: Family<Reason, Counter>,
-    /// Order events handled, by outcome (see `events::Resultado::as_str`).
+    /// Order events handled, by outcome (see `events::EventOutcome::as_str`).
     events: Family<Outcome, Counter>,
     event_failures: Counter,
 }

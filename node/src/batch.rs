@@ -14,8 +14,7 @@ use raft_store::command::MAX_BATCH;
 use raft_store::{Command, CommandOutput, TypeConfig};
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::raft_node::client_write_response;
-use crate::rpc::ForwardResponse;
+use crate::rpc::wire::ForwardResponse;
 
 /// Batches proposed concurrently.
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -91,12 +90,14 @@ impl WriteBatcher {
 async fn propose(raft: &Raft<TypeConfig>, mut batch: Vec<Waiter>) {
     if batch.len() == 1 {
         if let Some((cmd, tx)) = batch.pop() {
-            let _ = tx.send(client_write_response(raft.client_write(cmd).await));
+            let _ = tx.send(ForwardResponse::from_client_write(
+                raft.client_write(cmd).await,
+            ));
         }
         return;
     }
     let (cmds, txs): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
-    match client_write_response(raft.client_write(Command::Batch(cmds)).await) {
+    match ForwardResponse::from_client_write(raft.client_write(Command::Batch(cmds)).await) {
         ForwardResponse::Applied(Ok(CommandOutput::Batch(results)))
             if results.len() == txs.len() =>
         {

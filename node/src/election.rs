@@ -40,7 +40,8 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::raft_node::CatalogNode;
-use crate::rpc::{LogPosition, RpcError};
+use crate::rpc::client::RpcError;
+use crate::rpc::wire::{route, LogPosition};
 
 /// The delay before calling an election after a lost term, drawn from
 /// `[heartbeat, election_min)` in microseconds.
@@ -55,9 +56,9 @@ pub async fn a_peer_has_a_longer_log(node: &CatalogNode, deadline: Duration) -> 
     let mine = node.last_log_id().await;
     let mut asks = tokio::task::JoinSet::new();
     for (_, addr) in node.peers() {
-        let rpc = node.rpc.clone();
+        let rpc = node.rpc_client().clone();
         asks.spawn(async move {
-            rpc.call::<_, LogPosition>(&addr, "/raft/log-state", &(), deadline)
+            rpc.call::<_, LogPosition>(&addr, route::LOG_STATE, &(), deadline)
                 .await
                 .ok()
         });
@@ -73,15 +74,15 @@ pub async fn a_peer_has_a_longer_log(node: &CatalogNode, deadline: Duration) -> 
 }
 
 /// Watches `node`'s Raft until `cancel` and calls an election whenever a term is lost (see
-/// the module's documentation), counting them in `node.split_vote_elections`, and the
-/// retries left to a voter with a longer log in `node.retries_left_to_longer_logs`.
+/// the module's documentation), counting them in `node.elections().split_vote`, and the
+/// retries left to a voter with a longer log in `node.elections().left_to_longer_logs`.
 pub async fn break_split_votes(
     node: Arc<CatalogNode>,
     heartbeat_ms: u64,
     election_min_ms: u64,
     cancel: CancellationToken,
 ) {
-    let raft = &node.raft;
+    let raft = &node.raft();
     let mut rx = raft.metrics();
     let ask_deadline = Duration::from_millis(heartbeat_ms.max(1));
     loop {
@@ -115,7 +116,8 @@ pub async fn break_split_votes(
                     term,
                     "term lost; a voter has a longer log, leaving it the next election"
                 );
-                node.retries_left_to_longer_logs
+                node.elections()
+                    .left_to_longer_logs
                     .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -125,7 +127,7 @@ pub async fn break_split_votes(
                     ?delay,
                     "term lost to a split vote; calling an election"
                 );
-                node.split_vote_elections.fetch_add(1, Ordering::Relaxed);
+                node.elections().split_vote.fetch_add(1, Ordering::Relaxed);
                 if raft.trigger().elect().await.is_err() {
                     return; // Raft has stopped
                 }
@@ -142,7 +144,7 @@ pub async fn break_split_votes(
 /// Watches `node` until `cancel`: when it follows a leader it has not heard from for two
 /// heartbeats, connects to the leader's RPC port (within one heartbeat), and if the
 /// connection is refused calls an election at once, counting it in
-/// `node.leader_gone_elections` (see the module's documentation).
+/// `node.elections().leader_gone` (see the module's documentation).
 pub async fn elect_when_leader_gone(
     node: Arc<CatalogNode>,
     heartbeat_ms: u64,
@@ -158,15 +160,15 @@ pub async fn elect_when_leader_gone(
             _ = every.tick() => {}
         }
         let (leader, term) = {
-            let m = node.raft.metrics();
+            let m = node.raft().metrics();
             let m = m.borrow();
             match (m.state, m.current_leader) {
-                (ServerState::Follower, Some(l)) if l != node.settings.id => (l, m.current_term),
+                (ServerState::Follower, Some(l)) if l != node.id() => (l, m.current_term),
                 _ => continue,
             }
         };
         if node
-            .contacts
+            .contacts()
             .millis_since(leader)
             .is_some_and(|ms| ms < silence)
         {
@@ -180,9 +182,9 @@ pub async fn elect_when_leader_gone(
         else {
             continue;
         };
-        let probe = node
-            .rpc
-            .call_fresh::<_, LogPosition>(&addr, "/raft/log-state", &(), hb);
+        let probe =
+            node.rpc_client()
+                .call_fresh::<_, LogPosition>(&addr, route::LOG_STATE, &(), hb);
         let refused = tokio::select! {
             _ = cancel.cancelled() => return,
             r = probe => matches!(r, Err(RpcError::Unreachable(_))),
@@ -190,7 +192,7 @@ pub async fn elect_when_leader_gone(
         if !refused {
             continue;
         }
-        let m = node.raft.metrics().borrow().clone();
+        let m = node.raft().metrics().borrow().clone();
         if m.state == ServerState::Follower
             && m.current_leader == Some(leader)
             && m.current_term == term
@@ -200,8 +202,8 @@ pub async fn elect_when_leader_gone(
                 term,
                 "the leader's RPC port refuses connections; calling an election"
             );
-            node.leader_gone_elections.fetch_add(1, Ordering::Relaxed);
-            if node.raft.trigger().elect().await.is_err() {
+            node.elections().leader_gone.fetch_add(1, Ordering::Relaxed);
+            if node.raft().trigger().elect().await.is_err() {
                 return; // Raft has stopped
             }
         }

@@ -189,7 +189,7 @@ impl IntoResponse for ApiError {
                 "not_a_member",
                 format!(
                     "this node was removed from the catalog cluster; ask a member: {}",
-                    crate::membership::describe(members)
+                    crate::standing::describe(members)
                 ),
             ),
             ApiError::Internal(detail) => {

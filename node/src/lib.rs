@@ -10,11 +10,14 @@
 //!   fresh random delay per lost term, left to a peer whose log is longer;
 //! - [`retention`]: the leader stamps time into the log so that settled reservations are
 //!   forgotten after the retention window, alike on every replica;
-//! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index);
+//! - [`rpc`]: the internal RPC port (Raft messages, forwarded writes, read index): its
+//!   [`rpc::wire`] protocol, [`rpc::client`] and [`rpc::server`];
 //! - [`network`]: openraft's network over that port;
+//! - [`contacts`]: when each peer last answered;
+//! - [`standing`]: what a node learnt of its own membership from its peers;
 //! - [`error`]: the API error and its JSON response;
-//! - [`metrics`]: the node's Prometheus registry: request metrics, Raft-side histograms, Raft
-//!   state sampled when scraped;
+//! - [`metrics`]: the node's Prometheus registry: request metrics, the Raft-side histograms
+//!   ([`timings`]), Raft state sampled when scraped;
 //! - [`seed`]: the bakery's starting catalog;
 //! - `testing` (feature `testing`): in-process clusters on port 0 for this and other crates'
 //!   tests; production builds do not carry it (nor `tempfile`).
@@ -25,6 +28,7 @@
 pub mod api;
 pub mod batch;
 pub mod coalesce;
+pub mod contacts;
 pub mod election;
 pub mod error;
 pub mod membership;
@@ -34,8 +38,10 @@ pub mod raft_node;
 pub mod retention;
 pub mod rpc;
 pub mod seed;
+pub mod standing;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,11 +57,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::AppState;
+use crate::contacts::Contacts;
 use crate::membership::JoinAs;
-use crate::metrics::{Metrics, RaftTimings};
+use crate::metrics::Metrics;
 use crate::network::Network;
-use crate::raft_node::{CatalogNode, Contacts, Settings};
-use crate::rpc::RpcClient;
+use crate::raft_node::{CatalogNode, NodeParts, Settings};
+use crate::rpc::client::RpcClient;
+use crate::timings::RaftTimings;
 
 /// Errors starting a node.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +123,7 @@ pub struct NodeHandle {
 impl NodeHandle {
     /// Stops the node in order: Raft first, then the servers, then background tasks.
     pub async fn stop(self) {
-        if let Err(e) = self.node.raft.shutdown().await {
+        if let Err(e) = self.node.raft().shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
         self.cancel.cancel();
@@ -253,22 +261,15 @@ where
         forward_timeout: Duration::from_secs(2),
         faults: opts.faults,
     };
-    let node = Arc::new(CatalogNode {
+    let node = Arc::new(CatalogNode::new(NodeParts {
         raft,
         sm,
+        log,
         settings,
         rpc: rpc_client,
-        log,
         contacts,
-        writes: Arc::default(),
-        local_reads: Arc::default(),
-        remote_reads: Arc::default(),
-        split_vote_elections: Default::default(),
-        leader_gone_elections: Default::default(),
-        retries_left_to_longer_logs: Default::default(),
         timings: timings.clone(),
-        standing: Default::default(),
-    });
+    }));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
@@ -277,7 +278,7 @@ where
         metrics: Arc::new(Metrics::new(&timings)),
     };
     let api_app = api::router(state);
-    let rpc_app = rpc::router(node.clone());
+    let rpc_app = rpc::server::router(node.clone());
     let stop = cancel.clone();
     tracker.spawn(async move {
         let _ = axum::serve(api, api_app)
@@ -293,7 +294,7 @@ where
 
     if opts.bootstrap && pristine {
         tracing::info!(id = opts.id, members = ?opts.members.keys(), "initializing a new cluster");
-        node.raft
+        node.raft()
             .initialize(opts.members.clone())
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
@@ -331,18 +332,18 @@ where
 /// Whenever this node leads a cluster whose catalog was never seeded, proposes the seed. The
 /// state machine applies it at most once, so racing leaders are harmless.
 async fn seed_when_leading(node: Arc<CatalogNode>, cancel: CancellationToken) {
-    let mut rx = node.raft.metrics();
+    let mut rx = node.raft().metrics();
     loop {
-        let leads = rx.borrow_and_update().current_leader == Some(node.settings.id);
-        if leads && !node.sm.read().catalog.seeded {
-            match node.raft.client_write(seed::starting_catalog()).await {
+        let leads = rx.borrow_and_update().current_leader == Some(node.id());
+        if leads && !node.state_machine().read().catalog.seeded {
+            match node.raft().client_write(seed::starting_catalog()).await {
                 Ok(_) => tracing::info!("starting catalog written"),
                 Err(e) => {
                     tracing::warn!(error = %e, "seeding failed; will retry on the next change")
                 }
             }
         }
-        if node.sm.read().catalog.seeded {
+        if node.state_machine().read().catalog.seeded {
             return;
         }
         tokio::select! {

@@ -18,32 +18,24 @@
 //!   naming the members, and `/cluster/status` calls it `removed`.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use confeitaria_types::{MemberRole, Membership, NodeAddr, NovoMembro};
-use openraft::{LogId, ServerState};
+use openraft::ServerState;
 use raft_store::NodeId;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::raft_node::CatalogNode;
+use crate::rpc::wire::{route, JoinResponse, MembershipView};
+use crate::standing::describe;
 
 /// A voter the leader heard from within this long counts as active for the strict
 /// reconfiguration check; a node that heard from no leader for this long asks its peers
 /// whether it is still a member. About 30 heartbeats of `cluster.toml`'s timing, six of its
 /// longest election timeouts.
 pub const ACTIVE_WITHIN: Duration = Duration::from_secs(1);
-
-/// A node's effective membership and the log entry that set it (RPC `/raft/membership`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MembershipView {
-    /// Id of the entry that set it; `None` before the cluster was initialized.
-    pub log_id: Option<LogId<NodeId>>,
-    /// Voters, learners and their addresses.
-    pub membership: Membership,
-}
 
 /// How a node that is not yet a member joins at start-up.
 #[derive(Debug, Clone)]
@@ -56,41 +48,10 @@ pub struct JoinAs {
     pub seeds: Vec<String>,
 }
 
-/// A join request's answer (RPC `/raft/join`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum JoinResponse {
-    /// The change is committed.
-    Joined,
-    /// Refused or failed, and why.
-    Failed(String),
-}
-
-/// What this node has learnt of its own standing from its peers.
-#[derive(Debug, Default)]
-pub struct Standing {
-    // A std mutex: read or replaced whole, never held across an `.await`.
-    newest_seen: std::sync::Mutex<Option<MembershipView>>,
-    /// Set while a node started to join is not yet a member: it is joining, not removed.
-    pub joining: AtomicBool,
-}
-
-impl Standing {
-    fn seen(&self) -> Option<MembershipView> {
-        self.newest_seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn set_seen(&self, v: Option<MembershipView>) {
-        *self.newest_seen.lock().unwrap_or_else(|e| e.into_inner()) = v;
-    }
-}
-
 impl CatalogNode {
     /// This node's own effective membership.
     pub fn membership_view(&self) -> MembershipView {
-        let m = self.raft.metrics();
+        let m = self.raft().metrics();
         let m = m.borrow();
         let stored = &m.membership_config;
         let mm = stored.membership();
@@ -108,7 +69,7 @@ impl CatalogNode {
     /// The newest membership this node knows: its own, or a peer's that is newer.
     pub fn newest_membership(&self) -> MembershipView {
         let own = self.membership_view();
-        match self.standing.seen() {
+        match self.standing().seen() {
             Some(seen) if seen.log_id > own.log_id => seen,
             _ => own,
         }
@@ -116,13 +77,13 @@ impl CatalogNode {
 
     /// The membership that left this node out, if it was removed.
     pub fn removed(&self) -> Option<Membership> {
-        if self.standing.joining.load(Ordering::Relaxed) {
+        if self.standing().joining.load(Ordering::Relaxed) {
             return None;
         }
         let newest = self.newest_membership();
         let out = newest.log_id.is_some()
             && !newest.membership.nodes.is_empty()
-            && !newest.membership.contains(self.settings.id);
+            && !newest.membership.contains(self.id());
         out.then_some(newest.membership)
     }
 
@@ -132,9 +93,9 @@ impl CatalogNode {
             .iter()
             .copied()
             .filter(|v| {
-                *v == self.settings.id
+                *v == self.id()
                     || self
-                        .contacts
+                        .contacts()
                         .millis_since(*v)
                         .is_some_and(|ms| u128::from(ms) < ACTIVE_WITHIN.as_millis())
             })
@@ -178,25 +139,6 @@ fn join<T: ToString>(it: impl Iterator<Item = T>) -> String {
     it.map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// A sentence naming the members of `m`, for `not_a_member` answers.
-pub fn describe(m: &Membership) -> String {
-    let name = |id: &u64| match m.nodes.get(id) {
-        Some(a) => format!("{id} ({})", a.api_addr),
-        None => id.to_string(),
-    };
-    let voters: Vec<String> = m.voters.iter().map(name).collect();
-    let learners: Vec<String> = m.learners.iter().map(name).collect();
-    if learners.is_empty() {
-        format!("voters {}", voters.join(", "))
-    } else {
-        format!(
-            "voters {}; learners {}",
-            voters.join(", "),
-            learners.join(", ")
-        )
-    }
-}
-
 /// Until `cancel`: while this node is not in contact with a leader that counts it a member,
 /// asks the nodes it knows for their membership every half [`ACTIVE_WITHIN`] and keeps the
 /// newest one that is newer than its own (see the module's documentation).
@@ -209,22 +151,22 @@ pub async fn watch_standing(node: Arc<CatalogNode>, cancel: CancellationToken) {
             _ = every.tick() => {}
         }
         let own = node.membership_view();
-        let me = node.settings.id;
+        let me = node.id();
         let (state, leader) = {
-            let m = node.raft.metrics();
+            let m = node.raft().metrics();
             let m = m.borrow();
             (m.state, m.current_leader)
         };
         let in_touch = match leader {
             Some(l) if l == me => state == ServerState::Leader,
             Some(l) => node
-                .contacts
+                .contacts()
                 .millis_since(l)
                 .is_some_and(|ms| u128::from(ms) < ACTIVE_WITHIN.as_millis()),
             None => false,
         };
         if in_touch && own.membership.contains(me) {
-            node.standing.set_seen(None);
+            node.standing().set_seen(None);
             continue;
         }
         let mut asks = tokio::task::JoinSet::new();
@@ -232,9 +174,9 @@ pub async fn watch_standing(node: Arc<CatalogNode>, cancel: CancellationToken) {
             if *id == me {
                 continue;
             }
-            let (rpc, addr) = (node.rpc.clone(), addr.rpc_addr.clone());
+            let (rpc, addr) = (node.rpc_client().clone(), addr.rpc_addr.clone());
             asks.spawn(async move {
-                rpc.call::<_, MembershipView>(&addr, "/raft/membership", &(), ACTIVE_WITHIN / 2)
+                rpc.call::<_, MembershipView>(&addr, route::MEMBERSHIP, &(), ACTIVE_WITHIN / 2)
                     .await
                     .ok()
             });
@@ -255,19 +197,19 @@ pub async fn watch_standing(node: Arc<CatalogNode>, cancel: CancellationToken) {
                 );
             }
         }
-        node.standing.set_seen(newest);
+        node.standing().set_seen(newest);
     }
 }
 
 /// Until this node is a member (or `cancel`): asks the seeds, in turn, to add it with
 /// `join.role`, then waits to see itself in the membership it replicates.
 pub async fn join_cluster(node: Arc<CatalogNode>, join: JoinAs, cancel: CancellationToken) {
-    let me = node.settings.id;
+    let me = node.id();
     let is_member = |node: &CatalogNode| node.membership_view().membership.contains(me);
     if is_member(&node) || join.seeds.is_empty() {
         return;
     }
-    node.standing.joining.store(true, Ordering::Relaxed);
+    node.standing().joining.store(true, Ordering::Relaxed);
     let req = NovoMembro {
         id: me,
         api_addr: join.addr.api_addr.clone(),
@@ -277,9 +219,12 @@ pub async fn join_cluster(node: Arc<CatalogNode>, join: JoinAs, cancel: Cancella
     let mut pause = Duration::from_millis(100);
     'outer: loop {
         for seed in join.seeds.iter().cycle().take(join.seeds.len()) {
-            let asked =
-                node.rpc
-                    .call::<_, JoinResponse>(seed, "/raft/join", &req, Duration::from_secs(10));
+            let asked = node.rpc_client().call::<_, JoinResponse>(
+                seed,
+                route::JOIN,
+                &req,
+                Duration::from_secs(10),
+            );
             let answer = tokio::select! {
                 _ = cancel.cancelled() => break 'outer,
                 a = asked => a,
@@ -287,7 +232,7 @@ pub async fn join_cluster(node: Arc<CatalogNode>, join: JoinAs, cancel: Cancella
             match answer {
                 Ok(JoinResponse::Joined) => {
                     tracing::info!(via = %seed, role = ?join.role, "joined the cluster");
-                    let mut rx = node.raft.metrics();
+                    let mut rx = node.raft().metrics();
                     let seen = tokio::time::timeout(Duration::from_secs(30), async {
                         while !is_member(&node) {
                             if rx.changed().await.is_err() {
@@ -316,5 +261,5 @@ pub async fn join_cluster(node: Arc<CatalogNode>, join: JoinAs, cancel: Cancella
         }
         pause = (pause * 2).min(Duration::from_secs(2));
     }
-    node.standing.joining.store(false, Ordering::Relaxed);
+    node.standing().joining.store(false, Ordering::Relaxed);
 }

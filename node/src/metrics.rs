@@ -1,6 +1,6 @@
 //! The node's metrics: its registry ([`confeitaria_service::metrics::ServiceMetrics`], prefix
 //! `catalog`, with the request counter and latency histogram every service has), the Raft-side
-//! histograms ([`RaftTimings`]), and the Raft state sampled when scraped ([`sample`]):
+//! histograms ([`crate::timings::RaftTimings`]), and the Raft state sampled when scraped ([`sample`]):
 //!
 //! - histograms `catalog_raft_append_seconds` (a log append: write and flush),
 //!   `catalog_raft_apply_seconds` (the state machine applying a batch of entries),
@@ -18,37 +18,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use confeitaria_service::metrics::{step_histogram, ServiceMetrics};
+use confeitaria_service::metrics::ServiceMetrics;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::raft_node::CatalogNode;
-
-/// The Raft-side histograms. Cheap to clone: clones observe into the same histograms.
-#[derive(Debug, Clone)]
-pub struct RaftTimings {
-    /// Seconds per log append (write and flush).
-    pub append: Histogram,
-    /// Seconds per applied batch of entries.
-    pub apply: Histogram,
-    /// Seconds per read-index round.
-    pub read_index: Histogram,
-    /// Seconds per follower→leader forward.
-    pub forward: Histogram,
-}
-
-impl Default for RaftTimings {
-    fn default() -> Self {
-        Self {
-            append: step_histogram(),
-            apply: step_histogram(),
-            read_index: step_histogram(),
-            forward: step_histogram(),
-        }
-    }
-}
+use crate::timings::RaftTimings;
 
 /// The node's registry: request metrics and the Raft-side histograms.
 #[derive(Debug)]
@@ -92,14 +68,14 @@ impl Metrics {
 /// Registers `node`'s Raft state into `now`, when scraped.
 pub fn sample(now: &mut Registry, node: &CatalogNode) {
     let st = node.status();
-    let (reservas, recusadas, retidos, esquecidos) = {
-        let sm = node.sm.read();
+    let (reservas, refusals, retained, forgotten) = {
+        let sm = node.state_machine().read();
         let c = &sm.catalog;
         (
             c.reservas.len() as u64,
-            c.recusadas.len() as u64,
-            c.retencao.retidos() as u64,
-            c.retencao.esquecidos,
+            c.refusals.len() as u64,
+            c.retention.retained() as u64,
+            c.retention.forgotten,
         )
     };
     let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
@@ -138,12 +114,12 @@ pub fn sample(now: &mut Registry, node: &CatalogNode) {
         (
             "products",
             "Products in the applied catalog",
-            node.sm.read().catalog.doces.len() as u64,
+            node.state_machine().read().catalog.doces.len() as u64,
         ),
         (
             "raft_snapshot_bytes",
             "Size of the snapshot this node stores, built or installed (0: none yet)",
-            node.sm.snapshot_bytes(),
+            node.state_machine().snapshot_bytes(),
         ),
         (
             "reservations",
@@ -153,24 +129,24 @@ pub fn sample(now: &mut Registry, node: &CatalogNode) {
         (
             "refusals_remembered",
             "Refused reservation ids remembered (within the retention window)",
-            recusadas,
+            refusals,
         ),
         (
             "settled_retained",
             "Settled reservations, tombstones and refusals waiting for the retention window",
-            retidos,
+            retained,
         ),
         (
             "settled_forgotten",
             "Settled records forgotten since the cluster began",
-            esquecidos,
+            forgotten,
         ),
     ];
     for (name, help, v) in gauges {
         now.register(name, help, gauge(v));
     }
     let count = |c: &AtomicU64| ConstCounter::new(c.load(Ordering::Relaxed));
-    let stats = node.log.stats();
+    let stats = node.log_stats();
     let counters = [
         ("log_appends", "Flushed log appends", &stats.appends),
         (
@@ -181,17 +157,17 @@ pub fn sample(now: &mut Registry, node: &CatalogNode) {
         (
             "raft_split_vote_elections",
             "Elections this node called after a split vote",
-            &node.split_vote_elections,
+            &node.elections().split_vote,
         ),
         (
             "raft_leader_gone_elections",
             "Elections this node called because the leader's RPC port refused",
-            &node.leader_gone_elections,
+            &node.elections().leader_gone,
         ),
         (
             "raft_retries_left_to_longer_logs",
             "Retries after a split vote skipped because a peer's log was longer",
-            &node.retries_left_to_longer_logs,
+            &node.elections().left_to_longer_logs,
         ),
     ];
     for (name, help, c) in counters {

@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use crate::raft_node::Contacts;
-use crate::rpc::{RpcClient, RpcError};
+use crate::contacts::Contacts;
+use crate::rpc::client::{RpcClient, RpcError};
+use crate::rpc::wire::route;
 
 /// Creates one [`PeerConnection`] per target.
 #[derive(Debug, Clone)]
@@ -92,7 +93,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Rpc<AppendEntriesResponse<NodeId>> {
-        self.send("/raft/append", &rpc, &option).await
+        self.send(route::APPEND, &rpc, &option).await
     }
 
     async fn install_snapshot(
@@ -100,7 +101,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Rpc<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        self.send("/raft/snapshot", &rpc, &option).await
+        self.send(route::SNAPSHOT, &rpc, &option).await
     }
 
     async fn vote(
@@ -108,6 +109,6 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Rpc<VoteResponse<NodeId>> {
-        self.send("/raft/vote", &rpc, &option).await
+        self.send(route::VOTE, &rpc, &option).await
     }
 }

@@ -7,23 +7,28 @@
 //!   waits for it to apply; on a follower it asks the leader for that index and waits until
 //!   its own replica has applied it, then reads locally. A local read reads at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use confeitaria_client::config::Secret;
 use confeitaria_types::{ClusterStatus, MemberRole, NodeAddr, NovoMembro, Role};
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use openraft::{ChangeMembers, Raft, ServerState};
+use raft_store::catalog::CatalogState;
+use raft_store::log_store::AppendStats;
 use raft_store::{Command, CommandOutput, NodeId, StateMachineStore, TypeConfig};
 use tokio::time::Instant;
 
 use crate::batch::WriteBatcher;
 use crate::coalesce::Coalescer;
+use crate::contacts::Contacts;
 use crate::error::ApiError;
-use crate::membership::Standing;
-use crate::metrics::RaftTimings;
-use crate::rpc::{ForwardRequest, ForwardResponse, ReadIndexResponse, RpcClient, RpcError};
+use crate::rpc::client::{RpcClient, RpcError};
+use crate::rpc::wire::{route, ForwardRequest, ForwardResponse, ReadIndexResponse};
+use crate::standing::Standing;
+use crate::timings::RaftTimings;
 
 /// What a node is told at start-up.
 #[derive(Debug, Clone)]
@@ -57,37 +62,63 @@ pub struct Served {
     pub leader: NodeId,
 }
 
-/// A Raft member and its state machine.
+/// A Raft member and its state machine. Built once by [`CatalogNode::new`]; callers use its
+/// methods, never its parts.
 pub struct CatalogNode {
     /// The openraft handle.
-    pub raft: Raft<TypeConfig>,
+    raft: Raft<TypeConfig>,
     /// The applied catalog.
+    sm: StateMachineStore,
+    /// Start-up settings.
+    settings: Settings,
+    /// Client for the peers' RPC ports.
+    rpc: RpcClient,
+    /// The log store, for the persisted committed index.
+    log: raft_store::LogStore,
+    /// Last contact with each peer.
+    contacts: Arc<Contacts>,
+    /// Writes waiting to be proposed together (group commit) on this node as leader.
+    writes: Arc<WriteBatcher>,
+    /// Read-index rounds on this node as leader, shared by concurrent reads.
+    local_reads: Arc<Coalescer<ReadIndexResponse>>,
+    /// Read-index requests to the leader, shared by concurrent reads on this follower.
+    remote_reads: Arc<Coalescer<Option<ReadIndexResponse>>>,
+    /// Elections this node called itself, and retries it left to a longer log.
+    elections: ElectionCounters,
+    /// The Raft-side histograms (read-index rounds and forwards are observed here).
+    timings: RaftTimings,
+    /// Whether this node is joining, and the newest membership its peers showed it.
+    standing: Standing,
+}
+
+/// Elections this node called itself, and retries it left to a peer (see
+/// [`crate::election`]); exported as counters by [`crate::metrics`].
+#[derive(Debug, Default)]
+pub struct ElectionCounters {
+    /// Elections called after a split vote.
+    pub split_vote: AtomicU64,
+    /// Elections called because the leader's RPC port refused.
+    pub leader_gone: AtomicU64,
+    /// Retries after a split vote skipped because a peer's log was longer.
+    pub left_to_longer_logs: AtomicU64,
+}
+
+/// The parts a [`CatalogNode`] is made of, opened and started by [`crate::start`].
+pub struct NodeParts {
+    /// The started openraft member.
+    pub raft: Raft<TypeConfig>,
+    /// Its state machine.
     pub sm: StateMachineStore,
+    /// Its log store.
+    pub log: raft_store::LogStore,
     /// Start-up settings.
     pub settings: Settings,
-    /// Client for the peers' RPC ports.
+    /// The client its network sends through.
     pub rpc: RpcClient,
-    /// The log store, for the persisted committed index.
-    pub log: raft_store::LogStore,
-    /// Last contact with each peer.
+    /// The contacts its network stamps.
     pub contacts: Arc<Contacts>,
-    /// Writes waiting to be proposed together (group commit) on this node as leader.
-    pub writes: Arc<WriteBatcher>,
-    /// Read-index rounds on this node as leader, shared by concurrent reads.
-    pub local_reads: Arc<Coalescer<ReadIndexResponse>>,
-    /// Read-index requests to the leader, shared by concurrent reads on this follower.
-    pub remote_reads: Arc<Coalescer<Option<ReadIndexResponse>>>,
-    /// Elections this node called after a split vote (see [`crate::election`]).
-    pub split_vote_elections: std::sync::atomic::AtomicU64,
-    /// Elections this node called because the leader's RPC port refused it (see
-    /// [`crate::election`]).
-    pub leader_gone_elections: std::sync::atomic::AtomicU64,
-    /// Retries after a split vote this node skipped because a peer's log was longer.
-    pub retries_left_to_longer_logs: std::sync::atomic::AtomicU64,
-    /// The Raft-side histograms (read-index rounds and forwards are observed here).
+    /// The Raft-side histograms (the stores observe into them too).
     pub timings: RaftTimings,
-    /// Whether this node is joining, and the newest membership its peers showed it.
-    pub standing: Standing,
 }
 
 fn role_of(s: ServerState) -> Role {
@@ -100,6 +131,14 @@ fn role_of(s: ServerState) -> Role {
     }
 }
 
+impl std::fmt::Debug for NodeParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeParts")
+            .field("id", &self.settings.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for CatalogNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CatalogNode")
@@ -109,6 +148,94 @@ impl std::fmt::Debug for CatalogNode {
 }
 
 impl CatalogNode {
+    /// A node over `parts`, with empty write and read queues.
+    pub fn new(parts: NodeParts) -> Self {
+        let NodeParts {
+            raft,
+            sm,
+            log,
+            settings,
+            rpc,
+            contacts,
+            timings,
+        } = parts;
+        Self {
+            raft,
+            sm,
+            settings,
+            rpc,
+            log,
+            contacts,
+            writes: Arc::default(),
+            local_reads: Arc::default(),
+            remote_reads: Arc::default(),
+            elections: ElectionCounters::default(),
+            timings,
+            standing: Standing::default(),
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.settings.id
+    }
+
+    /// The openraft member: its metrics, triggers and shutdown, and the RPC server's
+    /// delivery of Raft messages.
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    /// The state machine (the applied catalog, the snapshot's size).
+    pub fn state_machine(&self) -> &StateMachineStore {
+        &self.sm
+    }
+
+    /// Reads the applied catalog with `f`, and returns what it read with the index of the
+    /// last entry applied (0 before any).
+    pub fn read_applied<T>(&self, f: impl FnOnce(&CatalogState) -> T) -> (T, u64) {
+        let st = self.sm.read();
+        (
+            f(&st.catalog),
+            st.last_applied.map(|l| l.index).unwrap_or(0),
+        )
+    }
+
+    /// The log store's append counters.
+    pub fn log_stats(&self) -> &AppendStats {
+        self.log.stats()
+    }
+
+    /// The key admin and service JWTs are signed with.
+    pub fn jwt_secret(&self) -> &Secret {
+        &self.settings.jwt_secret
+    }
+
+    /// The secret every RPC carries.
+    pub fn cluster_secret(&self) -> &Secret {
+        &self.settings.cluster_secret
+    }
+
+    /// The client for the peers' RPC ports.
+    pub fn rpc_client(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    /// When each peer last answered.
+    pub fn contacts(&self) -> &Contacts {
+        &self.contacts
+    }
+
+    /// What this node learnt of its own membership from its peers.
+    pub fn standing(&self) -> &Standing {
+        &self.standing
+    }
+
+    /// Elections this node called itself.
+    pub fn elections(&self) -> &ElectionCounters {
+        &self.elections
+    }
+
     /// The leader this node currently knows, if any.
     pub fn leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow().current_leader
@@ -233,7 +360,7 @@ impl CatalogNode {
             let started = Instant::now();
             let forwarded = self
                 .rpc
-                .call::<_, ForwardResponse>(&addr, "/raft/forward", &req, budget)
+                .call::<_, ForwardResponse>(&addr, route::FORWARD, &req, budget)
                 .await;
             self.timings
                 .forward
@@ -279,7 +406,7 @@ impl CatalogNode {
         };
         let blocking = m.role == MemberRole::Voter;
         if let Err(e) = self.raft.add_learner(m.id, node, blocking).await {
-            return not_leader_or_failed(e);
+            return ForwardResponse::from_raft_error(e);
         }
         if m.role == MemberRole::Learner || is_voter {
             return ForwardResponse::MembershipChanged;
@@ -296,7 +423,7 @@ impl CatalogNode {
             .await
         {
             Ok(_) => ForwardResponse::MembershipChanged,
-            Err(e) => not_leader_or_failed(e),
+            Err(e) => ForwardResponse::from_raft_error(e),
         }
     }
 
@@ -323,7 +450,7 @@ impl CatalogNode {
         };
         match self.raft.change_membership(change, false).await {
             Ok(_) => ForwardResponse::MembershipChanged,
-            Err(e) => not_leader_or_failed(e),
+            Err(e) => ForwardResponse::from_raft_error(e),
         }
     }
 
@@ -370,7 +497,7 @@ impl CatalogNode {
                     let budget = timeout.min(end.saturating_duration_since(Instant::now()));
                     let started = Instant::now();
                     let r = rpc
-                        .call::<_, ReadIndexResponse>(&addr, "/raft/read-index", &(), budget)
+                        .call::<_, ReadIndexResponse>(&addr, route::READ_INDEX, &(), budget)
                         .await
                         .ok();
                     took.observe(started.elapsed().as_secs_f64());
@@ -515,56 +642,5 @@ impl Backoff {
         tokio::time::sleep(self.0.min(end - now)).await;
         self.0 = (self.0 * 2).min(Duration::from_millis(100));
         Ok(())
-    }
-}
-
-/// A client write's outcome as a forward answer.
-pub fn client_write_response(
-    r: Result<
-        openraft::raft::ClientWriteResponse<TypeConfig>,
-        RaftError<NodeId, ClientWriteError<NodeId, NodeAddr>>,
-    >,
-) -> ForwardResponse {
-    match r {
-        Ok(resp) => ForwardResponse::Applied(resp.data),
-        Err(e) => not_leader_or_failed(e),
-    }
-}
-
-fn not_leader_or_failed(
-    e: RaftError<NodeId, ClientWriteError<NodeId, NodeAddr>>,
-) -> ForwardResponse {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
-            ForwardResponse::NotLeader(f.leader_id)
-        }
-        RaftError::APIError(other) => ForwardResponse::Failed(other.to_string()),
-        RaftError::Fatal(f) => ForwardResponse::Failed(f.to_string()),
-    }
-}
-
-/// When each peer last answered (or, for the leader, last sent to us).
-#[derive(Debug, Default)]
-pub struct Contacts {
-    // A std mutex: held only to read or stamp one entry, never across an `.await`.
-    last: std::sync::Mutex<BTreeMap<NodeId, Instant>>,
-}
-
-impl Contacts {
-    /// Records contact with `id` now.
-    pub fn touch(&self, id: NodeId) {
-        self.last
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, Instant::now());
-    }
-
-    /// Milliseconds since the last contact with `id`, if there was one.
-    pub fn millis_since(&self, id: NodeId) -> Option<u64> {
-        self.last
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .map(|t| t.elapsed().as_millis() as u64)
     }
 }

@@ -1,5 +1,5 @@
 //! The leader's side of retention: while this node leads, it proposes
-//! [`Command::Expirar`] entries stamped with its wall clock whenever settled records are
+//! [`Command::Expire`] entries stamped with its wall clock whenever settled records are
 //! waiting for a stamp or have come due, so every replica forgets the same records at the
 //! same log index (docs/design.md, "Retention"). Followers and learners never propose one.
 
@@ -44,17 +44,17 @@ pub fn period(retention: Duration) -> Duration {
     (retention / 10).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
-/// Proposes `Expirar` entries while this node leads, until `cancel`. Does nothing with a
+/// Proposes `Expire` entries while this node leads, until `cancel`. Does nothing with a
 /// window of zero (records kept forever).
 pub async fn expire_when_leading(
     node: Arc<CatalogNode>,
     retention: Duration,
     cancel: CancellationToken,
 ) {
-    let Ok(retencao_ms) = u64::try_from(retention.as_millis()) else {
+    let Ok(retention_ms) = u64::try_from(retention.as_millis()) else {
         return;
     };
-    if retencao_ms == 0 {
+    if retention_ms == 0 {
         return;
     }
     let every = period(retention);
@@ -68,26 +68,26 @@ pub async fn expire_when_leading(
         // they wait for the next period).
         let mut first = true;
         loop {
-            if node.leader() != Some(node.settings.id) {
+            if node.leader() != Some(node.id()) {
                 break;
             }
-            let agora_ms = now_ms();
+            let now_ms = now_ms();
             let due = {
-                let st = node.sm.read();
-                let r = &st.catalog.retencao;
+                let st = node.state_machine().read();
+                let r = &st.catalog.retention;
                 if first {
-                    r.devido(agora_ms, retencao_ms)
+                    r.due(now_ms, retention_ms)
                 } else {
-                    r.a_esquecer(agora_ms, retencao_ms)
+                    r.due_to_forget(now_ms, retention_ms)
                 }
             };
             if !due {
                 break;
             }
             first = false;
-            let cmd = Command::Expirar {
-                agora_ms,
-                retencao_ms,
+            let cmd = Command::Expire {
+                now_ms,
+                retention_ms,
             };
             let applied = tokio::select! {
                 () = cancel.cancelled() => return,

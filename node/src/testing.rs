@@ -206,7 +206,7 @@ impl TestCluster {
         while !self
             .running()
             .iter()
-            .all(|id| self.node(*id).node.sm.read().catalog.seeded)
+            .all(|id| self.node(*id).node.state_machine().read().catalog.seeded)
         {
             assert!(
                 Instant::now() < end,

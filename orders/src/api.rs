@@ -65,7 +65,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Runs saga work in a tracked task of its own and waits for it.
-async fn em_tarefa<T: Send + 'static>(
+async fn on_task<T: Send + 'static>(
     st: &AppState,
     fut: impl std::future::Future<Output = Result<T, OrdersError>> + Send + 'static,
 ) -> Result<T, OrdersError> {
@@ -79,7 +79,7 @@ async fn em_tarefa<T: Send + 'static>(
 }
 
 /// `POST /api/pedidos` `{session_id}` with `Idempotency-Key`.
-pub async fn criar(
+pub async fn create_order(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -93,18 +93,18 @@ pub async fn criar(
         });
     }
     let session_id = novo.session_id.to_ascii_lowercase();
-    let corpo = serde_json::to_string(&NovoPedido {
+    let body = serde_json::to_string(&NovoPedido {
         session_id: session_id.clone(),
     })
     .map_err(|e| OrdersError::Internal(e.to_string()))?;
 
-    if let Some(chave) = st.saga.store.chave(&key)? {
-        if chave.corpo != corpo {
+    if let Some(record) = st.saga.store.record(&key)? {
+        if record.body != body {
             return Err(OrdersError::IdempotencyKeyReused);
         }
         let saga = st.saga.clone();
-        let pedido = em_tarefa(&st, async move { saga.retomar(&chave.pedido_id).await }).await?;
-        return Ok(resposta(StatusCode::OK, pedido, true));
+        let pedido = on_task(&st, async move { saga.resume(&record.pedido_id).await }).await?;
+        return Ok(order_response(StatusCode::OK, pedido, true));
     }
 
     let mut carrinho = st
@@ -118,9 +118,9 @@ pub async fn criar(
     }
     carrinho.session_id = session_id;
     let saga = st.saga.clone();
-    let (pedido, criado) = em_tarefa(
+    let (pedido, criado) = on_task(
         &st,
-        async move { saga.checkout(&key, &corpo, carrinho).await },
+        async move { saga.checkout(&key, &body, carrinho).await },
     )
     .await?;
     let status = if criado {
@@ -128,10 +128,10 @@ pub async fn criar(
     } else {
         StatusCode::OK
     };
-    Ok(resposta(status, pedido, !criado))
+    Ok(order_response(status, pedido, !criado))
 }
 
-fn resposta(status: StatusCode, pedido: Pedido, replay: bool) -> Response {
+fn order_response(status: StatusCode, pedido: Pedido, replay: bool) -> Response {
     let mut r = (status, Json(pedido)).into_response();
     if replay {
         r.headers_mut()
@@ -141,61 +141,61 @@ fn resposta(status: StatusCode, pedido: Pedido, replay: bool) -> Response {
 }
 
 /// Who is asking to read an order.
-pub(crate) enum Leitor {
+pub(crate) enum Reader {
     Admin,
     Sessao(String),
 }
 
-pub(crate) fn leitor(st: &AppState, headers: &HeaderMap) -> Result<Leitor, OrdersError> {
+pub(crate) fn reader(st: &AppState, headers: &HeaderMap) -> Result<Reader, OrdersError> {
     if let Some(h) = headers.get(header::AUTHORIZATION) {
         let token = auth::bearer(h.to_str().ok())?;
         auth::verify(st.jwt_secret.expose(), token, TokenRole::Admin)?;
-        return Ok(Leitor::Admin);
+        return Ok(Reader::Admin);
     }
     match headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        Some(s) => Ok(Leitor::Sessao(s.to_ascii_lowercase())),
+        Some(s) => Ok(Reader::Sessao(s.to_ascii_lowercase())),
         None => Err(OrdersError::Auth(AuthError::Missing)),
     }
 }
 
-/// The order, if it exists and `leitor` may see it (a wrong session reads as unknown).
-pub(crate) fn pedido_visivel(
+/// The order, if it exists and `reader` may see it (a wrong session reads as unknown).
+pub(crate) fn visible_order(
     st: &AppState,
     id: &str,
-    leitor: &Leitor,
+    reader: &Reader,
 ) -> Result<Pedido, OrdersError> {
     if !is_hex32(id) {
         return Err(OrdersError::NotFound);
     }
     let pedido = st.saga.pedido(id)?.ok_or(OrdersError::NotFound)?;
-    match leitor {
-        Leitor::Admin => Ok(pedido),
-        Leitor::Sessao(s) if bool::from(s.as_bytes().ct_eq(pedido.session_id.as_bytes())) => {
+    match reader {
+        Reader::Admin => Ok(pedido),
+        Reader::Sessao(s) if bool::from(s.as_bytes().ct_eq(pedido.session_id.as_bytes())) => {
             Ok(pedido)
         }
-        Leitor::Sessao(_) => Err(OrdersError::NotFound),
+        Reader::Sessao(_) => Err(OrdersError::NotFound),
     }
 }
 
 /// `GET /api/pedidos/{id}`.
-pub async fn obter(
+pub async fn get_order(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Pedido>, OrdersError> {
-    let leitor = leitor(&st, &headers)?;
-    Ok(Json(pedido_visivel(&st, &id, &leitor)?))
+    let reader = reader(&st, &headers)?;
+    Ok(Json(visible_order(&st, &id, &reader)?))
 }
 
 /// `GET /api/pedidos/{id}/eventos`: the order's log, oldest first.
-pub async fn eventos(
+pub async fn list_events(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<EventosPedido>, OrdersError> {
-    let leitor = leitor(&st, &headers)?;
-    pedido_visivel(&st, &id, &leitor)?;
-    let eventos = st.saga.store.eventos(&id)?;
+    let reader = reader(&st, &headers)?;
+    visible_order(&st, &id, &reader)?;
+    let eventos = st.saga.store.events(&id)?;
     Ok(Json(EventosPedido {
         pedido_id: id,
         eventos,
@@ -203,7 +203,7 @@ pub async fn eventos(
 }
 
 /// `PUT /api/pedidos/{id}/status` `{status}` (admin).
-pub async fn mudar_status(
+pub async fn change_status(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -220,8 +220,8 @@ pub async fn mudar_status(
         return Err(OrdersError::NotFound);
     }
     let saga = st.saga.clone();
-    let pedido = em_tarefa(&st, async move {
-        saga.mudar_status(&id.to_ascii_lowercase(), body.status)
+    let pedido = on_task(&st, async move {
+        saga.change_status(&id.to_ascii_lowercase(), body.status)
             .await
     })
     .await?;

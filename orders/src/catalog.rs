@@ -1,7 +1,7 @@
 //! The orders service's view of the catalog: the four reservation calls and a readiness
-//! probe, behind [`Reservas`] so the saga holds an `Arc<dyn Reservas>`.
+//! probe, behind [`Reservations`] so the saga holds an `Arc<dyn Reservations>`.
 //!
-//! [`CatalogReservas`] answers them with `confeitaria_client::CatalogClient`, which finds the
+//! [`CatalogReservations`] answers them with `confeitaria_client::CatalogClient`, which finds the
 //! leader, fails over and retries these idempotent calls with the reservation id (= the order
 //! id) until its deadline, so a catalog failover costs the shopper only latency.
 
@@ -18,29 +18,29 @@ use futures::future::BoxFuture;
 const TOKEN_TTL_SECS: u64 = 300;
 
 /// Reservation calls; every one is idempotent by reservation id.
-pub trait Reservas: Send + Sync + 'static {
+pub trait Reservations: Send + Sync + 'static {
     /// `POST /api/reservas`: all or nothing.
-    fn reservar(&self, reserva: NovaReserva) -> BoxFuture<'_, Result<Reserva, ClientError>>;
+    fn reserve(&self, reserva: NovaReserva) -> BoxFuture<'_, Result<Reserva, ClientError>>;
     /// `POST /api/reservas/{id}/confirmar`: held units become sold.
-    fn confirmar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
+    fn confirm(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
     /// `DELETE /api/reservas/{id}`: held or sold units return to available.
-    fn liberar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
+    fn release(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
     /// `POST /api/reservas/{id}/encerrar`: the order is final (`entregue`), its confirmed
     /// reservation is closed for good, and the catalog forgets it after its retention window.
-    fn encerrar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
+    fn close(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>>;
     /// Whether the catalog has a leader that answers (for `/ready`).
-    fn pronto(&self) -> BoxFuture<'_, Result<(), String>>;
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
-/// [`Reservas`] over the catalog's REST API, with a service JWT signed per call.
+/// [`Reservations`] over the catalog's REST API, with a service JWT signed per call.
 #[derive(Debug, Clone)]
-pub struct CatalogReservas {
+pub struct CatalogReservations {
     client: CatalogClient,
     probe: CatalogClient,
     secret: Secret,
 }
 
-impl CatalogReservas {
+impl CatalogReservations {
     /// A client of the nodes at `nodes` (`host:port`), whose calls (retries included) end
     /// within `deadline`.
     pub fn new(nodes: Vec<String>, secret: Secret, deadline: Duration) -> Self {
@@ -74,24 +74,24 @@ impl CatalogReservas {
     }
 }
 
-impl Reservas for CatalogReservas {
-    fn reservar(&self, reserva: NovaReserva) -> BoxFuture<'_, Result<Reserva, ClientError>> {
+impl Reservations for CatalogReservations {
+    fn reserve(&self, reserva: NovaReserva) -> BoxFuture<'_, Result<Reserva, ClientError>> {
         Box::pin(async move { self.signed()?.reservar(&reserva).await })
     }
 
-    fn confirmar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
+    fn confirm(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
         Box::pin(async move { self.signed()?.confirmar(&id).await })
     }
 
-    fn liberar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
+    fn release(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
         Box::pin(async move { self.signed()?.liberar(&id).await })
     }
 
-    fn encerrar(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
+    fn close(&self, id: String) -> BoxFuture<'_, Result<Reserva, ClientError>> {
         Box::pin(async move { self.signed()?.encerrar(&id).await })
     }
 
-    fn pronto(&self) -> BoxFuture<'_, Result<(), String>> {
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             let st = self.probe.refresh().await.map_err(|e| e.to_string())?;
             match st.leader {

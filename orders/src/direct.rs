@@ -14,7 +14,7 @@ use confeitaria_client::transport::Transport;
 use confeitaria_types::auth::{self, TokenRole};
 use http::{Method, StatusCode};
 
-use crate::store::EntradaOutbox;
+use crate::store::OutboxEntry;
 
 /// The cart's endpoint for order events.
 pub const PATH: &str = "/interno/eventos-pedido";
@@ -23,23 +23,23 @@ const TOKEN_TTL_SECS: u64 = 300;
 
 /// What the cart made of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entrega {
+pub enum Delivery {
     /// Acknowledged (applied now, or earlier: the cart deduplicates).
-    Aceita,
+    Accepted,
     /// Refused as malformed: retrying cannot help.
-    Recusada(String),
+    Refused(String),
 }
 
 /// Posts events to one cart service.
 #[derive(Debug, Clone)]
-pub struct EntregaDireta {
+pub struct DirectDelivery {
     url: String,
     transport: Transport,
     secret: Secret,
     deadline: Duration,
 }
 
-impl EntregaDireta {
+impl DirectDelivery {
     /// Delivers to the cart at `base` (e.g. `http://127.0.0.1:5002`), each call bounded by
     /// `deadline`.
     pub fn new(base: &str, secret: Secret, deadline: Duration) -> Self {
@@ -52,7 +52,7 @@ impl EntregaDireta {
     }
 
     /// Delivers one event; `Err` when it should be retried.
-    pub async fn entregar(&self, e: &EntradaOutbox) -> Result<Entrega, String> {
+    pub async fn deliver(&self, e: &OutboxEntry) -> Result<Delivery, String> {
         let token = auth::sign(
             self.secret.expose(),
             TokenRole::Service,
@@ -73,8 +73,8 @@ impl EntregaDireta {
             .await
             .map_err(|e| format!("POST {}: {e}", self.url))?;
         match r.status {
-            s if s.is_success() => Ok(Entrega::Aceita),
-            StatusCode::BAD_REQUEST => Ok(Entrega::Recusada(
+            s if s.is_success() => Ok(Delivery::Accepted),
+            StatusCode::BAD_REQUEST => Ok(Delivery::Refused(
                 String::from_utf8_lossy(&r.body).into_owned(),
             )),
             s => Err(format!("POST {}: status {s}", self.url)),

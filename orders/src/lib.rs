@@ -45,11 +45,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cart_source::{CartSource, HttpCart};
-use crate::catalog::{CatalogReservas, Reservas};
+use crate::catalog::{CatalogReservations, Reservations};
 use crate::config::Config;
-use crate::direct::EntregaDireta;
+use crate::direct::DirectDelivery;
 use crate::metrics::Metrics;
-use crate::outbox::Destino;
+use crate::outbox::Destination;
 use crate::saga::Saga;
 use crate::store::{Store, StoreError};
 
@@ -62,13 +62,13 @@ pub struct AppState {
     /// The saga, with the store and counters.
     pub saga: Arc<Saga>,
     /// The catalog (for `/ready`; the saga holds its own handle).
-    pub reservas: Arc<dyn Reservas>,
+    pub reservations: Arc<dyn Reservations>,
     /// Where carts are read.
     pub carts: Arc<dyn CartSource>,
     /// Key of admin JWTs.
     pub jwt_secret: Secret,
     /// The outbox publisher's status.
-    pub publicacao: Arc<outbox::Estado>,
+    pub publishing: Arc<outbox::PublisherStatus>,
     /// Tracks saga tasks and background tasks.
     pub tracker: TaskTracker,
     /// Cancelled on shutdown, once requests have drained.
@@ -95,11 +95,14 @@ pub enum RunError {
 /// 404/405, body limit, request deadline and counting).
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/api/pedidos", post(api::criar))
-        .route("/api/pedidos/{id}", get(api::obter))
-        .route("/api/pedidos/{id}/eventos", get(api::eventos))
-        .route("/api/pedidos/{id}/eventos/stream", get(stream::eventos))
-        .route("/api/pedidos/{id}/status", put(api::mudar_status))
+        .route("/api/pedidos", post(api::create_order))
+        .route("/api/pedidos/{id}", get(api::get_order))
+        .route("/api/pedidos/{id}/eventos", get(api::list_events))
+        .route(
+            "/api/pedidos/{id}/eventos/stream",
+            get(stream::stream_events),
+        )
+        .route("/api/pedidos/{id}/status", put(api::change_status))
         .route("/ready", get(ops::ready));
     confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
@@ -110,7 +113,7 @@ pub struct App {
     pub state: AppState,
     config: Config,
     /// Where events go without a Redis URL; `None`: they wait in the outbox.
-    direto: Option<EntregaDireta>,
+    direct: Option<DirectDelivery>,
 }
 
 impl App {
@@ -118,25 +121,25 @@ impl App {
     pub fn open(config: Config) -> Result<Self, RunError> {
         std::fs::create_dir_all(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let reservas: Arc<dyn Reservas> = Arc::new(CatalogReservas::new(
+        let reservations: Arc<dyn Reservations> = Arc::new(CatalogReservations::new(
             config.catalog_nodes.clone(),
             config.jwt_secret.clone(),
             config.catalog_timeout(),
         ));
         let carts: Arc<dyn CartSource> =
             Arc::new(HttpCart::new(&config.cart_url, config.cart_timeout()));
-        let direto = EntregaDireta::new(
+        let direct = DirectDelivery::new(
             &config.cart_url,
             config.jwt_secret.clone(),
             config.cart_timeout(),
         );
-        Ok(Self::with_parts(config, store, reservas, carts).with_direct_delivery(direto))
+        Ok(Self::with_parts(config, store, reservations, carts).with_direct_delivery(direct))
     }
 
-    /// Without a Redis URL, delivers order events to the cart through `direto` (what
+    /// Without a Redis URL, delivers order events to the cart through `direct` (what
     /// [`App::open`] sets up; without it they wait in the outbox).
-    pub fn with_direct_delivery(mut self, direto: EntregaDireta) -> Self {
-        self.direto = Some(direto);
+    pub fn with_direct_delivery(mut self, direct: DirectDelivery) -> Self {
+        self.direct = Some(direct);
         self
     }
 
@@ -144,17 +147,17 @@ impl App {
     pub fn with_parts(
         config: Config,
         store: Store,
-        reservas: Arc<dyn Reservas>,
+        reservations: Arc<dyn Reservations>,
         carts: Arc<dyn CartSource>,
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
-        let saga = Arc::new(Saga::new(store, reservas.clone(), metrics));
+        let saga = Arc::new(Saga::new(store, reservations.clone(), metrics));
         let state = AppState {
             saga,
-            reservas,
+            reservations,
             carts,
             jwt_secret: config.jwt_secret.clone(),
-            publicacao: Arc::default(),
+            publishing: Arc::default(),
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             closing: CancellationToken::new(),
@@ -163,7 +166,7 @@ impl App {
         Self {
             state,
             config,
-            direto: None,
+            direct: None,
         }
     }
 
@@ -173,7 +176,7 @@ impl App {
         let metrics = self.state.saga.metrics.clone();
         let saga = Saga::new(
             self.state.saga.store.clone(),
-            self.state.reservas.clone(),
+            self.state.reservations.clone(),
             metrics,
         )
         .with_ids(ids);
@@ -198,21 +201,22 @@ impl App {
         st.tracker.spawn(
             st.saga
                 .clone()
-                .conduzir_abertos(st.cancel.clone(), self.config.recovery_interval()),
+                .drive_open(st.cancel.clone(), self.config.recovery_interval()),
         );
-        let publicador = outbox::Publicador {
+        let publisher = outbox::Publisher {
             store: st.saga.store.clone(),
-            novidade: st.saga.outbox.clone(),
+            flushed: st.saga.outbox.clone(),
             metrics: st.saga.metrics.clone(),
-            estado: st.publicacao.clone(),
+            status: st.publishing.clone(),
             deadline: self.config.redis_timeout(),
-            max_pendentes: usize::try_from(self.config.outbox_max).unwrap_or(usize::MAX),
+            max_pending: usize::try_from(self.config.outbox_max).unwrap_or(usize::MAX),
         };
-        let destino = match self.config.redis_url.get() {
-            Some(url) => Some(Destino::Redis(url)),
-            None => self.direto.map(Destino::Carrinho),
+        let destination = match self.config.redis_url.get() {
+            Some(url) => Some(Destination::Redis(url)),
+            None => self.direct.map(Destination::Cart),
         };
-        st.tracker.spawn(publicador.run(destino, st.cancel.clone()));
+        st.tracker
+            .spawn(publisher.run(destination, st.cancel.clone()));
         let cancel = st.cancel.clone();
         let closing = st.closing.clone();
         let shutdown = async move {

@@ -1,35 +1,35 @@
 //! The order state machine, pure: which status changes are legal, which event may follow a
 //! state, and an order's state as the fold of its events.
 //!
-//! A state is a status plus, at most, one open saga step ([`Acao`]): an intent logged whose
+//! A state is a status plus, at most, one open saga step ([`Step`]): an intent logged whose
 //! outcome is not logged yet. While a step is open only its outcome may follow.
 
 use confeitaria_types::orders::{DadosEvento, EventoPedido, Pedido, StatusPedido};
 
 /// A saga step whose intent is logged and whose outcome is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Acao {
+pub enum Step {
     /// Reserve the order's stock (after `criado`).
-    Reservar,
+    Reserve,
     /// Confirm the reservation (after `pagamento_solicitado`).
-    ConfirmarReserva,
+    ConfirmReservation,
     /// Release the reservation (after `cancelamento_solicitado`).
-    LiberarReserva,
+    ReleaseReservation,
 }
 
 /// An order folded from its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Estado {
+pub struct OrderState {
     /// The order as the API shows it.
     pub pedido: Pedido,
     /// The open saga step, if any.
-    pub acao: Option<Acao>,
+    pub step: Option<Step>,
     /// Sequence number of the last event.
     pub seq: u64,
 }
 
 /// Whether docs/design.md allows moving an order from `de` to `para`.
-pub fn transicao_valida(de: StatusPedido, para: StatusPedido) -> bool {
+pub fn is_legal_transition(de: StatusPedido, para: StatusPedido) -> bool {
     use StatusPedido::*;
     matches!(
         (de, para),
@@ -42,75 +42,79 @@ pub fn transicao_valida(de: StatusPedido, para: StatusPedido) -> bool {
 
 /// Why an event cannot follow a state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Invalido {
+pub enum InvalidEvent {
     /// The event does not fit the state.
-    #[error("event '{tipo}' cannot follow status {status:?} with open step {acao:?}")]
-    NaoCabe {
+    #[error("event '{kind}' cannot follow status {status:?} with open step {step:?}")]
+    DoesNotFollow {
         /// The event's tag.
-        tipo: &'static str,
+        kind: &'static str,
         /// Status before it.
         status: Option<StatusPedido>,
         /// Open step before it.
-        acao: Option<Acao>,
+        step: Option<Step>,
     },
     /// The event's order id or sequence number does not continue the log.
     #[error("event {0} is out of sequence")]
-    ForaDeOrdem(String),
+    OutOfSequence(String),
 }
 
-/// The status and open step after `dados`, if `dados` may follow (`status`, `acao`).
-pub fn seguinte(
-    atual: Option<(StatusPedido, Option<Acao>)>,
+/// The status and open step after `dados`, if `dados` may follow (`status`, `step`).
+pub fn next_state(
+    atual: Option<(StatusPedido, Option<Step>)>,
     dados: &DadosEvento,
-) -> Option<(StatusPedido, Option<Acao>)> {
+) -> Option<(StatusPedido, Option<Step>)> {
     use StatusPedido::*;
-    let (status, acao) = match atual {
+    let (status, step) = match atual {
         None => {
             return matches!(dados, DadosEvento::Criado { .. })
-                .then_some((Pendente, Some(Acao::Reservar)))
+                .then_some((Pendente, Some(Step::Reserve)))
         }
         Some(s) => s,
     };
-    let next = match (dados, acao) {
-        (DadosEvento::Confirmado, Some(Acao::Reservar)) => (Confirmado, None),
-        (DadosEvento::Rejeitado { .. }, Some(Acao::Reservar)) => (Rejeitado, None),
-        (DadosEvento::PagamentoSolicitado, None) => (status, Some(Acao::ConfirmarReserva)),
-        (DadosEvento::Pago, Some(Acao::ConfirmarReserva)) => (Pago, None),
-        (DadosEvento::CancelamentoSolicitado, None) => (status, Some(Acao::LiberarReserva)),
-        (DadosEvento::Cancelado, Some(Acao::LiberarReserva)) => (Cancelado, None),
-        (DadosEvento::AcaoAbortada { .. }, Some(Acao::ConfirmarReserva | Acao::LiberarReserva)) => {
-            (status, None)
-        }
+    let next = match (dados, step) {
+        (DadosEvento::Confirmado, Some(Step::Reserve)) => (Confirmado, None),
+        (DadosEvento::Rejeitado { .. }, Some(Step::Reserve)) => (Rejeitado, None),
+        (DadosEvento::PagamentoSolicitado, None) => (status, Some(Step::ConfirmReservation)),
+        (DadosEvento::Pago, Some(Step::ConfirmReservation)) => (Pago, None),
+        (DadosEvento::CancelamentoSolicitado, None) => (status, Some(Step::ReleaseReservation)),
+        (DadosEvento::Cancelado, Some(Step::ReleaseReservation)) => (Cancelado, None),
+        (
+            DadosEvento::AcaoAbortada { .. },
+            Some(Step::ConfirmReservation | Step::ReleaseReservation),
+        ) => (status, None),
         (DadosEvento::Enviado, None) => (Enviado, None),
         (DadosEvento::Entregue, None) => (Entregue, None),
         _ => return None,
     };
     // An intent is legal where its outcome's status change is.
-    let alvo = match next.1 {
-        Some(Acao::ConfirmarReserva) => Pago,
-        Some(Acao::LiberarReserva) => Cancelado,
+    let target = match next.1 {
+        Some(Step::ConfirmReservation) => Pago,
+        Some(Step::ReleaseReservation) => Cancelado,
         _ => next.0,
     };
-    let legal = (alvo == status && matches!(dados, DadosEvento::AcaoAbortada { .. }))
-        || transicao_valida(status, alvo);
+    let legal = (target == status && matches!(dados, DadosEvento::AcaoAbortada { .. }))
+        || is_legal_transition(status, target);
     legal.then_some(next)
 }
 
 /// Applies one event to a state (`None` before the first event).
-pub fn aplicar(estado: Option<Estado>, ev: &EventoPedido) -> Result<Estado, Invalido> {
-    let esperado = estado.as_ref().map_or(1, |e| e.seq + 1);
-    if ev.seq != esperado || estado.as_ref().is_some_and(|e| e.pedido.id != ev.pedido_id) {
-        return Err(Invalido::ForaDeOrdem(ev.id.clone()));
+pub fn apply_event(
+    state: Option<OrderState>,
+    ev: &EventoPedido,
+) -> Result<OrderState, InvalidEvent> {
+    let esperado = state.as_ref().map_or(1, |e| e.seq + 1);
+    if ev.seq != esperado || state.as_ref().is_some_and(|e| e.pedido.id != ev.pedido_id) {
+        return Err(InvalidEvent::OutOfSequence(ev.id.clone()));
     }
-    let atual = estado.as_ref().map(|e| (e.pedido.status, e.acao));
-    let Some((status, acao)) = seguinte(atual, &ev.dados) else {
-        return Err(Invalido::NaoCabe {
-            tipo: ev.dados.tipo(),
+    let atual = state.as_ref().map(|e| (e.pedido.status, e.step));
+    let Some((status, step)) = next_state(atual, &ev.dados) else {
+        return Err(InvalidEvent::DoesNotFollow {
+            kind: ev.dados.tipo(),
             status: atual.map(|a| a.0),
-            acao: atual.and_then(|a| a.1),
+            step: atual.and_then(|a| a.1),
         });
     };
-    let mut pedido = match (estado, &ev.dados) {
+    let mut pedido = match (state, &ev.dados) {
         (
             None,
             DadosEvento::Criado {
@@ -130,10 +134,10 @@ pub fn aplicar(estado: Option<Estado>, ev: &EventoPedido) -> Result<Estado, Inva
         },
         (Some(e), _) => e.pedido,
         (None, _) => {
-            return Err(Invalido::NaoCabe {
-                tipo: ev.dados.tipo(),
+            return Err(InvalidEvent::DoesNotFollow {
+                kind: ev.dados.tipo(),
                 status: None,
-                acao: None,
+                step: None,
             })
         }
     };
@@ -142,9 +146,9 @@ pub fn aplicar(estado: Option<Estado>, ev: &EventoPedido) -> Result<Estado, Inva
     if let DadosEvento::Rejeitado { rejeicao } = &ev.dados {
         pedido.rejeicao = Some(rejeicao.clone());
     }
-    Ok(Estado {
+    Ok(OrderState {
         pedido,
-        acao,
+        step,
         seq: ev.seq,
     })
 }
@@ -152,33 +156,33 @@ pub fn aplicar(estado: Option<Estado>, ev: &EventoPedido) -> Result<Estado, Inva
 /// Folds a whole log; `None` for an empty one.
 pub fn fold<'a>(
     eventos: impl IntoIterator<Item = &'a EventoPedido>,
-) -> Result<Option<Estado>, Invalido> {
-    let mut estado = None;
+) -> Result<Option<OrderState>, InvalidEvent> {
+    let mut state = None;
     for ev in eventos {
-        estado = Some(aplicar(estado, ev)?);
+        state = Some(apply_event(state, ev)?);
     }
-    Ok(estado)
+    Ok(state)
 }
 
 /// What an administrator's `PUT .../status {status}` does to an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plano {
+pub enum Plan {
     /// The order already has that status: nothing to do (PUT is idempotent).
-    Nada,
+    Nothing,
     /// The matching step is already open: drive it to its end.
-    Retomar,
+    Resume,
     /// Log this intent, then drive its step.
-    Iniciar(DadosEvento),
+    Begin(DadosEvento),
     /// Log this event; no saga step is involved.
-    Direto(DadosEvento),
+    Direct(DadosEvento),
 }
 
 /// Why an administrator's status change is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Recusa {
+pub enum Refusal {
     /// Not a legal transition, or one only the checkout saga makes.
     #[error("cannot move an order from {de:?} to {para:?}")]
-    Ilegal {
+    Illegal {
         /// Current status.
         de: StatusPedido,
         /// Asked status.
@@ -186,34 +190,34 @@ pub enum Recusa {
     },
     /// Another step of this order is under way.
     #[error("another step of this order is under way")]
-    EmCurso,
+    InProgress,
 }
 
-/// Plans an administrator's move of `estado` to `alvo`.
-pub fn plano(estado: &Estado, alvo: StatusPedido) -> Result<Plano, Recusa> {
+/// Plans an administrator's move of `state` to `target`.
+pub fn plan(state: &OrderState, target: StatusPedido) -> Result<Plan, Refusal> {
     use StatusPedido::*;
-    let de = estado.pedido.status;
-    if let Some(acao) = estado.acao {
-        return match (acao, alvo) {
-            (Acao::ConfirmarReserva, Pago) | (Acao::LiberarReserva, Cancelado) => {
-                Ok(Plano::Retomar)
+    let de = state.pedido.status;
+    if let Some(step) = state.step {
+        return match (step, target) {
+            (Step::ConfirmReservation, Pago) | (Step::ReleaseReservation, Cancelado) => {
+                Ok(Plan::Resume)
             }
-            _ => Err(Recusa::EmCurso),
+            _ => Err(Refusal::InProgress),
         };
     }
-    if de == alvo {
-        return Ok(Plano::Nada);
+    if de == target {
+        return Ok(Plan::Nothing);
     }
-    if !transicao_valida(de, alvo) {
-        return Err(Recusa::Ilegal { de, para: alvo });
+    if !is_legal_transition(de, target) {
+        return Err(Refusal::Illegal { de, para: target });
     }
-    match alvo {
-        Pago => Ok(Plano::Iniciar(DadosEvento::PagamentoSolicitado)),
-        Cancelado => Ok(Plano::Iniciar(DadosEvento::CancelamentoSolicitado)),
-        Enviado => Ok(Plano::Direto(DadosEvento::Enviado)),
-        Entregue => Ok(Plano::Direto(DadosEvento::Entregue)),
+    match target {
+        Pago => Ok(Plan::Begin(DadosEvento::PagamentoSolicitado)),
+        Cancelado => Ok(Plan::Begin(DadosEvento::CancelamentoSolicitado)),
+        Enviado => Ok(Plan::Direct(DadosEvento::Enviado)),
+        Entregue => Ok(Plan::Direct(DadosEvento::Entregue)),
         // `confirmado` and `rejeitado` are the reservation's outcome, not an admin's choice.
-        Pendente | Confirmado | Rejeitado => Err(Recusa::Ilegal { de, para: alvo }),
+        Pendente | Confirmado | Rejeitado => Err(Refusal::Illegal { de, para: target }),
     }
 }
 
@@ -279,7 +283,7 @@ mod tests {
         v
     }
 
-    fn estado_em(status: StatusPedido) -> Estado {
+    fn estado_em(status: StatusPedido) -> OrderState {
         let evs: Vec<EventoPedido> = caminho(status)
             .into_iter()
             .enumerate()
@@ -287,15 +291,15 @@ mod tests {
             .collect();
         let e = fold(&evs).unwrap().unwrap();
         assert_eq!(e.pedido.status, status);
-        assert_eq!(e.acao, (status == Pendente).then_some(Acao::Reservar));
+        assert_eq!(e.step, (status == Pendente).then_some(Step::Reserve));
         e
     }
 
-    /// Tries to take `estado` to `alvo` with events: the intent (when the move has one) and
+    /// Tries to take `state` to `target` with events: the intent (when the move has one) and
     /// the outcome. Returns the resulting state, or `None` if any event was refused.
-    fn tentar(estado: &Estado, alvo: StatusPedido) -> Option<Estado> {
+    fn tentar(state: &OrderState, target: StatusPedido) -> Option<OrderState> {
         use DadosEvento as D;
-        let passos: Vec<DadosEvento> = match alvo {
+        let passos: Vec<DadosEvento> = match target {
             Pendente => vec![criado()],
             Confirmado => vec![D::Confirmado],
             Rejeitado => vec![rejeitado()],
@@ -304,11 +308,11 @@ mod tests {
             Enviado => vec![D::Enviado],
             Entregue => vec![D::Entregue],
         };
-        let mut e = estado.clone();
+        let mut e = state.clone();
         for d in passos {
             // A step already open (pendente's reservation) skips its intent.
             let next = ev(e.seq + 1, d);
-            e = aplicar(Some(e), &next).ok()?;
+            e = apply_event(Some(e), &next).ok()?;
         }
         Some(e)
     }
@@ -329,15 +333,16 @@ mod tests {
         for de in StatusPedido::TODOS {
             for para in StatusPedido::TODOS {
                 let esperado = LEGAIS.contains(&(de, para));
-                assert_eq!(transicao_valida(de, para), esperado, "{de:?}→{para:?}");
-                let depois = tentar(&estado_em(de), para);
+                assert_eq!(is_legal_transition(de, para), esperado, "{de:?}→{para:?}");
+                let after_point = tentar(&estado_em(de), para);
                 if esperado {
                     legais += 1;
-                    let depois = depois.unwrap_or_else(|| panic!("{de:?}→{para:?} refused"));
-                    assert_eq!(depois.pedido.status, para);
-                    assert_eq!(depois.acao, None);
+                    let after_point =
+                        after_point.unwrap_or_else(|| panic!("{de:?}→{para:?} refused"));
+                    assert_eq!(after_point.pedido.status, para);
+                    assert_eq!(after_point.step, None);
                 } else {
-                    assert!(depois.is_none(), "{de:?}→{para:?} was accepted");
+                    assert!(after_point.is_none(), "{de:?}→{para:?} was accepted");
                 }
             }
         }
@@ -347,20 +352,24 @@ mod tests {
     #[test]
     fn admin_plans_follow_the_table_and_leave_saga_outcomes_to_the_saga() {
         for de in StatusPedido::TODOS {
-            let estado = estado_em(de);
+            let state = estado_em(de);
             for para in StatusPedido::TODOS {
-                let p = plano(&estado, para);
+                let p = plan(&state, para);
                 if de == Pendente {
-                    assert_eq!(p, Err(Recusa::EmCurso), "pendente has its reservation open");
+                    assert_eq!(
+                        p,
+                        Err(Refusal::InProgress),
+                        "pendente has its reservation open"
+                    );
                 } else if de == para {
-                    assert_eq!(p, Ok(Plano::Nada));
+                    assert_eq!(p, Ok(Plan::Nothing));
                 } else if matches!(para, Confirmado | Rejeitado | Pendente)
-                    || !transicao_valida(de, para)
+                    || !is_legal_transition(de, para)
                 {
-                    assert_eq!(p, Err(Recusa::Ilegal { de, para }), "{de:?}→{para:?}");
+                    assert_eq!(p, Err(Refusal::Illegal { de, para }), "{de:?}→{para:?}");
                 } else {
                     let p = p.unwrap();
-                    assert!(matches!(p, Plano::Iniciar(_) | Plano::Direto(_)), "{p:?}");
+                    assert!(matches!(p, Plan::Begin(_) | Plan::Direct(_)), "{p:?}");
                 }
             }
         }
@@ -369,29 +378,29 @@ mod tests {
     #[test]
     fn an_open_step_admits_only_its_outcome_or_its_resumption() {
         let e = tentar(&estado_em(Confirmado), Pago).unwrap();
-        let aberto = aplicar(
+        let aberto = apply_event(
             Some(estado_em(Confirmado)),
             &ev(3, DadosEvento::PagamentoSolicitado),
         )
         .unwrap();
-        assert_eq!(aberto.acao, Some(Acao::ConfirmarReserva));
+        assert_eq!(aberto.step, Some(Step::ConfirmReservation));
         assert_eq!(aberto.pedido.status, Confirmado);
-        assert_eq!(plano(&aberto, Pago), Ok(Plano::Retomar));
-        assert_eq!(plano(&aberto, Cancelado), Err(Recusa::EmCurso));
+        assert_eq!(plan(&aberto, Pago), Ok(Plan::Resume));
+        assert_eq!(plan(&aberto, Cancelado), Err(Refusal::InProgress));
         for d in [
             DadosEvento::CancelamentoSolicitado,
             DadosEvento::Cancelado,
             DadosEvento::Enviado,
             DadosEvento::PagamentoSolicitado,
         ] {
-            assert!(aplicar(Some(aberto.clone()), &ev(4, d)).is_err());
+            assert!(apply_event(Some(aberto.clone()), &ev(4, d)).is_err());
         }
-        let abortado = aplicar(
+        let abortado = apply_event(
             Some(aberto),
             &ev(4, DadosEvento::AcaoAbortada { motivo: "x".into() }),
         )
         .unwrap();
-        assert_eq!((abortado.pedido.status, abortado.acao), (Confirmado, None));
+        assert_eq!((abortado.pedido.status, abortado.step), (Confirmado, None));
         assert_eq!(e.pedido.status, Pago);
     }
 
@@ -399,14 +408,14 @@ mod tests {
     fn the_fold_refuses_gaps_foreign_events_and_a_second_creation() {
         let e = estado_em(Confirmado);
         assert!(matches!(
-            aplicar(Some(e.clone()), &ev(5, DadosEvento::PagamentoSolicitado)),
-            Err(Invalido::ForaDeOrdem(_))
+            apply_event(Some(e.clone()), &ev(5, DadosEvento::PagamentoSolicitado)),
+            Err(InvalidEvent::OutOfSequence(_))
         ));
         let mut alheio = ev(3, DadosEvento::PagamentoSolicitado);
         alheio.pedido_id = "q".into();
-        assert!(aplicar(Some(e.clone()), &alheio).is_err());
-        assert!(aplicar(Some(e), &ev(3, criado())).is_err());
-        assert!(aplicar(None, &ev(1, DadosEvento::Confirmado)).is_err());
+        assert!(apply_event(Some(e.clone()), &alheio).is_err());
+        assert!(apply_event(Some(e), &ev(3, criado())).is_err());
+        assert!(apply_event(None, &ev(1, DadosEvento::Confirmado)).is_err());
     }
 
     #[test]

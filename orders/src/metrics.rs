@@ -19,19 +19,19 @@ pub struct Metrics {
     /// The registry, with the request metrics.
     pub service: ServiceMetrics,
     /// Orders recorded `pendente`.
-    pub criados: Counter,
+    pub created: Counter,
     /// Orders that reached `confirmado`.
-    pub confirmados: Counter,
+    pub confirmed: Counter,
     /// Orders that reached `rejeitado`.
-    pub rejeitados: Counter,
+    pub rejected: Counter,
     /// Saga steps finished by the background driver (start-up recovery included).
-    pub recuperados: Counter,
+    pub recovered: Counter,
     /// Events acknowledged by their consumer (Redis, or the cart directly).
-    pub publicados: Counter,
+    pub published: Counter,
     /// Failed publish attempts.
-    pub falhas_publicacao: Counter,
+    pub publish_failures: Counter,
     /// Events dropped unpublished: over the outbox's bound, or refused by their consumer.
-    pub descartados: Counter,
+    pub dropped: Counter,
 }
 
 /// Adds one to a counter.
@@ -48,42 +48,38 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut m = Self {
             service: ServiceMetrics::new("orders"),
-            criados: Counter::default(),
-            confirmados: Counter::default(),
-            rejeitados: Counter::default(),
-            recuperados: Counter::default(),
-            publicados: Counter::default(),
-            falhas_publicacao: Counter::default(),
-            descartados: Counter::default(),
+            created: Counter::default(),
+            confirmed: Counter::default(),
+            rejected: Counter::default(),
+            recovered: Counter::default(),
+            published: Counter::default(),
+            publish_failures: Counter::default(),
+            dropped: Counter::default(),
         };
         let service = &mut m.service;
         for (name, help, c) in [
-            ("created", "Orders recorded pendente", &m.criados),
-            (
-                "confirmed",
-                "Orders that reached confirmado",
-                &m.confirmados,
-            ),
-            ("rejected", "Orders that reached rejeitado", &m.rejeitados),
+            ("created", "Orders recorded pendente", &m.created),
+            ("confirmed", "Orders that reached confirmado", &m.confirmed),
+            ("rejected", "Orders that reached rejeitado", &m.rejected),
             (
                 "saga_steps_recovered",
                 "Saga steps finished by the background driver",
-                &m.recuperados,
+                &m.recovered,
             ),
             (
                 "outbox_published",
                 "Events acknowledged by their consumer",
-                &m.publicados,
+                &m.published,
             ),
             (
                 "outbox_publish_failures",
                 "Failed publish attempts",
-                &m.falhas_publicacao,
+                &m.publish_failures,
             ),
             (
                 "outbox_dropped",
                 "Events dropped unpublished (over the bound, or refused by the consumer)",
-                &m.descartados,
+                &m.dropped,
             ),
         ] {
             service.register(name, help, c.clone());

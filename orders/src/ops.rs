@@ -22,7 +22,7 @@ const READY_DEADLINE: Duration = Duration::from_millis(1500);
 /// without it events wait in the outbox; `publishing` says what the publisher is doing
 /// (`connected`, `disconnected`, or `disabled` when no Redis URL is configured).
 pub async fn ready(State(st): State<AppState>) -> Result<Json<Value>, OrdersError> {
-    match tokio::time::timeout(READY_DEADLINE, st.reservas.pronto()).await {
+    match tokio::time::timeout(READY_DEADLINE, st.reservations.ready()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(OrdersError::CatalogUnavailable(e)),
         Err(_) => return Err(OrdersError::CatalogUnavailable("probe timed out".into())),
@@ -30,8 +30,8 @@ pub async fn ready(State(st): State<AppState>) -> Result<Json<Value>, OrdersErro
     Ok(Json(json!({
         "status": "ready",
         "catalog": "ok",
-        "publishing": st.publicacao.get().as_str(),
-        "delivery": st.publicacao.destino(),
+        "publishing": st.publishing.get().as_str(),
+        "delivery": st.publishing.destination(),
         "outbox_pending": st.saga.store.outbox_len(),
     })))
 }
@@ -48,12 +48,12 @@ impl ServiceState for AppState {
     }
 
     fn sample_metrics(&self, now: &mut Registry) {
-        let abertos = self.saga.store.abertos().map(|a| a.len()).unwrap_or(0);
+        let open_steps = self.saga.store.open_steps().map(|a| a.len()).unwrap_or(0);
         Metrics::sample(
             now,
             self.saga.store.outbox_len(),
-            self.saga.store.pedidos_len(),
-            abertos,
+            self.saga.store.order_count(),
+            open_steps,
         );
     }
 

@@ -9,7 +9,7 @@
 //! - Without: straight to the cart, one idempotent HTTP call per event ([`crate::direct`]).
 //!
 //! Failures back off (50 ms doubling to 2 s). While they last the outbox is capped at
-//! `max_pendentes` events: past it the oldest are dropped, counted in
+//! `max_pending` events: past it the oldest are dropped, counted in
 //! `orders_outbox_dropped_total` and logged — a consumer that is gone for good costs a
 //! bounded amount of disk, never an outbox that grows forever.
 
@@ -22,13 +22,13 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::direct::{Entrega, EntregaDireta};
+use crate::direct::{Delivery, DirectDelivery};
 use crate::failpoint::{self, Failpoint};
 use crate::metrics::{add, inc, Metrics};
-use crate::store::{EntradaOutbox, Store};
+use crate::store::{OutboxEntry, Store};
 
 /// Events sent to Redis in one pipeline.
-const LOTE: usize = 100;
+const BATCH: usize = 100;
 /// Approximate cap of the stream's length (`XADD MAXLEN ~`).
 const MAXLEN: u64 = 1_000_000;
 /// Longest pause between attempts while Redis is unreachable.
@@ -37,62 +37,62 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// What the publisher is doing, for `/ready`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Publicacao {
+pub enum Publishing {
     /// Nowhere to publish (an embedding gave no destination): events stay in the outbox.
-    Desativada = 0,
+    Disabled = 0,
     /// Connected; the last attempt succeeded.
-    Conectada = 1,
+    Connected = 1,
     /// Redis is unreachable; retrying with backoff.
-    Desconectada = 2,
+    Disconnected = 2,
 }
 
-impl Publicacao {
+impl Publishing {
     /// The wire name: `disabled`, `connected`, `disconnected`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Publicacao::Desativada => "disabled",
-            Publicacao::Conectada => "connected",
-            Publicacao::Desconectada => "disconnected",
+            Publishing::Disabled => "disabled",
+            Publishing::Connected => "connected",
+            Publishing::Disconnected => "disconnected",
         }
     }
 }
 
 /// Shared publisher status.
 #[derive(Debug)]
-pub struct Estado {
+pub struct PublisherStatus {
     status: AtomicU8,
-    direto: AtomicBool,
+    direct: AtomicBool,
 }
 
-impl Default for Estado {
+impl Default for PublisherStatus {
     fn default() -> Self {
         Self {
-            status: AtomicU8::new(Publicacao::Desativada as u8),
-            direto: AtomicBool::new(false),
+            status: AtomicU8::new(Publishing::Disabled as u8),
+            direct: AtomicBool::new(false),
         }
     }
 }
 
-impl Estado {
+impl PublisherStatus {
     /// The current status.
-    pub fn get(&self) -> Publicacao {
+    pub fn get(&self) -> Publishing {
         match self.status.load(Ordering::Relaxed) {
-            1 => Publicacao::Conectada,
-            2 => Publicacao::Desconectada,
-            _ => Publicacao::Desativada,
+            1 => Publishing::Connected,
+            2 => Publishing::Disconnected,
+            _ => Publishing::Disabled,
         }
     }
 
     /// Where events go: `redis` (the stream) or `direct` (HTTP calls to the cart).
-    pub fn destino(&self) -> &'static str {
-        if self.direto.load(Ordering::Relaxed) {
+    pub fn destination(&self) -> &'static str {
+        if self.direct.load(Ordering::Relaxed) {
             "direct"
         } else {
             "redis"
         }
     }
 
-    fn set(&self, p: Publicacao) {
+    fn set(&self, p: Publishing) {
         self.status.store(p as u8, Ordering::Relaxed);
     }
 }
@@ -102,103 +102,103 @@ impl Estado {
 // `large_enum_variant` failed the workspace check on main).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum Destino {
+pub enum Destination {
     /// The stream `pedidos:eventos` in the Redis at this URL.
     Redis(String),
     /// The cart service, directly.
-    Carrinho(EntregaDireta),
+    Cart(DirectDelivery),
 }
 
 /// A destination being sent to.
-enum Envio {
+enum Sink {
     Redis {
         client: redis::Client,
         conn: Option<ConnectionManager>,
     },
-    Direto(EntregaDireta),
+    Direct(DirectDelivery),
 }
 
 /// The publisher's settings and collaborators.
 #[derive(Clone)]
-pub struct Publicador {
+pub struct Publisher {
     /// The order store whose outbox is drained.
     pub store: Store,
     /// Woken when new events are flushed.
-    pub novidade: Arc<Notify>,
+    pub flushed: Arc<Notify>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Status for `/ready`.
-    pub estado: Arc<Estado>,
+    pub status: Arc<PublisherStatus>,
     /// Deadline of each Redis call, connecting included.
     pub deadline: Duration,
     /// Most events kept while they cannot be delivered; past it the oldest are dropped.
-    pub max_pendentes: usize,
+    pub max_pending: usize,
 }
 
-impl Publicador {
-    /// Publishes to `destino` until `cancel`; returns at once (status `disabled`) without
+impl Publisher {
+    /// Publishes to `destination` until `cancel`; returns at once (status `disabled`) without
     /// one, leaving events in the outbox.
-    pub async fn run(self, destino: Option<Destino>, cancel: CancellationToken) {
-        let Some(destino) = destino else {
-            self.estado.set(Publicacao::Desativada);
+    pub async fn run(self, destination: Option<Destination>, cancel: CancellationToken) {
+        let Some(destination) = destination else {
+            self.status.set(Publishing::Disabled);
             tracing::warn!("no Redis URL and no cart: order events stay in the outbox");
             return;
         };
-        let mut envio = match destino {
-            Destino::Redis(url) => match redis::Client::open(url) {
-                Ok(client) => Envio::Redis { client, conn: None },
+        let mut sink = match destination {
+            Destination::Redis(url) => match redis::Client::open(url) {
+                Ok(client) => Sink::Redis { client, conn: None },
                 Err(e) => {
                     tracing::error!(error = %e, "invalid Redis URL: publishing disabled");
                     return;
                 }
             },
-            Destino::Carrinho(d) => {
-                self.estado.direto.store(true, Ordering::Relaxed);
+            Destination::Cart(d) => {
+                self.status.direct.store(true, Ordering::Relaxed);
                 tracing::info!("no Redis URL: order events are delivered to the cart directly");
-                Envio::Direto(d)
+                Sink::Direct(d)
             }
         };
-        self.estado.set(Publicacao::Desconectada);
+        self.status.set(Publishing::Disconnected);
         let mut backoff = Duration::from_millis(50);
         loop {
             if cancel.is_cancelled() {
                 return;
             }
-            let lote = match self.store.outbox_lote(LOTE) {
+            let batch = match self.store.outbox_batch(BATCH) {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the outbox");
                     Vec::new()
                 }
             };
-            if lote.is_empty() {
+            if batch.is_empty() {
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    () = self.novidade.notified() => {}
+                    () = self.flushed.notified() => {}
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
                 continue;
             }
-            let (feitos, erro) = self.enviar(&mut envio, &lote).await;
-            if feitos > 0 {
+            let (acked, failure) = self.send(&mut sink, &batch).await;
+            if acked > 0 {
                 failpoint::hit(Failpoint::AfterPublish);
-                let chaves: Vec<u64> = lote[..feitos].iter().map(|(k, _)| *k).collect();
-                if let Err(e) = self.store.outbox_remover(&chaves) {
+                let keys: Vec<u64> = batch[..acked].iter().map(|(k, _)| *k).collect();
+                if let Err(e) = self.store.outbox_remove(&keys) {
                     tracing::error!(error = %e, "cannot trim the outbox (events will be republished)");
                 }
-                add(&self.metrics.publicados, feitos);
+                add(&self.metrics.published, acked);
             }
-            let Some(e) = erro else {
+            let Some(e) = failure else {
                 backoff = Duration::from_millis(50);
-                self.estado.set(Publicacao::Conectada);
+                self.status.set(Publishing::Connected);
                 continue;
             };
-            inc(&self.metrics.falhas_publicacao);
-            if self.estado.get() != Publicacao::Desconectada {
+            inc(&self.metrics.publish_failures);
+            if self.status.get() != Publishing::Disconnected {
                 tracing::warn!(error = %e, pending = self.store.outbox_len(), "cannot publish order events; retrying");
             }
-            self.estado.set(Publicacao::Desconectada);
-            self.limitar();
+            self.status.set(Publishing::Disconnected);
+            self.cap();
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
@@ -207,56 +207,54 @@ impl Publicador {
         }
     }
 
-    /// Sends `lote` in order; returns how many of its first events were acknowledged, and
+    /// Sends `batch` in order; returns how many of its first events were acknowledged, and
     /// why the next one was not.
-    async fn enviar(
-        &self,
-        envio: &mut Envio,
-        lote: &[(u64, EntradaOutbox)],
-    ) -> (usize, Option<String>) {
-        match envio {
-            Envio::Redis { client, conn } => match self.publicar(client, conn, lote).await {
-                Ok(()) => (lote.len(), None),
-                Err(e) => {
-                    *conn = None;
-                    (0, Some(e))
+    async fn send(&self, sink: &mut Sink, batch: &[(u64, OutboxEntry)]) -> (usize, Option<String>) {
+        match sink {
+            Sink::Redis { client, conn } => {
+                match self.publish_to_redis(client, conn, batch).await {
+                    Ok(()) => (batch.len(), None),
+                    Err(e) => {
+                        *conn = None;
+                        (0, Some(e))
+                    }
                 }
-            },
-            Envio::Direto(d) => {
-                for (i, (_, e)) in lote.iter().enumerate() {
-                    match d.entregar(e).await {
-                        Ok(Entrega::Aceita) => {}
-                        Ok(Entrega::Recusada(why)) => {
-                            inc(&self.metrics.descartados);
+            }
+            Sink::Direct(d) => {
+                for (i, (_, e)) in batch.iter().enumerate() {
+                    match d.deliver(e).await {
+                        Ok(Delivery::Accepted) => {}
+                        Ok(Delivery::Refused(why)) => {
+                            inc(&self.metrics.dropped);
                             tracing::error!(event_id = %e.evento.id, %why, "the cart refused an order event: dropped");
                         }
                         Err(why) => return (i, Some(why)),
                     }
                 }
-                (lote.len(), None)
+                (batch.len(), None)
             }
         }
     }
 
-    /// Drops the oldest events while the outbox holds more than `max_pendentes`.
-    fn limitar(&self) {
-        let excesso = self.store.outbox_len().saturating_sub(self.max_pendentes);
-        if excesso == 0 {
+    /// Drops the oldest events while the outbox holds more than `max_pending`.
+    fn cap(&self) {
+        let excess = self.store.outbox_len().saturating_sub(self.max_pending);
+        if excess == 0 {
             return;
         }
-        let chaves: Vec<u64> = match self.store.outbox_lote(excesso) {
+        let keys: Vec<u64> = match self.store.outbox_batch(excess) {
             Ok(l) => l.into_iter().map(|(k, _)| k).collect(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
                 return;
             }
         };
-        match self.store.outbox_remover(&chaves) {
+        match self.store.outbox_remove(&keys) {
             Ok(()) => {
-                add(&self.metrics.descartados, chaves.len());
+                add(&self.metrics.dropped, keys.len());
                 tracing::warn!(
-                    dropped = chaves.len(),
-                    max = self.max_pendentes,
+                    dropped = keys.len(),
+                    max = self.max_pending,
                     "outbox full while its consumer is unreachable: oldest order events dropped"
                 );
             }
@@ -264,11 +262,11 @@ impl Publicador {
         }
     }
 
-    async fn publicar(
+    async fn publish_to_redis(
         &self,
         client: &redis::Client,
         conn: &mut Option<ConnectionManager>,
-        lote: &[(u64, EntradaOutbox)],
+        batch: &[(u64, OutboxEntry)],
     ) -> Result<(), String> {
         if conn.is_none() {
             let cfg = ConnectionManagerConfig::new()
@@ -288,7 +286,7 @@ impl Publicador {
             return Err("no connection".into());
         };
         let mut pipe = redis::pipe();
-        for (_, e) in lote {
+        for (_, e) in batch {
             let evento = serde_json::to_string(&e.evento).map_err(|e| e.to_string())?;
             pipe.cmd("XADD")
                 .arg(STREAM_EVENTOS)

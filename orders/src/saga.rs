@@ -19,12 +19,12 @@ use confeitaria_types::{ItemReserva, NovaReserva, Reserva};
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::Reservas;
+use crate::catalog::Reservations;
 use crate::error::OrdersError;
 use crate::failpoint::{self, Failpoint};
-use crate::machine::{self, Acao, Estado, Plano, Recusa};
+use crate::machine::{self, OrderState, Plan, Refusal, Step};
 use crate::metrics::{inc, Metrics};
-use crate::store::{Criacao, Store};
+use crate::store::{Creation, Store};
 
 /// Number of lock stripes: orders sharing one only wait for each other.
 const STRIPES: usize = 1024;
@@ -57,41 +57,41 @@ impl Locks {
 }
 
 /// What a catalog call came to.
-enum Resposta {
-    Feita,
-    Recusada(Rejeicao),
-    Indisponivel(String),
+enum Answer {
+    Done,
+    Refused(Rejeicao),
+    Unavailable(String),
 }
 
-fn classificar(r: Result<Reserva, ClientError>) -> Resposta {
+fn classify(r: Result<Reserva, ClientError>) -> Answer {
     match r {
-        Ok(_) => Resposta::Feita,
+        Ok(_) => Answer::Done,
         Err(ClientError::Conflict {
             code,
             message,
             doce_id,
-        }) => Resposta::Recusada(Rejeicao {
+        }) => Answer::Refused(Rejeicao {
             code,
             doce_id,
             message,
         }),
-        Err(ClientError::BadRequest { code, message }) => Resposta::Recusada(Rejeicao {
+        Err(ClientError::BadRequest { code, message }) => Answer::Refused(Rejeicao {
             code,
             doce_id: None,
             message,
         }),
-        Err(ClientError::NotFound) => Resposta::Recusada(Rejeicao {
+        Err(ClientError::NotFound) => Answer::Refused(Rejeicao {
             code: "not_found".into(),
             doce_id: None,
             message: "the catalog does not know a product or reservation of this order".into(),
         }),
         Err(e @ (ClientError::NoLeader | ClientError::Unavailable(_))) => {
-            Resposta::Indisponivel(e.to_string())
+            Answer::Unavailable(e.to_string())
         }
         Err(ClientError::Unauthorized(m)) => {
             // A configuration fault (wrong JWT secret): keep the step open and say so loudly.
             tracing::error!(detail = %m, "the catalog refused the orders service's token");
-            Resposta::Indisponivel(format!("unauthorized: {m}"))
+            Answer::Unavailable(format!("unauthorized: {m}"))
         }
     }
 }
@@ -100,14 +100,14 @@ fn classificar(r: Result<Reserva, ClientError>) -> Resposta {
 pub struct Saga {
     /// The order log.
     pub store: Store,
-    reservas: Arc<dyn Reservas>,
+    reservations: Arc<dyn Reservations>,
     locks: Locks,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Woken after every flushed event, so the outbox publisher need not poll.
     pub outbox: Arc<Notify>,
     /// Counts flushed events, so every live event stream (`/eventos/stream`) wakes.
-    pub novos: watch::Sender<u64>,
+    pub flushed: watch::Sender<u64>,
     /// Draws new order ids (random; a simulation passes a seeded source).
     ids: Box<dyn Fn() -> u128 + Send + Sync>,
 }
@@ -119,15 +119,15 @@ impl std::fmt::Debug for Saga {
 }
 
 impl Saga {
-    /// A saga over `store`, calling the catalog through `reservas`.
-    pub fn new(store: Store, reservas: Arc<dyn Reservas>, metrics: Arc<Metrics>) -> Self {
+    /// A saga over `store`, calling the catalog through `reservations`.
+    pub fn new(store: Store, reservations: Arc<dyn Reservations>, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
-            reservas,
+            reservations,
             locks: Locks::new(),
             metrics,
             outbox: Arc::new(Notify::new()),
-            novos: watch::Sender::new(0),
+            flushed: watch::Sender::new(0),
             ids: Box::new(rand::random::<u128>),
         }
     }
@@ -139,26 +139,30 @@ impl Saga {
     }
 
     /// Wakes the publisher and the live event streams: durable events are waiting.
-    fn avisar(&self) {
+    fn wake(&self) {
         self.outbox.notify_one();
-        self.novos.send_modify(|n| *n = n.wrapping_add(1));
+        self.flushed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Appends an event, makes it durable and wakes the publisher.
-    async fn registrar(&self, estado: &Estado, dados: DadosEvento) -> Result<Estado, OrdersError> {
-        let novo = self.store.anexar(estado, dados)?;
+    async fn record(
+        &self,
+        state: &OrderState,
+        dados: DadosEvento,
+    ) -> Result<OrderState, OrdersError> {
+        let next = self.store.append(state, dados)?;
         self.store.flush().await?;
-        self.avisar();
-        Ok(novo)
+        self.wake();
+        Ok(next)
     }
 
-    /// Checks out `carrinho` under `key` (whose canonical body is `corpo`): records the order
+    /// Checks out `carrinho` under `key` (whose canonical body is `body`): records the order
     /// `pendente`, reserves its items and records the outcome. Returns the order and whether
     /// this call created it (false: the key was already used with the same body).
     pub async fn checkout(
         &self,
         key: &str,
-        corpo: &str,
+        body: &str,
         carrinho: Carrinho,
     ) -> Result<(Pedido, bool), OrdersError> {
         let id = format!("{:032x}", (self.ids)());
@@ -180,89 +184,93 @@ impl Saga {
             .iter()
             .fold(0u64, |a, i| a.saturating_add(i.subtotal_centavos));
         let guard = self.locks.lock(&id).await;
-        let criado = DadosEvento::Criado {
+        let created = DadosEvento::Criado {
             session_id: carrinho.session_id,
             itens,
             total_centavos,
         };
-        let estado = match self.store.criar(key, corpo, &id, criado)? {
-            Criacao::Nova(e) => e,
-            Criacao::Existente(chave) => {
+        let state = match self.store.create(key, body, &id, created)? {
+            Creation::New(e) => e,
+            Creation::Existing(record) => {
                 drop(guard);
-                if chave.corpo != corpo {
+                if record.body != body {
                     return Err(OrdersError::IdempotencyKeyReused);
                 }
-                return Ok((self.retomar(&chave.pedido_id).await?, false));
+                return Ok((self.resume(&record.pedido_id).await?, false));
             }
         };
         self.store.flush().await?;
-        self.avisar();
-        inc(&self.metrics.criados);
+        self.wake();
+        inc(&self.metrics.created);
         tracing::info!(pedido = %id, "order recorded pendente");
         failpoint::hit(Failpoint::AfterPending);
-        let estado = self.conduzir(estado).await?;
+        let state = self.drive(state).await?;
         drop(guard);
-        Ok((estado.pedido, true))
+        Ok((state.pedido, true))
     }
 
     /// The order a used key maps to, finishing its reservation step first if it is still
     /// open (its first attempt crashed or found the catalog unavailable).
-    pub async fn retomar(&self, id: &str) -> Result<Pedido, OrdersError> {
+    pub async fn resume(&self, id: &str) -> Result<Pedido, OrdersError> {
         let _guard = self.locks.lock(id).await;
-        let estado = self
+        let state = self
             .store
-            .estado(id)?
+            .state(id)?
             .ok_or_else(|| OrdersError::Internal(format!("key maps to missing order {id}")))?;
-        if estado.acao == Some(Acao::Reservar) {
-            return Ok(self.conduzir(estado).await?.pedido);
+        if state.step == Some(Step::Reserve) {
+            return Ok(self.drive(state).await?.pedido);
         }
-        Ok(estado.pedido)
+        Ok(state.pedido)
     }
 
     /// The order as its events fold, or `None`.
     pub fn pedido(&self, id: &str) -> Result<Option<Pedido>, OrdersError> {
-        Ok(self.store.estado(id)?.map(|e| e.pedido))
+        Ok(self.store.state(id)?.map(|e| e.pedido))
     }
 
     /// An administrator's status change: logs the intent, drives the catalog step if there
     /// is one, logs the outcome. An illegal change is refused and changes nothing.
-    pub async fn mudar_status(&self, id: &str, alvo: StatusPedido) -> Result<Pedido, OrdersError> {
+    pub async fn change_status(
+        &self,
+        id: &str,
+        target: StatusPedido,
+    ) -> Result<Pedido, OrdersError> {
         let _guard = self.locks.lock(id).await;
-        let estado = self.store.estado(id)?.ok_or(OrdersError::NotFound)?;
-        let plano = machine::plano(&estado, alvo).map_err(|r| match r {
-            Recusa::Ilegal { .. } => OrdersError::IllegalTransition(r.to_string()),
-            Recusa::EmCurso => OrdersError::OperationInProgress,
+        let state = self.store.state(id)?.ok_or(OrdersError::NotFound)?;
+        let plan = machine::plan(&state, target).map_err(|r| match r {
+            Refusal::Illegal { .. } => OrdersError::IllegalTransition(r.to_string()),
+            Refusal::InProgress => OrdersError::OperationInProgress,
         })?;
-        let entregue = matches!(plano, Plano::Direto(DadosEvento::Entregue));
-        let estado = match plano {
-            Plano::Nada => estado,
-            Plano::Retomar => self.conduzir(estado).await?,
-            Plano::Iniciar(intencao) => {
-                let point = match &intencao {
+        let delivered = matches!(plan, Plan::Direct(DadosEvento::Entregue));
+        let state = match plan {
+            Plan::Nothing => state,
+            Plan::Resume => self.drive(state).await?,
+            Plan::Begin(intent) => {
+                let point = match &intent {
                     DadosEvento::PagamentoSolicitado => Failpoint::AfterPaymentRequested,
                     _ => Failpoint::AfterCancellationRequested,
                 };
-                let e = self.registrar(&estado, intencao).await?;
+                let e = self.record(&state, intent).await?;
                 failpoint::hit(point);
-                self.conduzir(e).await?
+                self.drive(e).await?
             }
-            Plano::Direto(dados) => self.registrar(&estado, dados).await?,
+            Plan::Direct(dados) => self.record(&state, dados).await?,
         };
-        tracing::info!(pedido = %id, status = estado.pedido.status.as_str(), "status changed");
-        if entregue {
+        tracing::info!(pedido = %id, status = state.pedido.status.as_str(), "status changed");
+        if delivered {
             // Best effort now; the driver tries again until the catalog answers.
-            if let Err(e) = self.encerrar_reserva(id).await {
+            if let Err(e) = self.close_reservation(id).await {
                 tracing::warn!(pedido = %id, error = %e, "reservation not closed yet");
             }
         }
-        Ok(estado.pedido)
+        Ok(state.pedido)
     }
 
     /// Tells the catalog that order `id` is final (`entregue`), so that it closes the
     /// order's confirmed reservation and forgets it after its retention window. Returns
     /// whether that is settled: closed, or unknown to the catalog (already forgotten).
-    async fn encerrar_reserva(&self, id: &str) -> Result<bool, OrdersError> {
-        match self.reservas.encerrar(id.to_owned()).await {
+    async fn close_reservation(&self, id: &str) -> Result<bool, OrdersError> {
+        match self.reservations.close(id.to_owned()).await {
             Ok(_) | Err(ClientError::NotFound) => {}
             Err(ClientError::Conflict { code, .. } | ClientError::BadRequest { code, .. }) => {
                 // Not for an order delivered after payment; nothing a retry would change.
@@ -277,25 +285,25 @@ impl Saga {
                 return Ok(false);
             }
         }
-        self.store.encerrada(id)?;
+        self.store.mark_closed(id)?;
         Ok(true)
     }
 
-    /// Drives the open step of `estado` (if any) to its outcome. The caller holds the
+    /// Drives the open step of `state` (if any) to its outcome. The caller holds the
     /// order's lock.
-    async fn conduzir(&self, estado: Estado) -> Result<Estado, OrdersError> {
-        let id = estado.pedido.id.clone();
-        let (resposta, feito, depois, outcome, contador) = match estado.acao {
-            None => return Ok(estado),
-            Some(Acao::Reservar) => {
+    async fn drive(&self, state: OrderState) -> Result<OrderState, OrdersError> {
+        let id = state.pedido.id.clone();
+        let (answer, done_point, after_point, outcome, counter) = match state.step {
+            None => return Ok(state),
+            Some(Step::Reserve) => {
                 let reserva = NovaReserva {
                     // Every attempt carries the order's creation time: one resumed after
                     // the catalog's retention window is refused, never reserved twice.
                     emitida_em: confeitaria_types::time::millis_from_rfc3339(
-                        &estado.pedido.criado_em,
+                        &state.pedido.criado_em,
                     ),
                     id: id.clone(),
-                    itens: estado
+                    itens: state
                         .pedido
                         .itens
                         .iter()
@@ -305,13 +313,13 @@ impl Saga {
                         })
                         .collect(),
                 };
-                let r = classificar(self.reservas.reservar(reserva).await);
-                if let Resposta::Recusada(rejeicao) = r {
+                let r = classify(self.reservations.reserve(reserva).await);
+                if let Answer::Refused(rejeicao) = r {
                     failpoint::hit(Failpoint::AfterReserveRefused);
                     let e = self
-                        .registrar(&estado, DadosEvento::Rejeitado { rejeicao })
+                        .record(&state, DadosEvento::Rejeitado { rejeicao })
                         .await?;
-                    inc(&self.metrics.rejeitados);
+                    inc(&self.metrics.rejected);
                     tracing::info!(pedido = %id, "order rejeitado");
                     return Ok(e);
                 }
@@ -320,38 +328,38 @@ impl Saga {
                     Failpoint::AfterReserve,
                     Failpoint::AfterConfirmed,
                     DadosEvento::Confirmado,
-                    Some(&self.metrics.confirmados),
+                    Some(&self.metrics.confirmed),
                 )
             }
-            Some(Acao::ConfirmarReserva) => (
-                classificar(self.reservas.confirmar(id.clone()).await),
+            Some(Step::ConfirmReservation) => (
+                classify(self.reservations.confirm(id.clone()).await),
                 Failpoint::AfterConfirm,
                 Failpoint::AfterPaid,
                 DadosEvento::Pago,
                 None,
             ),
-            Some(Acao::LiberarReserva) => (
-                classificar(self.reservas.liberar(id.clone()).await),
+            Some(Step::ReleaseReservation) => (
+                classify(self.reservations.release(id.clone()).await),
                 Failpoint::AfterRelease,
                 Failpoint::AfterCancelled,
                 DadosEvento::Cancelado,
                 None,
             ),
         };
-        match resposta {
-            Resposta::Feita => {
-                failpoint::hit(feito);
-                let e = self.registrar(&estado, outcome).await?;
-                if let Some(c) = contador {
+        match answer {
+            Answer::Done => {
+                failpoint::hit(done_point);
+                let e = self.record(&state, outcome).await?;
+                if let Some(c) = counter {
                     inc(c);
                 }
-                failpoint::hit(depois);
+                failpoint::hit(after_point);
                 Ok(e)
             }
-            Resposta::Recusada(r) => {
+            Answer::Refused(r) => {
                 tracing::warn!(pedido = %id, code = %r.code, "the catalog refused a step for good");
-                self.registrar(
-                    &estado,
+                self.record(
+                    &state,
                     DadosEvento::AcaoAbortada {
                         motivo: format!("{}: {}", r.code, r.message),
                     },
@@ -362,72 +370,72 @@ impl Saga {
                     message: r.message,
                 })
             }
-            Resposta::Indisponivel(m) => Err(OrdersError::CatalogUnavailable(m)),
+            Answer::Unavailable(m) => Err(OrdersError::CatalogUnavailable(m)),
         }
     }
 
     /// One pass over the orders with an open step: drives each one no other task is
     /// driving. Returns how many are still open.
-    pub async fn recuperar(&self) -> Result<usize, OrdersError> {
-        let mut abertos = 0;
-        for id in self.store.abertos()? {
+    pub async fn finish_open_steps(&self) -> Result<usize, OrdersError> {
+        let mut open_steps = 0;
+        for id in self.store.open_steps()? {
             let Some(_guard) = self.locks.try_lock(&id) else {
-                abertos += 1;
+                open_steps += 1;
                 continue;
             };
-            let Some(estado) = self.store.estado(&id)? else {
+            let Some(state) = self.store.state(&id)? else {
                 continue;
             };
-            if estado.acao.is_none() {
+            if state.step.is_none() {
                 continue;
             }
-            let acao = estado.acao;
-            match self.conduzir(estado).await {
+            let step = state.step;
+            match self.drive(state).await {
                 Ok(e) => {
-                    inc(&self.metrics.recuperados);
-                    tracing::info!(pedido = %id, step = ?acao, status = e.pedido.status.as_str(), "open saga step finished");
+                    inc(&self.metrics.recovered);
+                    tracing::info!(pedido = %id, step = ?step, status = e.pedido.status.as_str(), "open saga step finished");
                 }
                 Err(OrdersError::Conflict { code, .. }) => {
-                    tracing::warn!(pedido = %id, step = ?acao, %code, "open saga step abandoned");
+                    tracing::warn!(pedido = %id, step = ?step, %code, "open saga step abandoned");
                 }
                 Err(e) => {
-                    abertos += 1;
-                    tracing::warn!(pedido = %id, step = ?acao, error = %e, "open saga step still unfinished");
+                    open_steps += 1;
+                    tracing::warn!(pedido = %id, step = ?step, error = %e, "open saga step still unfinished");
                 }
             }
         }
-        for id in self.store.a_encerrar()? {
-            if !self.encerrar_reserva(&id).await? {
-                abertos += 1;
+        for id in self.store.to_close()? {
+            if !self.close_reservation(&id).await? {
+                open_steps += 1;
             }
         }
-        Ok(abertos)
+        Ok(open_steps)
     }
 
     /// Finishes open steps until cancelled: at once on start-up (crash recovery), then
-    /// every `intervalo`, sooner while some remain open.
-    pub async fn conduzir_abertos(self: Arc<Self>, cancel: CancellationToken, intervalo: Duration) {
-        match self.store.abertos() {
+    /// every `interval`, sooner while some remain open.
+    pub async fn drive_open(self: Arc<Self>, cancel: CancellationToken, interval: Duration) {
+        match self.store.open_steps() {
             Ok(a) if !a.is_empty() => {
                 tracing::warn!(count = a.len(), "recovering unfinished sagas");
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot list unfinished sagas"),
         }
-        let minimo = Duration::from_millis(100).min(intervalo);
-        let mut espera = minimo;
+        let floor = Duration::from_millis(100).min(interval);
+        let mut pause = floor;
         loop {
-            espera = match self.recuperar().await {
-                Ok(0) => intervalo,
-                Ok(_) => (espera * 2).clamp(minimo, intervalo),
+            pause = match self.finish_open_steps().await {
+                Ok(0) => interval,
+                Ok(_) => (pause * 2).clamp(floor, interval),
                 Err(e) => {
                     tracing::error!(error = %e, "saga recovery pass failed");
-                    intervalo
+                    interval
                 }
             };
             tokio::select! {
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep(espera) => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }
@@ -440,23 +448,23 @@ mod tests {
     #[test]
     fn refusals_unavailability_and_success_are_told_apart() {
         assert!(matches!(
-            classificar(Err(ClientError::Conflict {
+            classify(Err(ClientError::Conflict {
                 code: "insufficient_stock".into(),
                 message: "the message is for people".into(),
                 doce_id: Some(2),
             })),
-            Resposta::Recusada(Rejeicao {
+            Answer::Refused(Rejeicao {
                 doce_id: Some(2),
                 ..
             })
         ));
         assert!(matches!(
-            classificar(Err(ClientError::NoLeader)),
-            Resposta::Indisponivel(_)
+            classify(Err(ClientError::NoLeader)),
+            Answer::Unavailable(_)
         ));
         assert!(matches!(
-            classificar(Err(ClientError::Unavailable("x".into()))),
-            Resposta::Indisponivel(_)
+            classify(Err(ClientError::Unavailable("x".into()))),
+            Answer::Unavailable(_)
         ));
     }
 }

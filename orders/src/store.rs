@@ -6,10 +6,10 @@
 //!   truth: an order is the fold of its events);
 //! - `heads`: `pedido_id` → last `seq` (big-endian), compared-and-set by every append;
 //! - `idempotencia`: `Idempotency-Key` → `{pedido_id, corpo}` (the canonical request body);
-//! - `outbox`: sled-generated id (big-endian, increasing) → [`EntradaOutbox`] JSON, until
+//! - `outbox`: sled-generated id (big-endian, increasing) → [`OutboxEntry`] JSON, until
 //!   Redis acknowledges it;
-//! - `abertos`: `pedido_id` → `()` for every order with an open saga step;
-//! - `a_encerrar`: `pedido_id` → `()` for every order `entregue` whose reservation the
+//! - `abertos` (field `open_steps`): `pedido_id` → `()` for every order with an open saga step;
+//! - `a_encerrar` (field `to_close`): `pedido_id` → `()` for every order `entregue` whose reservation the
 //!   catalog has not yet been told to close (so that it can forget it).
 //!
 //! Each append writes its event, head, outbox entry, open-step and to-close marks in one sled
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::machine::{self, Estado};
+use crate::machine::{self, OrderState};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum StoreError {
     Corrupt(String),
     /// The event does not fit the order's current state.
     #[error("invalid event: {0}")]
-    Invalid(#[from] machine::Invalido),
+    Invalid(#[from] machine::InvalidEvent),
     /// Another append to the same order happened first.
     #[error("concurrent append to order {0}")]
     Concurrent(String),
@@ -45,16 +45,17 @@ pub enum StoreError {
 
 /// What an `Idempotency-Key` maps to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Chave {
+pub struct KeyRecord {
     /// The order created under the key.
     pub pedido_id: String,
     /// The canonical JSON of the request body that created it.
-    pub corpo: String,
+    #[serde(rename = "corpo")]
+    pub body: String,
 }
 
 /// One event waiting to be published, with what consumers need beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntradaOutbox {
+pub struct OutboxEntry {
     /// The event.
     pub evento: EventoPedido,
     /// The order's cart session.
@@ -63,18 +64,18 @@ pub struct EntradaOutbox {
     pub status: StatusPedido,
 }
 
-/// Result of [`Store::criar`].
+/// Result of [`Store::create`].
 #[derive(Debug)]
-pub enum Criacao {
+pub enum Creation {
     /// The order was recorded `pendente`.
-    Nova(Estado),
+    New(OrderState),
     /// The key was already taken (by this or another body).
-    Existente(Chave),
+    Existing(KeyRecord),
 }
 
 #[derive(Debug)]
 enum Abort {
-    Existente(Chave),
+    Existing(KeyRecord),
     Concurrent,
     Corrupt(String),
 }
@@ -83,12 +84,12 @@ enum Abort {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
-    eventos: sled::Tree,
+    events: sled::Tree,
     heads: sled::Tree,
-    idempotencia: sled::Tree,
+    idempotency: sled::Tree,
     outbox: sled::Tree,
-    abertos: sled::Tree,
-    a_encerrar: sled::Tree,
+    open_steps: sled::Tree,
+    to_close: sled::Tree,
     flusher: Arc<Flusher>,
     /// Flush on the calling thread instead of a blocking-pool thread.
     inline_flush: bool,
@@ -97,13 +98,15 @@ pub struct Store {
 /// Group commit: concurrent callers share one `flush` of everything written before it began.
 #[derive(Debug, Default)]
 struct Flusher {
-    pedidos: AtomicU64,
-    feitos: AtomicU64,
+    /// Flushes asked for so far (each caller takes the next ticket).
+    requested: AtomicU64,
+    /// Tickets whose writes are known durable.
+    done: AtomicU64,
     // A tokio mutex: held across the blocking flush so flushes do not pile up.
-    vez: tokio::sync::Mutex<()>,
+    turn: tokio::sync::Mutex<()>,
 }
 
-fn chave_evento(pedido_id: &str, seq: u64) -> Vec<u8> {
+fn event_key(pedido_id: &str, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(pedido_id.len() + 9);
     k.extend_from_slice(pedido_id.as_bytes());
     k.push(b'/');
@@ -111,7 +114,7 @@ fn chave_evento(pedido_id: &str, seq: u64) -> Vec<u8> {
     k
 }
 
-fn u64_de(v: &[u8]) -> Result<u64, StoreError> {
+fn u64_from_be(v: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(v)
         .map(u64::from_be_bytes)
         .map_err(|_| StoreError::Corrupt("bad u64".into()))
@@ -140,12 +143,12 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(dir).open()?;
         Ok(Self {
-            eventos: db.open_tree("eventos")?,
+            events: db.open_tree("eventos")?,
             heads: db.open_tree("heads")?,
-            idempotencia: db.open_tree("idempotencia")?,
+            idempotency: db.open_tree("idempotencia")?,
             outbox: db.open_tree("outbox")?,
-            abertos: db.open_tree("abertos")?,
-            a_encerrar: db.open_tree("a_encerrar")?,
+            open_steps: db.open_tree("abertos")?,
+            to_close: db.open_tree("a_encerrar")?,
             db,
             flusher: Arc::default(),
             inline_flush: false,
@@ -165,12 +168,12 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         // Our writes happened before this increment, so a flush that starts after reading a
         // count at least `ticket` covers them.
-        let ticket = self.flusher.pedidos.fetch_add(1, Ordering::SeqCst) + 1;
-        let _vez = self.flusher.vez.lock().await;
-        if self.flusher.feitos.load(Ordering::SeqCst) >= ticket {
+        let ticket = self.flusher.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _turn = self.flusher.turn.lock().await;
+        if self.flusher.done.load(Ordering::SeqCst) >= ticket {
             return Ok(());
         }
-        let alvo = self.flusher.pedidos.load(Ordering::SeqCst);
+        let target = self.flusher.requested.load(Ordering::SeqCst);
         let db = self.db.clone();
         // Synchronous flush on a blocking thread: `flush_async` across runtimes can deadlock
         // (sled issue 1308), and tests run several sled databases in one process.
@@ -181,87 +184,87 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Corrupt(format!("flush task: {e}")))??;
         }
-        self.flusher.feitos.fetch_max(alvo, Ordering::SeqCst);
+        self.flusher.done.fetch_max(target, Ordering::SeqCst);
         Ok(())
     }
 
     /// The key's record, if the key was used.
-    pub fn chave(&self, key: &str) -> Result<Option<Chave>, StoreError> {
-        self.idempotencia
+    pub fn record(&self, key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.idempotency
             .get(key.as_bytes())?
             .map(|v| decode(&v))
             .transpose()
     }
 
     /// An order's events, in order.
-    pub fn eventos(&self, pedido_id: &str) -> Result<Vec<EventoPedido>, StoreError> {
+    pub fn events(&self, pedido_id: &str) -> Result<Vec<EventoPedido>, StoreError> {
         let mut prefix = pedido_id.as_bytes().to_vec();
         prefix.push(b'/');
-        self.eventos
+        self.events
             .scan_prefix(prefix)
             .map(|r| r.map_err(StoreError::from).and_then(|(_, v)| decode(&v)))
             .collect()
     }
 
     /// An order's state: the fold of its events; `None` if there is no such order.
-    pub fn estado(&self, pedido_id: &str) -> Result<Option<Estado>, StoreError> {
-        let eventos = self.eventos(pedido_id)?;
+    pub fn state(&self, pedido_id: &str) -> Result<Option<OrderState>, StoreError> {
+        let eventos = self.events(pedido_id)?;
         machine::fold(&eventos).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// Records a new order (`criado`, status `pendente`) under `key`, unless the key is
     /// taken: then returns what it maps to and writes nothing.
-    pub fn criar(
+    pub fn create(
         &self,
         key: &str,
-        corpo: &str,
+        body: &str,
         pedido_id: &str,
         dados: DadosEvento,
-    ) -> Result<Criacao, StoreError> {
+    ) -> Result<Creation, StoreError> {
         let ev = evento(pedido_id, 1, dados);
-        let estado = machine::aplicar(None, &ev)?;
-        let chave = json(&Chave {
+        let state = machine::apply_event(None, &ev)?;
+        let record = json(&KeyRecord {
             pedido_id: pedido_id.to_owned(),
-            corpo: corpo.to_owned(),
+            body: body.to_owned(),
         })?;
-        let entrada = json(&EntradaOutbox {
+        let entrada = json(&OutboxEntry {
             evento: ev.clone(),
-            session_id: estado.pedido.session_id.clone(),
-            status: estado.pedido.status,
+            session_id: state.pedido.session_id.clone(),
+            status: state.pedido.status,
         })?;
-        let valor = json(&ev)?;
+        let value = json(&ev)?;
         let r = (
-            &self.idempotencia,
+            &self.idempotency,
             &self.heads,
-            &self.eventos,
+            &self.events,
             &self.outbox,
-            &self.abertos,
+            &self.open_steps,
         )
-            .transaction(|(idem, heads, eventos, outbox, abertos)| {
+            .transaction(|(idem, heads, eventos, outbox, open_steps)| {
                 if let Some(v) = idem.get(key.as_bytes())? {
-                    let c: Chave = serde_json::from_slice(&v).map_err(|e| {
+                    let c: KeyRecord = serde_json::from_slice(&v).map_err(|e| {
                         ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
                     })?;
-                    return Err(ConflictableTransactionError::Abort(Abort::Existente(c)));
+                    return Err(ConflictableTransactionError::Abort(Abort::Existing(c)));
                 }
                 if heads.get(pedido_id.as_bytes())?.is_some() {
                     return Err(ConflictableTransactionError::Abort(Abort::Concurrent));
                 }
-                idem.insert(key.as_bytes(), chave.clone())?;
+                idem.insert(key.as_bytes(), record.clone())?;
                 heads.insert(pedido_id.as_bytes(), &1u64.to_be_bytes())?;
-                eventos.insert(chave_evento(pedido_id, 1), valor.clone())?;
+                eventos.insert(event_key(pedido_id, 1), value.clone())?;
                 outbox.insert(&outbox.generate_id()?.to_be_bytes(), entrada.clone())?;
-                abertos.insert(pedido_id.as_bytes(), &[])?;
+                open_steps.insert(pedido_id.as_bytes(), &[])?;
                 Ok(())
             });
         match r {
-            Ok(()) => Ok(Criacao::Nova(estado)),
-            Err(TransactionError::Abort(Abort::Existente(c))) => Ok(Criacao::Existente(c)),
-            Err(e) => Err(self.erro(pedido_id, e)),
+            Ok(()) => Ok(Creation::New(state)),
+            Err(TransactionError::Abort(Abort::Existing(c))) => Ok(Creation::Existing(c)),
+            Err(e) => Err(self.abort_error(pedido_id, e)),
         }
     }
 
-    fn erro(&self, pedido_id: &str, e: TransactionError<Abort>) -> StoreError {
+    fn abort_error(&self, pedido_id: &str, e: TransactionError<Abort>) -> StoreError {
         match e {
             TransactionError::Abort(Abort::Corrupt(m)) => StoreError::Corrupt(m),
             TransactionError::Abort(_) => StoreError::Concurrent(pedido_id.to_owned()),
@@ -269,81 +272,81 @@ impl Store {
         }
     }
 
-    /// Appends `dados` to the order whose current state is `estado`, if no other append
+    /// Appends `dados` to the order whose current state is `state`, if no other append
     /// came first and the event fits the state. Returns the new state.
-    pub fn anexar(&self, estado: &Estado, dados: DadosEvento) -> Result<Estado, StoreError> {
-        let id = estado.pedido.id.as_str();
-        let ev = evento(id, estado.seq + 1, dados);
-        let novo = machine::aplicar(Some(estado.clone()), &ev)?;
-        let entrada = json(&EntradaOutbox {
+    pub fn append(&self, state: &OrderState, dados: DadosEvento) -> Result<OrderState, StoreError> {
+        let id = state.pedido.id.as_str();
+        let ev = evento(id, state.seq + 1, dados);
+        let next = machine::apply_event(Some(state.clone()), &ev)?;
+        let entrada = json(&OutboxEntry {
             evento: ev.clone(),
-            session_id: novo.pedido.session_id.clone(),
-            status: novo.pedido.status,
+            session_id: next.pedido.session_id.clone(),
+            status: next.pedido.status,
         })?;
-        let valor = json(&ev)?;
-        let entregue = matches!(ev.dados, DadosEvento::Entregue);
+        let value = json(&ev)?;
+        let delivered = matches!(ev.dados, DadosEvento::Entregue);
         let trees = (
             &self.heads,
-            &self.eventos,
+            &self.events,
             &self.outbox,
-            &self.abertos,
-            &self.a_encerrar,
+            &self.open_steps,
+            &self.to_close,
         );
-        let r = trees.transaction(|(heads, eventos, outbox, abertos, a_encerrar)| {
+        let r = trees.transaction(|(heads, eventos, outbox, open_steps, to_close)| {
             let head = heads.get(id.as_bytes())?;
-            if head.as_deref() != Some(&estado.seq.to_be_bytes()[..]) {
+            if head.as_deref() != Some(&state.seq.to_be_bytes()[..]) {
                 return Err(ConflictableTransactionError::Abort(Abort::Concurrent));
             }
-            heads.insert(id.as_bytes(), &novo.seq.to_be_bytes())?;
-            eventos.insert(chave_evento(id, novo.seq), valor.clone())?;
+            heads.insert(id.as_bytes(), &next.seq.to_be_bytes())?;
+            eventos.insert(event_key(id, next.seq), value.clone())?;
             outbox.insert(&outbox.generate_id()?.to_be_bytes(), entrada.clone())?;
-            if novo.acao.is_some() {
-                abertos.insert(id.as_bytes(), &[])?;
+            if next.step.is_some() {
+                open_steps.insert(id.as_bytes(), &[])?;
             } else {
-                abertos.remove(id.as_bytes())?;
+                open_steps.remove(id.as_bytes())?;
             }
-            if entregue {
-                a_encerrar.insert(id.as_bytes(), &[])?;
+            if delivered {
+                to_close.insert(id.as_bytes(), &[])?;
             }
             Ok(())
         });
-        r.map_err(|e| self.erro(id, e))?;
-        Ok(novo)
+        r.map_err(|e| self.abort_error(id, e))?;
+        Ok(next)
     }
 
     /// Ids of the orders `entregue` whose reservation the catalog has not confirmed closed.
-    pub fn a_encerrar(&self) -> Result<Vec<String>, StoreError> {
-        order_ids(&self.a_encerrar)
+    pub fn to_close(&self) -> Result<Vec<String>, StoreError> {
+        order_ids(&self.to_close)
     }
 
     /// The catalog closed order `id`'s reservation (durable with the next flush; if lost, the
     /// idempotent call is made again).
-    pub fn encerrada(&self, id: &str) -> Result<(), StoreError> {
-        self.a_encerrar.remove(id.as_bytes())?;
+    pub fn mark_closed(&self, id: &str) -> Result<(), StoreError> {
+        self.to_close.remove(id.as_bytes())?;
         Ok(())
     }
 
     /// Ids of the orders with an open saga step.
-    pub fn abertos(&self) -> Result<Vec<String>, StoreError> {
-        order_ids(&self.abertos)
+    pub fn open_steps(&self) -> Result<Vec<String>, StoreError> {
+        order_ids(&self.open_steps)
     }
 
     /// Up to `n` unpublished events, oldest first, with their outbox keys.
-    pub fn outbox_lote(&self, n: usize) -> Result<Vec<(u64, EntradaOutbox)>, StoreError> {
+    pub fn outbox_batch(&self, n: usize) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
         self.outbox
             .iter()
             .take(n)
             .map(|r| {
                 let (k, v) = r?;
-                Ok((u64_de(&k)?, decode(&v)?))
+                Ok((u64_from_be(&k)?, decode(&v)?))
             })
             .collect()
     }
 
     /// Forgets published events. Not flushed: losing this only republishes them.
-    pub fn outbox_remover(&self, chaves: &[u64]) -> Result<(), StoreError> {
+    pub fn outbox_remove(&self, keys: &[u64]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for k in chaves {
+        for k in keys {
             batch.remove(&k.to_be_bytes());
         }
         self.outbox.apply_batch(batch)?;
@@ -356,7 +359,7 @@ impl Store {
     }
 
     /// Number of orders.
-    pub fn pedidos_len(&self) -> usize {
+    pub fn order_count(&self) -> usize {
         self.heads.len()
     }
 }
@@ -396,39 +399,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Store::open(dir.path()).unwrap();
-            let Criacao::Nova(e) = s.criar("k1", "{}", "p1", criado()).unwrap() else {
+            let Creation::New(e) = s.create("k1", "{}", "p1", criado()).unwrap() else {
                 panic!("not created");
             };
-            assert_eq!(s.abertos().unwrap(), vec!["p1".to_owned()]);
-            let e = s.anexar(&e, DadosEvento::Confirmado).unwrap();
-            assert!(s.abertos().unwrap().is_empty());
+            assert_eq!(s.open_steps().unwrap(), vec!["p1".to_owned()]);
+            let e = s.append(&e, DadosEvento::Confirmado).unwrap();
+            assert!(s.open_steps().unwrap().is_empty());
             // A stale state loses the compare-and-set.
-            let stale = Estado {
+            let stale = OrderState {
                 seq: 1,
                 ..e.clone()
             };
             assert!(matches!(
-                s.anexar(&stale, DadosEvento::PagamentoSolicitado),
+                s.append(&stale, DadosEvento::PagamentoSolicitado),
                 Err(StoreError::Concurrent(_) | StoreError::Invalid(_))
             ));
             // An event that does not fit is refused before anything is written.
             assert!(matches!(
-                s.anexar(&e, DadosEvento::Entregue),
+                s.append(&e, DadosEvento::Entregue),
                 Err(StoreError::Invalid(_))
             ));
             s.flush().await.unwrap();
         }
         let s = Store::open(dir.path()).unwrap();
-        let e = s.estado("p1").unwrap().unwrap();
+        let e = s.state("p1").unwrap().unwrap();
         assert_eq!(e.pedido.status, StatusPedido::Confirmado);
-        assert_eq!(s.eventos("p1").unwrap().len(), 2);
-        let lote = s.outbox_lote(10).unwrap();
-        assert_eq!(lote.len(), 2);
-        assert!(lote[0].0 < lote[1].0);
-        assert_eq!(lote[1].1.status, StatusPedido::Confirmado);
-        s.outbox_remover(&[lote[0].0]).unwrap();
+        assert_eq!(s.events("p1").unwrap().len(), 2);
+        let batch = s.outbox_batch(10).unwrap();
+        assert_eq!(batch.len(), 2);
+        assert!(batch[0].0 < batch[1].0);
+        assert_eq!(batch[1].1.status, StatusPedido::Confirmado);
+        s.outbox_remove(&[batch[0].0]).unwrap();
         assert_eq!(s.outbox_len(), 1);
-        assert!(s.estado("nope").unwrap().is_none());
+        assert!(s.state("nope").unwrap().is_none());
     }
 
     #[tokio::test]
@@ -436,18 +439,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert!(matches!(
-            s.criar("k", "body-a", "p1", criado()).unwrap(),
-            Criacao::Nova(_)
+            s.create("k", "body-a", "p1", criado()).unwrap(),
+            Creation::New(_)
         ));
-        match s.criar("k", "body-b", "p2", criado()).unwrap() {
-            Criacao::Existente(c) => {
+        match s.create("k", "body-b", "p2", criado()).unwrap() {
+            Creation::Existing(c) => {
                 assert_eq!(c.pedido_id, "p1");
-                assert_eq!(c.corpo, "body-a");
+                assert_eq!(c.body, "body-a");
             }
-            Criacao::Nova(_) => panic!("key reused"),
+            Creation::New(_) => panic!("key reused"),
         }
-        assert!(s.estado("p2").unwrap().is_none());
-        assert_eq!(s.pedidos_len(), 1);
+        assert!(s.state("p2").unwrap().is_none());
+        assert_eq!(s.order_count(), 1);
         assert_eq!(s.outbox_len(), 1);
     }
 }

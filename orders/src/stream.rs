@@ -18,7 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use tokio::sync::watch;
 
-use crate::api::{leitor, pedido_visivel};
+use crate::api::{reader, visible_order};
 use crate::error::OrdersError;
 use crate::machine;
 use crate::AppState;
@@ -31,41 +31,41 @@ struct Cursor {
     st: AppState,
     id: String,
     /// The last `seq` sent.
-    desde: u64,
-    novos: watch::Receiver<u64>,
+    after_seq: u64,
+    flushed: watch::Receiver<u64>,
     prontos: VecDeque<Event>,
 }
 
 impl Cursor {
-    /// Queues the order's events after `desde`, each with the status it led to.
-    fn ler(&mut self) -> Result<(), String> {
+    /// Queues the order's events after `after_seq`, each with the status it led to.
+    fn load_new(&mut self) -> Result<(), String> {
         let eventos = self
             .st
             .saga
             .store
-            .eventos(&self.id)
+            .events(&self.id)
             .map_err(|e| e.to_string())?;
-        let mut estado = None;
+        let mut state = None;
         for ev in &eventos {
-            let novo = machine::aplicar(estado, ev).map_err(|e| e.to_string())?;
-            if ev.seq > self.desde {
+            let next = machine::apply_event(state, ev).map_err(|e| e.to_string())?;
+            if ev.seq > self.after_seq {
                 let mut data = serde_json::to_value(ev).map_err(|e| e.to_string())?;
-                data["status"] = serde_json::Value::from(novo.pedido.status.as_str());
+                data["status"] = serde_json::Value::from(next.pedido.status.as_str());
                 self.prontos.push_back(
                     Event::default()
                         .id(ev.seq.to_string())
                         .event("pedido")
                         .data(data.to_string()),
                 );
-                self.desde = ev.seq;
+                self.after_seq = ev.seq;
             }
-            estado = Some(novo);
+            state = Some(next);
         }
         Ok(())
     }
 
     /// The next event; `None` once the service is closing (or the log cannot be read).
-    async fn proximo(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+    async fn next_event(mut self) -> Option<(Result<Event, Infallible>, Self)> {
         loop {
             if let Some(ev) = self.prontos.pop_front() {
                 return Some((Ok(ev), self));
@@ -74,8 +74,8 @@ impl Cursor {
                 return None;
             }
             // Seen before reading: an event flushed after this line wakes the wait below.
-            self.novos.borrow_and_update();
-            if let Err(e) = self.ler() {
+            self.flushed.borrow_and_update();
+            if let Err(e) = self.load_new() {
                 tracing::error!(pedido = %self.id, error = %e, "event stream: cannot read the log");
                 return None;
             }
@@ -84,32 +84,32 @@ impl Cursor {
             }
             tokio::select! {
                 () = self.st.closing.cancelled() => return None,
-                r = self.novos.changed() => r.ok()?,
+                r = self.flushed.changed() => r.ok()?,
             }
         }
     }
 }
 
 /// `GET /api/pedidos/{id}/eventos/stream` (`text/event-stream`).
-pub async fn eventos(
+pub async fn stream_events(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, OrdersError> {
-    let leitor = leitor(&st, &headers)?;
-    let pedido = pedido_visivel(&st, &id, &leitor)?;
-    let desde = headers
+    let reader = reader(&st, &headers)?;
+    let pedido = visible_order(&st, &id, &reader)?;
+    let after_seq = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
     let cursor = Cursor {
-        novos: st.saga.novos.subscribe(),
+        flushed: st.saga.flushed.subscribe(),
         st,
         id: pedido.id,
-        desde,
+        after_seq,
         prontos: VecDeque::new(),
     };
-    let stream = futures::stream::unfold(cursor, Cursor::proximo);
+    let stream = futures::stream::unfold(cursor, Cursor::next_event);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }

@@ -19,22 +19,23 @@ use confeitaria_types::{
 use serde::{Deserialize, Serialize};
 
 use crate::command::{conflict, invalid, Command, CommandError, CommandOutput, CommandResult};
-use retention::{Assentado, Retencao};
+use retention::{Retention, Settled};
 
 /// A sweet as the state keeps it: descriptive fields plus the three stock counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoceRecord {
-    /// The sweet (its `estoque` field is derived from `contadores` on the way out).
+    /// The sweet (its `estoque` field is derived from `counters` on the way out).
     pub doce: Doce,
     /// Available, reserved and sold units.
-    pub contadores: Estoque,
+    #[serde(rename = "contadores")]
+    pub counters: Estoque,
 }
 
 impl DoceRecord {
     /// The sweet as the API shows it.
     pub fn to_doce(&self) -> Doce {
         Doce {
-            estoque: self.contadores.disponivel,
+            estoque: self.counters.disponivel,
             ..self.doce.clone()
         }
     }
@@ -54,11 +55,11 @@ pub struct CatalogState {
     /// for good: a duplicate delivered late — a client's retry, a node's re-forward after a
     /// lost answer — gets the same refusal instead of succeeding on the stock of its day,
     /// so a caller told "refused" can rely on it.
-    #[serde(default)]
-    pub recusadas: BTreeMap<String, Recusa>,
+    #[serde(default, rename = "recusadas")]
+    pub refusals: BTreeMap<String, Refusal>,
     /// The log's clock, the settled records waiting to be forgotten, and the low-water mark.
-    #[serde(default)]
-    pub retencao: Retencao,
+    #[serde(default, rename = "retencao")]
+    pub retention: Retention,
     /// Last id assigned to a sweet.
     pub last_id: u64,
     /// Whether the starting catalog has been written.
@@ -67,11 +68,12 @@ pub struct CatalogState {
 
 /// A remembered refusal of a reservation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recusa {
+pub struct Refusal {
     /// The items asked for.
     pub itens: Vec<ItemReserva>,
     /// Why they were refused.
-    pub erro: CommandError,
+    #[serde(rename = "erro")]
+    pub error: CommandError,
 }
 
 fn not_found(what: impl Into<String>) -> CommandError {
@@ -159,12 +161,12 @@ impl CatalogState {
                 }
                 Ok(self.touch(*id))
             }
-            Command::SetEstoque { id, estoque } => {
-                self.record_mut(*id)?.contadores.disponivel = *estoque;
+            Command::SetStock { id, estoque } => {
+                self.record_mut(*id)?.counters.disponivel = *estoque;
                 Ok(self.touch(*id))
             }
-            Command::AdjustEstoque { id, delta } => {
-                let c = &mut self.record_mut(*id)?.contadores;
+            Command::AdjustStock { id, delta } => {
+                let c = &mut self.record_mut(*id)?.counters;
                 let next = i128::from(c.disponivel) + i128::from(*delta);
                 c.disponivel = u64::try_from(next).map_err(|_| {
                     conflict(
@@ -177,22 +179,22 @@ impl CatalogState {
                 })?;
                 Ok(self.touch(*id))
             }
-            Command::Reservar(r) => self.reservar(r),
-            Command::Confirmar { id } => self.confirmar(id),
-            Command::Liberar { id } => self.liberar(id),
-            Command::Encerrar { id } => self.encerrar(id),
-            Command::Expirar {
-                agora_ms,
-                retencao_ms,
+            Command::Reserve(r) => self.reserve(r),
+            Command::Confirm { id } => self.confirm(id),
+            Command::Release { id } => self.release(id),
+            Command::Close { id } => self.close(id),
+            Command::Expire {
+                now_ms,
+                retention_ms,
             } => {
-                for a in self.retencao.expirar(*agora_ms, *retencao_ms) {
+                for a in self.retention.expire(*now_ms, *retention_ms) {
                     match a {
-                        Assentado::Reserva(id) => {
+                        Settled::Reserva(id) => {
                             self.reservas.remove(&id);
-                            self.retencao.encerradas.remove(&id);
+                            self.retention.closed.remove(&id);
                         }
-                        Assentado::Recusa(id) => {
-                            self.recusadas.remove(&id);
+                        Settled::Refusal(id) => {
+                            self.refusals.remove(&id);
                         }
                     }
                 }
@@ -244,7 +246,7 @@ impl CatalogState {
                 ativo: d.ativo,
                 versao: 1,
             },
-            contadores: Estoque {
+            counters: Estoque {
                 disponivel: d.estoque,
                 ..Estoque::default()
             },
@@ -254,7 +256,7 @@ impl CatalogState {
         Ok(out)
     }
 
-    fn reservar(&mut self, r: &NovaReserva) -> CommandResult {
+    fn reserve(&mut self, r: &NovaReserva) -> CommandResult {
         if let Some(existing) = self.reservas.get(&r.id) {
             return match existing.estado {
                 EstadoReserva::Liberada => Err(conflict(
@@ -265,9 +267,9 @@ impl CatalogState {
                 _ => Err(mismatch(&r.id)),
             };
         }
-        if let Some(recusa) = self.recusadas.get(&r.id) {
+        if let Some(recusa) = self.refusals.get(&r.id) {
             return Err(if recusa.itens == r.itens {
-                recusa.erro.clone()
+                recusa.error.clone()
             } else {
                 mismatch(&r.id)
             });
@@ -275,31 +277,31 @@ impl CatalogState {
         // Unknown, but maybe forgotten: a request issued before the low-water mark could be
         // a late duplicate of a reservation settled and forgotten since.
         if let Some(emitida) = r.emitida_em {
-            if emitida < self.retencao.esquecer_antes_ms {
+            if emitida < self.retention.forget_before_ms {
                 return Err(conflict(
                     "reservation_expired",
                     format!(
                         "reservation {} was issued at {emitida} ms, before the catalog's \
                          retention low-water mark ({} ms); use a new id",
-                        r.id, self.retencao.esquecer_antes_ms
+                        r.id, self.retention.forget_before_ms
                     ),
                 ));
             }
         }
         let wanted = per_product(&r.itens);
         if let Err(erro) = self.check_available(&wanted) {
-            let recusa = Recusa {
+            let recusa = Refusal {
                 itens: r.itens.clone(),
-                erro: erro.clone(),
+                error: erro.clone(),
             };
-            self.recusadas.insert(r.id.clone(), recusa);
-            self.retencao.assentar(Assentado::Recusa(r.id.clone()));
+            self.refusals.insert(r.id.clone(), recusa);
+            self.retention.settle(Settled::Refusal(r.id.clone()));
             return Err(erro);
         }
         for (&doce_id, &q) in &wanted {
             if let Some(rec) = self.doces.get_mut(&doce_id) {
-                rec.contadores.disponivel -= q;
-                rec.contadores.reservado += q;
+                rec.counters.disponivel -= q;
+                rec.counters.reservado += q;
             }
             self.touch(doce_id);
         }
@@ -323,10 +325,10 @@ impl CatalogState {
             if !rec.doce.ativo {
                 return Err(CommandError::InactiveProduct { doce_id });
             }
-            if rec.contadores.disponivel < pedido {
+            if rec.counters.disponivel < pedido {
                 return Err(CommandError::InsufficientStock {
                     doce_id,
-                    disponivel: rec.contadores.disponivel,
+                    disponivel: rec.counters.disponivel,
                     pedido,
                 });
             }
@@ -334,7 +336,7 @@ impl CatalogState {
         Ok(())
     }
 
-    fn confirmar(&mut self, id: &str) -> CommandResult {
+    fn confirm(&mut self, id: &str) -> CommandResult {
         let reserva = self
             .reserva(id)
             .ok_or_else(|| not_found(format!("reservation {id}")))?;
@@ -349,16 +351,16 @@ impl CatalogState {
                     c.reservado = c.reservado.saturating_sub(q);
                     c.vendido += q;
                 });
-                Ok(self.set_estado(id, EstadoReserva::Confirmada))
+                Ok(self.set_state(id, EstadoReserva::Confirmada))
             }
         }
     }
 
     /// Releases a reservation: held or sold units go back to available. An unknown id is
     /// recorded as released so that a reservation arriving late with it is refused. A
-    /// confirmed reservation closed for good ([`Command::Encerrar`]) is refused. Every
+    /// confirmed reservation closed for good ([`Command::Close`]) is refused. Every
     /// release settles its reservation.
-    fn liberar(&mut self, id: &str) -> CommandResult {
+    fn release(&mut self, id: &str) -> CommandResult {
         let Some(reserva) = self.reservas.get(id).cloned() else {
             let tombstone = Reserva {
                 id: id.to_owned(),
@@ -366,12 +368,12 @@ impl CatalogState {
                 estado: EstadoReserva::Liberada,
             };
             self.reservas.insert(id.to_owned(), tombstone.clone());
-            self.retencao.assentar(Assentado::Reserva(id.to_owned()));
+            self.retention.settle(Settled::Reserva(id.to_owned()));
             return Ok(CommandOutput::Reserva(tombstone));
         };
         match reserva.estado {
             EstadoReserva::Liberada => return Ok(CommandOutput::Reserva(reserva)),
-            EstadoReserva::Confirmada if self.retencao.encerradas.contains(id) => {
+            EstadoReserva::Confirmada if self.retention.closed.contains(id) => {
                 return Err(conflict(
                     "reservation_closed",
                     format!("reservation {id} is confirmed and closed; its units stay sold"),
@@ -386,14 +388,14 @@ impl CatalogState {
                 c.disponivel += q;
             }),
         }
-        self.retencao.assentar(Assentado::Reserva(id.to_owned()));
-        Ok(self.set_estado(id, EstadoReserva::Liberada))
+        self.retention.settle(Settled::Reserva(id.to_owned()));
+        Ok(self.set_state(id, EstadoReserva::Liberada))
     }
 
     /// Closes a confirmed reservation for good (its order is final): it is settled and
     /// will be forgotten after the window. A released one is settled already (answered as
     /// it is); an open one must be confirmed or released first.
-    fn encerrar(&mut self, id: &str) -> CommandResult {
+    fn close(&mut self, id: &str) -> CommandResult {
         let reserva = self
             .reserva(id)
             .ok_or_else(|| not_found(format!("reservation {id}")))?;
@@ -404,8 +406,8 @@ impl CatalogState {
             )),
             EstadoReserva::Liberada => Ok(CommandOutput::Reserva(reserva)),
             EstadoReserva::Confirmada => {
-                if self.retencao.encerradas.insert(id.to_owned()) {
-                    self.retencao.assentar(Assentado::Reserva(id.to_owned()));
+                if self.retention.closed.insert(id.to_owned()) {
+                    self.retention.settle(Settled::Reserva(id.to_owned()));
                 }
                 Ok(CommandOutput::Reserva(reserva))
             }
@@ -415,13 +417,13 @@ impl CatalogState {
     fn move_units(&mut self, itens: &[ItemReserva], f: impl Fn(&mut Estoque, u64)) {
         for (doce_id, q) in per_product(itens) {
             if let Some(rec) = self.doces.get_mut(&doce_id) {
-                f(&mut rec.contadores, q);
+                f(&mut rec.counters, q);
                 self.touch(doce_id);
             }
         }
     }
 
-    fn set_estado(&mut self, id: &str, estado: EstadoReserva) -> CommandOutput {
+    fn set_state(&mut self, id: &str, estado: EstadoReserva) -> CommandOutput {
         let r = self
             .reservas
             .entry(id.to_owned())
@@ -442,7 +444,7 @@ impl CatalogState {
     }
 
     /// A page of sweets ordered by id.
-    pub fn pagina(&self, limit: u64, offset: u64) -> PaginaDoces {
+    pub fn page(&self, limit: u64, offset: u64) -> PaginaDoces {
         let produtos = self
             .doces
             .values()
@@ -459,7 +461,7 @@ impl CatalogState {
     }
 
     /// Sweets of one category, or `None` if the category does not exist.
-    pub fn por_categoria(&self, slug: &str) -> Option<Vec<Doce>> {
+    pub fn in_category(&self, slug: &str) -> Option<Vec<Doce>> {
         self.categorias.get(slug)?;
         Some(
             self.doces
@@ -471,18 +473,18 @@ impl CatalogState {
     }
 
     /// Every category, by slug.
-    pub fn lista_categorias(&self) -> Vec<Categoria> {
+    pub fn categories(&self) -> Vec<Categoria> {
         self.categorias.values().cloned().collect()
     }
 
     /// The stock counters of one sweet.
-    pub fn estoque(&self, id: u64) -> Option<EstoqueDetalhe> {
+    pub fn stock(&self, id: u64) -> Option<EstoqueDetalhe> {
         self.doces.get(&id).map(|r| EstoqueDetalhe {
             doce_id: id,
-            disponivel: r.contadores.disponivel,
-            reservado: r.contadores.reservado,
-            vendido: r.contadores.vendido,
-            recebido: r.contadores.recebido(),
+            disponivel: r.counters.disponivel,
+            reservado: r.counters.reservado,
+            vendido: r.counters.vendido,
+            recebido: r.counters.recebido(),
         })
     }
 
@@ -492,8 +494,8 @@ impl CatalogState {
     }
 
     /// Whether a confirmed reservation was closed for good.
-    pub fn encerrada(&self, id: &str) -> bool {
-        self.retencao.encerradas.contains(id)
+    pub fn is_closed(&self, id: &str) -> bool {
+        self.retention.closed.contains(id)
     }
 }
 

@@ -16,6 +16,10 @@ pub const MAX_ITENS_RESERVA: usize = 100;
 pub const MAX_QUANTIDADE: u64 = 10_000;
 
 /// A change to the catalog, applied identically on every node.
+///
+/// Commands are stored in the Raft log, so their serialized names are fixed: a variant or
+/// field renamed in code keeps its old name through `#[serde(rename)]`, and an existing data
+/// directory still loads (`serialized_names_are_the_logs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// The starting catalog, applied only once in the cluster's life.
@@ -37,49 +41,58 @@ pub enum Command {
         update: AtualizaDoce,
     },
     /// Set available stock.
-    SetEstoque {
+    #[serde(rename = "SetEstoque")]
+    SetStock {
         /// Sweet id.
         id: u64,
         /// New available stock.
         estoque: u64,
     },
     /// Adjust available stock; refused if it would go below zero.
-    AdjustEstoque {
+    #[serde(rename = "AdjustEstoque")]
+    AdjustStock {
         /// Sweet id.
         id: u64,
         /// Signed change.
         delta: i64,
     },
     /// Reserve every item or none; idempotent by reservation id.
-    Reservar(NovaReserva),
+    #[serde(rename = "Reservar")]
+    Reserve(NovaReserva),
     /// Turn a reservation's units into sold units; idempotent.
-    Confirmar {
+    #[serde(rename = "Confirmar")]
+    Confirm {
         /// Reservation id.
         id: String,
     },
     /// Return a reservation's units to available; idempotent, and remembered even for an
     /// id never reserved, so a late reservation with that id is refused.
-    Liberar {
+    #[serde(rename = "Liberar")]
+    Release {
         /// Reservation id.
         id: String,
     },
     /// Close a confirmed reservation for good: its order is final (`entregue`), so its units
     /// stay sold and the reservation is settled (forgotten after the retention window). A
     /// released reservation is settled already; an open one is refused. Idempotent.
-    Encerrar {
+    #[serde(rename = "Encerrar")]
+    Close {
         /// Reservation id.
         id: String,
     },
-    /// Proposed by the leader only: advance the log's clock to `agora_ms` (the leader's wall
+    /// Proposed by the leader only: advance the log's clock to `now_ms` (the leader's wall
     /// clock; the clock never goes back), stamp the records settled since the previous
-    /// `Expirar` with it, and forget the settled records stamped more than `retencao_ms`
-    /// before it (at most [`MAX_ESQUECER`] per entry). Expiry is decided by these entries
+    /// `Expire` with it, and forget the settled records stamped more than `retention_ms`
+    /// before it (at most [`MAX_FORGET`] per entry). Expiry is decided by these entries
     /// alone, so every replica forgets the same records at the same log index.
-    Expirar {
+    #[serde(rename = "Expirar")]
+    Expire {
         /// The leader's wall clock, milliseconds since the Unix epoch.
-        agora_ms: u64,
+        #[serde(rename = "agora_ms")]
+        now_ms: u64,
         /// The retention window, milliseconds.
-        retencao_ms: u64,
+        #[serde(rename = "retencao_ms")]
+        retention_ms: u64,
     },
     /// Concurrent commands proposed as one log entry (one append, one flush), applied in order,
     /// each with its own result. Batches do not nest.
@@ -89,9 +102,9 @@ pub enum Command {
 /// Most commands in one batch.
 pub const MAX_BATCH: usize = 512;
 
-/// Most settled records one [`Command::Expirar`] forgets, so that applying it never holds
+/// Most settled records one [`Command::Expire`] forgets, so that applying it never holds
 /// the state for long; the leader proposes another while more are due.
-pub const MAX_ESQUECER: usize = 10_000;
+pub const MAX_FORGET: usize = 10_000;
 
 /// What a successful command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,22 +285,22 @@ impl Command {
             // Sets the given fields.
             Command::UpdateDoce { .. } => true,
             // Sets available stock to an absolute figure.
-            Command::SetEstoque { .. } => true,
+            Command::SetStock { .. } => true,
             // Idempotent by reservation id (refusals included).
-            Command::Reservar(_)
-            | Command::Confirmar { .. }
-            | Command::Liberar { .. }
-            | Command::Encerrar { .. } => true,
+            Command::Reserve(_)
+            | Command::Confirm { .. }
+            | Command::Release { .. }
+            | Command::Close { .. } => true,
             // The clock never goes back and a record is forgotten once: a repeat stamps
             // nothing new and forgets only what had come due anyway.
-            Command::Expirar { .. } => true,
+            Command::Expire { .. } => true,
             // A second application creates a second sweet.
             Command::CreateDoce(_) => false,
             // A second application moves stock twice.
-            Command::AdjustEstoque { .. } => false,
+            Command::AdjustStock { .. } => false,
             // A re-sent batch is each of its commands re-sent, in order: each answers as its
             // own retry would. (The batch as a whole need not equal one application: in
-            // `[Confirmar r, Reservar r]` the second pass confirms what the first reserved, a
+            // `[Confirm r, Reserve r]` the second pass confirms what the first reserved, a
             // legal order of the same two requests.)
             Command::Batch(cmds) => cmds.iter().all(Command::retry_safe),
         }
@@ -320,8 +333,8 @@ impl Command {
                 }
                 update.preco_centavos.map_or(Ok(()), check_preco)
             }
-            Command::SetEstoque { estoque, .. } => check_estoque(*estoque),
-            Command::AdjustEstoque { delta, .. } => {
+            Command::SetStock { estoque, .. } => check_estoque(*estoque),
+            Command::AdjustStock { delta, .. } => {
                 if delta.unsigned_abs() > MAX_ESTOQUE {
                     return Err(invalid(
                         "invalid_field",
@@ -330,7 +343,7 @@ impl Command {
                 }
                 Ok(())
             }
-            Command::Reservar(r) => {
+            Command::Reserve(r) => {
                 check_reserva_id(&r.id)?;
                 if r.itens.is_empty() || r.itens.len() > MAX_ITENS_RESERVA {
                     return Err(invalid(
@@ -348,11 +361,11 @@ impl Command {
                 }
                 Ok(())
             }
-            Command::Confirmar { id } | Command::Liberar { id } | Command::Encerrar { id } => {
+            Command::Confirm { id } | Command::Release { id } | Command::Close { id } => {
                 check_reserva_id(id)
             }
-            Command::Expirar { retencao_ms, .. } => {
-                if *retencao_ms == 0 {
+            Command::Expire { retention_ms, .. } => {
+                if *retention_ms == 0 {
                     return Err(invalid("invalid_field", "retencao_ms must be at least 1"));
                 }
                 Ok(())

@@ -216,7 +216,7 @@ pub async fn run_node(spec: NodeSpec, nodes: Rc<RefCell<Nodes>>) -> turmoil::Res
     let handle = catalog_node::start(spec.options(), api, rpc, http).await?;
     {
         let mut n = nodes.borrow_mut();
-        n.running.insert(spec.id, handle.node.raft.metrics());
+        n.running.insert(spec.id, handle.node.raft().metrics());
         *n.starts.entry(spec.id).or_insert(0) += 1;
     }
     // Serve until crashed; the handle must live as long as the host.

@@ -18,7 +18,7 @@ use confeitaria_types::orders::{AtualizaStatus, DadosEvento, EventosPedido, Novo
 use confeitaria_types::{NovaReserva, Reserva};
 use http::Method;
 use orders::cart_source::{CartError, CartSource};
-use orders::catalog::Reservas;
+use orders::catalog::Reservations;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -39,11 +39,11 @@ const ORDERS_DEADLINE: Duration = Duration::from_millis(5000);
 
 /// The catalog as the orders service sees it, through the real client over simulated
 /// sockets, with a service token of fixed expiry.
-struct SimReservas {
+struct SimReservations {
     client: CatalogClient<SimConnector>,
 }
 
-impl SimReservas {
+impl SimReservations {
     fn new(nodes: u64) -> Self {
         let token = confeitaria_types::auth::sign(
             JWT_SECRET.as_bytes(),
@@ -66,20 +66,20 @@ impl SimReservas {
 
 type Fut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-impl Reservas for SimReservas {
-    fn reservar(&self, reserva: NovaReserva) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.reservar(&reserva).await })
+impl Reservations for SimReservations {
+    fn reserve(&self, reserva: NovaReserva) -> Fut<'_, Result<Reserva, ClientError>> {
+        Box::pin(async move { self.client.reserve(&reserva).await })
     }
-    fn confirmar(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.confirmar(&id).await })
+    fn confirm(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
+        Box::pin(async move { self.client.confirm(&id).await })
     }
-    fn liberar(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.liberar(&id).await })
+    fn release(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
+        Box::pin(async move { self.client.release(&id).await })
     }
-    fn encerrar(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.encerrar(&id).await })
+    fn close(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
+        Box::pin(async move { self.client.close(&id).await })
     }
-    fn pronto(&self) -> Fut<'_, Result<(), String>> {
+    fn ready(&self) -> Fut<'_, Result<(), String>> {
         Box::pin(async move {
             match self.client.refresh().await {
                 Ok(st) if st.leader.is_some() => Ok(()),
@@ -156,7 +156,7 @@ pub async fn run_orders(dir: PathBuf, nodes: u64) -> turmoil::Result {
     let app = orders::App::with_parts(
         config,
         store,
-        Arc::new(SimReservas::new(nodes)),
+        Arc::new(SimReservations::new(nodes)),
         Arc::new(Carts),
     )
     // Order ids from the simulation's seeded generator; the stream moves on across

@@ -112,7 +112,7 @@ pub struct AtualizaDoce {
 /// Body of `PUT /api/produtos/{id}/estoque`: exactly one of the two fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EstoqueUpdate {
+pub struct StockUpdate {
     /// Set available stock to this value.
     pub estoque: Option<u64>,
     /// Adjust available stock by this amount (refused with 409 below zero).

@@ -11,26 +11,26 @@ use std::time::{Duration, Instant};
 use confeitaria_types::cart::{MAX_LINHAS, QUANTIDADE_MAXIMA};
 use futures::future::{self, BoxFuture, FutureExt};
 
-use super::{Adicao, CartSnapshot, CartStore, Linha, Recusa, Remocao, StoreError};
+use super::{AddRefusal, Addition, CartSnapshot, CartStore, Line, Removal, StoreError};
 use crate::session::SessionId;
 
 struct Entry {
-    linhas: BTreeMap<u64, u64>,
+    lines: BTreeMap<u64, u64>,
     expira: Instant,
 }
 
 impl Entry {
     fn snapshot(&self, now: Instant) -> CartSnapshot {
         CartSnapshot {
-            linhas: self
-                .linhas
+            lines: self
+                .lines
                 .iter()
-                .map(|(&doce_id, &quantidade)| Linha {
+                .map(|(&doce_id, &quantidade)| Line {
                     doce_id,
                     quantidade,
                 })
                 .collect(),
-            ttl_restante: self.expira.saturating_duration_since(now),
+            ttl_left: self.expira.saturating_duration_since(now),
         }
     }
 }
@@ -90,21 +90,25 @@ impl CartStore for MemoryStore {
     fn add<'a>(
         &'a self,
         session: &'a SessionId,
-        a: Adicao,
-    ) -> BoxFuture<'a, Result<Result<CartSnapshot, Recusa>, StoreError>> {
+        a: Addition,
+    ) -> BoxFuture<'a, Result<Result<CartSnapshot, AddRefusal>, StoreError>> {
         let result = self.with(|carts, now| {
             let existed = live(carts, session, now);
             let entry = carts.entry(session.clone()).or_insert_with(|| Entry {
-                linhas: BTreeMap::new(),
+                lines: BTreeMap::new(),
                 expira: now + self.ttl,
             });
-            let atual = entry.linhas.get(&a.doce_id).copied().unwrap_or(0);
-            let refused = if atual == 0 && entry.linhas.len() >= MAX_LINHAS {
-                Some(Recusa::CarrinhoCheio)
-            } else if atual.saturating_add(a.quantidade) > QUANTIDADE_MAXIMA {
-                Some(Recusa::LimiteLinha { no_carrinho: atual })
-            } else if atual.saturating_add(a.quantidade) > a.estoque {
-                Some(Recusa::EstoqueInsuficiente { no_carrinho: atual })
+            let current = entry.lines.get(&a.doce_id).copied().unwrap_or(0);
+            let refused = if current == 0 && entry.lines.len() >= MAX_LINHAS {
+                Some(AddRefusal::CartFull)
+            } else if current.saturating_add(a.quantidade) > QUANTIDADE_MAXIMA {
+                Some(AddRefusal::LineLimit {
+                    no_carrinho: current,
+                })
+            } else if current.saturating_add(a.quantidade) > a.estoque {
+                Some(AddRefusal::InsufficientStock {
+                    no_carrinho: current,
+                })
             } else {
                 None
             };
@@ -115,7 +119,7 @@ impl CartStore for MemoryStore {
                 }
                 return Err(r);
             }
-            entry.linhas.insert(a.doce_id, atual + a.quantidade);
+            entry.lines.insert(a.doce_id, current + a.quantidade);
             entry.expira = now + self.ttl;
             Ok(entry.snapshot(now))
         });
@@ -126,19 +130,19 @@ impl CartStore for MemoryStore {
         &'a self,
         session: &'a SessionId,
         doce_id: u64,
-    ) -> BoxFuture<'a, Result<Remocao, StoreError>> {
+    ) -> BoxFuture<'a, Result<Removal, StoreError>> {
         let result = self.with(|carts, now| {
             if !live(carts, session, now) {
-                return Remocao::CarrinhoInexistente;
+                return Removal::NoCart;
             }
             let Some(entry) = carts.get_mut(session) else {
-                return Remocao::CarrinhoInexistente;
+                return Removal::NoCart;
             };
-            if entry.linhas.remove(&doce_id).is_none() {
-                return Remocao::ItemInexistente;
+            if entry.lines.remove(&doce_id).is_none() {
+                return Removal::NoItem;
             }
             entry.expira = now + self.ttl;
-            Remocao::Removida(entry.snapshot(now))
+            Removal::Removed(entry.snapshot(now))
         });
         future::ready(Ok(result)).boxed()
     }

@@ -23,7 +23,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// One line as stored: only the product and the units; names and prices come from the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Linha {
+pub struct Line {
     /// Product id.
     pub doce_id: u64,
     /// Units, `1..=99`.
@@ -34,14 +34,14 @@ pub struct Linha {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartSnapshot {
     /// Lines ordered by `doce_id`.
-    pub linhas: Vec<Linha>,
+    pub lines: Vec<Line>,
     /// Time left before the cart expires.
-    pub ttl_restante: Duration,
+    pub ttl_left: Duration,
 }
 
 /// An add to perform: `quantidade` units of `doce_id`, of which the catalog has `estoque`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Adicao {
+pub struct Addition {
     /// Product id.
     pub doce_id: u64,
     /// Units to add (the caller has checked `1..=99`).
@@ -52,16 +52,16 @@ pub struct Adicao {
 
 /// Why an add was refused; the cart is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recusa {
+pub enum AddRefusal {
     /// The line would exceed 99 units; `no_carrinho` units are already there.
-    LimiteLinha {
+    LineLimit {
         /// Units of the product already in the cart.
         no_carrinho: u64,
     },
     /// The product is not in the cart and the cart already has 50 lines.
-    CarrinhoCheio,
+    CartFull,
     /// The line would exceed the stock; `no_carrinho` units are already there.
-    EstoqueInsuficiente {
+    InsufficientStock {
         /// Units of the product already in the cart.
         no_carrinho: u64,
     },
@@ -69,13 +69,13 @@ pub enum Recusa {
 
 /// The result of a remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Remocao {
+pub enum Removal {
     /// The line is gone; the cart after the remove (possibly with no lines).
-    Removida(CartSnapshot),
+    Removed(CartSnapshot),
     /// There is no cart under this session.
-    CarrinhoInexistente,
+    NoCart,
     /// The cart exists but has no such line; its TTL is not refreshed.
-    ItemInexistente,
+    NoItem,
 }
 
 /// A store failure (never a business refusal).
@@ -98,15 +98,15 @@ pub trait CartStore: Send + Sync + 'static {
     fn add<'a>(
         &'a self,
         session: &'a SessionId,
-        adicao: Adicao,
-    ) -> BoxFuture<'a, Result<Result<CartSnapshot, Recusa>, StoreError>>;
+        addition: Addition,
+    ) -> BoxFuture<'a, Result<Result<CartSnapshot, AddRefusal>, StoreError>>;
 
     /// Removes a whole line and refreshes the TTL.
     fn remove<'a>(
         &'a self,
         session: &'a SessionId,
         doce_id: u64,
-    ) -> BoxFuture<'a, Result<Remocao, StoreError>>;
+    ) -> BoxFuture<'a, Result<Removal, StoreError>>;
 
     /// Reads a cart; `None` if there is none. Does not touch the TTL.
     fn get<'a>(

@@ -19,7 +19,7 @@ use confeitaria_types::cart::{MAX_LINHAS, QUANTIDADE_MAXIMA};
 use futures::future::{BoxFuture, FutureExt};
 use redis::Script;
 
-use super::{Adicao, CartSnapshot, CartStore, Linha, Recusa, Remocao, StoreError};
+use super::{AddRefusal, Addition, CartSnapshot, CartStore, Line, Removal, StoreError};
 use crate::redis_link::RedisLink;
 use crate::session::SessionId;
 
@@ -92,7 +92,7 @@ impl Inner {
 }
 
 /// Turns a flat `HGETALL` reply into lines ordered by product id.
-fn lines(fields: Vec<String>) -> Result<Vec<Linha>, StoreError> {
+fn lines(fields: Vec<String>) -> Result<Vec<Line>, StoreError> {
     let mut out = Vec::with_capacity(fields.len() / 2);
     let mut it = fields.into_iter();
     while let (Some(field), Some(value)) = (it.next(), it.next()) {
@@ -106,7 +106,7 @@ fn lines(fields: Vec<String>) -> Result<Vec<Linha>, StoreError> {
         let quantidade = value
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("bad quantity {value:?} for {field:?}")))?;
-        out.push(Linha {
+        out.push(Line {
             doce_id,
             quantidade,
         });
@@ -121,12 +121,12 @@ fn snapshot(
     full_ttl: Duration,
 ) -> Result<CartSnapshot, StoreError> {
     // -1 (no expiry) cannot come from this code's writes; report the full TTL rather than fail.
-    let ttl_restante = u64::try_from(ttl_ms)
+    let ttl_left = u64::try_from(ttl_ms)
         .map(Duration::from_millis)
         .unwrap_or(full_ttl);
     Ok(CartSnapshot {
-        linhas: lines(fields)?,
-        ttl_restante,
+        lines: lines(fields)?,
+        ttl_left,
     })
 }
 
@@ -141,11 +141,11 @@ impl CartStore for RedisStore {
     fn add<'a>(
         &'a self,
         session: &'a SessionId,
-        a: Adicao,
-    ) -> BoxFuture<'a, Result<Result<CartSnapshot, Recusa>, StoreError>> {
+        a: Addition,
+    ) -> BoxFuture<'a, Result<Result<CartSnapshot, AddRefusal>, StoreError>> {
         async move {
             let inner = &self.inner;
-            let (status, ttl_ms, atual, fields): (String, i64, u64, Vec<String>) = inner
+            let (status, ttl_ms, current, fields): (String, i64, u64, Vec<String>) = inner
                 .link
                 .bounded("add", async {
                     let mut c = inner.link.conn().await?;
@@ -165,9 +165,13 @@ impl CartStore for RedisStore {
                 .await?;
             match status.as_str() {
                 "ok" => Ok(Ok(snapshot(ttl_ms, fields, inner.ttl)?)),
-                "cart_full" => Ok(Err(Recusa::CarrinhoCheio)),
-                "line_limit" => Ok(Err(Recusa::LimiteLinha { no_carrinho: atual })),
-                "insufficient_stock" => Ok(Err(Recusa::EstoqueInsuficiente { no_carrinho: atual })),
+                "cart_full" => Ok(Err(AddRefusal::CartFull)),
+                "line_limit" => Ok(Err(AddRefusal::LineLimit {
+                    no_carrinho: current,
+                })),
+                "insufficient_stock" => Ok(Err(AddRefusal::InsufficientStock {
+                    no_carrinho: current,
+                })),
                 other => Err(StoreError::Corrupt(format!("add script said {other:?}"))),
             }
         }
@@ -178,7 +182,7 @@ impl CartStore for RedisStore {
         &'a self,
         session: &'a SessionId,
         doce_id: u64,
-    ) -> BoxFuture<'a, Result<Remocao, StoreError>> {
+    ) -> BoxFuture<'a, Result<Removal, StoreError>> {
         async move {
             let inner = &self.inner;
             let (status, ttl_ms, fields): (String, i64, Vec<String>) = inner
@@ -195,9 +199,9 @@ impl CartStore for RedisStore {
                 })
                 .await?;
             match status.as_str() {
-                "ok" => Ok(Remocao::Removida(snapshot(ttl_ms, fields, inner.ttl)?)),
-                "cart_not_found" => Ok(Remocao::CarrinhoInexistente),
-                "item_not_found" => Ok(Remocao::ItemInexistente),
+                "ok" => Ok(Removal::Removed(snapshot(ttl_ms, fields, inner.ttl)?)),
+                "cart_not_found" => Ok(Removal::NoCart),
+                "item_not_found" => Ok(Removal::NoItem),
                 other => Err(StoreError::Corrupt(format!("remove script said {other:?}"))),
             }
         }
@@ -270,11 +274,11 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Linha {
+                Line {
                     doce_id: 3,
                     quantidade: 5
                 },
-                Linha {
+                Line {
                     doce_id: 7,
                     quantidade: 2
                 }

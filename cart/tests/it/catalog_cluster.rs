@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use cart::catalog::ClientCatalogo;
+use cart::catalog::ClientCatalog;
 use cart::store::DEFAULT_TTL;
 use catalog_node::testing::TestCluster;
 use confeitaria_client::{CatalogClient, Consistency};
@@ -35,14 +35,8 @@ struct ClusterApp {
 
 async fn spawn(kind: StoreKind) -> ClusterApp {
     let cluster = TestCluster::spawn(3).await;
-    let catalogo = Arc::new(ClientCatalogo::new(cluster.api_addrs(), CATALOG_DEADLINE));
-    let app = TestApp::build(
-        kind,
-        DEFAULT_TTL,
-        catalogo,
-        Arc::new(TableCatalog::seeded()),
-    )
-    .await;
+    let catalog = Arc::new(ClientCatalog::new(cluster.api_addrs(), CATALOG_DEADLINE));
+    let app = TestApp::build(kind, DEFAULT_TTL, catalog, Arc::new(TableCatalog::seeded())).await;
     let admin = CatalogClient::new(cluster.api_addrs()).with_token(cluster.token(TokenRole::Admin));
     ClusterApp {
         app,

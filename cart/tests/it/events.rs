@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use cart::events::{Consumer, Consumo, EventsConfig, DEDUPE_PREFIX, GROUP};
+use cart::events::{Consumer, ConsumerStatus, EventsConfig, DEDUPE_PREFIX, GROUP};
 use confeitaria_types::orders::STREAM_EVENTOS;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -79,7 +79,7 @@ impl Fixture {
         assert!(
             eventually(WAIT, || {
                 let estado = estado.clone();
-                async move { estado.get() == Consumo::Conectado }
+                async move { estado.get() == ConsumerStatus::Connected }
             })
             .await,
             "the consumer never connected"
@@ -413,7 +413,7 @@ async fn consumer_reconnects_after_redis_restarts_and_after_it_loses_its_data() 
     assert!(
         eventually(WAIT, || {
             let estado = estado.clone();
-            async move { estado.get() == Consumo::Desconectado }
+            async move { estado.get() == ConsumerStatus::Disconnected }
         })
         .await,
         "the consumer did not notice Redis going away"
@@ -472,7 +472,7 @@ async fn serve_stops_the_consumer_on_shutdown_even_with_redis_hung() {
     assert!(
         eventually(WAIT, || {
             let estado = estado.clone();
-            async move { estado.get() == Consumo::Conectado }
+            async move { estado.get() == ConsumerStatus::Connected }
         })
         .await
     );

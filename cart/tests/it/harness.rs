@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use cart::catalog::{Catalogo, CatalogoError};
+use cart::catalog::{Catalog, CatalogError};
 use cart::store::{CartStore, MemoryStore, RedisStore, RedisStoreConfig, DEFAULT_TTL};
 use cart::{AppState, Limits};
 use confeitaria_types::Doce;
@@ -126,10 +126,10 @@ impl TableCatalog {
     }
 }
 
-impl Catalogo for TableCatalog {
-    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogoError>> {
+impl Catalog for TableCatalog {
+    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogError>> {
         let r = if self.down.load(Ordering::SeqCst) {
-            Err(CatalogoError::Unavailable(
+            Err(CatalogError::Unavailable(
                 "table catalog switched off".into(),
             ))
         } else {
@@ -213,19 +213,19 @@ impl TestApp {
         Self::build(kind, ttl, catalog.clone(), catalog).await
     }
 
-    /// Any catalog; `table` is kept for tests that poke it (unused when `catalogo` is real).
+    /// Any catalog; `table` is kept for tests that poke it (unused when `catalog` is real).
     pub async fn build(
         kind: StoreKind,
         ttl: Duration,
-        catalogo: Arc<dyn Catalogo>,
+        catalog: Arc<dyn Catalog>,
         table: Arc<TableCatalog>,
     ) -> Self {
         match kind {
             StoreKind::Memory => {
                 let store = Arc::new(MemoryStore::new(ttl));
-                Self::assemble(store, None, catalogo, table)
+                Self::assemble(store, None, catalog, table)
             }
-            StoreKind::Redis => Self::on_redis(RedisServer::start(), ttl, catalogo, table),
+            StoreKind::Redis => Self::on_redis(RedisServer::start(), ttl, catalog, table),
         }
     }
 
@@ -233,7 +233,7 @@ impl TestApp {
     pub fn on_redis(
         server: RedisServer,
         ttl: Duration,
-        catalogo: Arc<dyn Catalogo>,
+        catalog: Arc<dyn Catalog>,
         table: Arc<TableCatalog>,
     ) -> Self {
         let store = RedisStore::new(RedisStoreConfig {
@@ -242,16 +242,16 @@ impl TestApp {
             deadline: REDIS_DEADLINE,
         })
         .unwrap();
-        Self::assemble(Arc::new(store), Some(server), catalogo, table)
+        Self::assemble(Arc::new(store), Some(server), catalog, table)
     }
 
     fn assemble(
         store: Arc<dyn CartStore>,
         redis: Option<RedisServer>,
-        catalogo: Arc<dyn Catalogo>,
+        catalog: Arc<dyn Catalog>,
         table: Arc<TableCatalog>,
     ) -> Self {
-        let state = AppState::new(store, catalogo, Limits::default());
+        let state = AppState::new(store, catalog, Limits::default());
         Self {
             router: cart::router(state.clone()),
             state,

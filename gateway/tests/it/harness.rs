@@ -203,7 +203,7 @@ impl Shop {
         let admin = CatalogClient::new(nodes.clone()).with_token(token(TokenRole::Admin));
 
         let (listener, cart_url, tx, rx) = bound().await;
-        let catalogo = cart::catalog::ClientCatalogo::new(nodes.clone(), Duration::from_secs(2));
+        let catalogo = cart::catalog::ClientCatalog::new(nodes.clone(), Duration::from_secs(2));
         let state = cart::AppState::new(
             Arc::new(cart::store::MemoryStore::new(cart::store::DEFAULT_TTL)),
             Arc::new(catalogo),

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use confeitaria_types::{AtualizaDoce, Categoria, EstoqueUpdate, NovaReserva, NovoDoce};
+use confeitaria_types::{AtualizaDoce, Categoria, NovaReserva, NovoDoce, StockUpdate};
 use raft_store::catalog::CatalogState;
 use raft_store::{Command, CommandOutput};
 use serde::Serialize;
@@ -29,13 +29,8 @@ async fn read<T: Serialize>(
     if level == ReadLevel::Linearizable {
         state.node.linearizable_barrier().await?;
     }
-    let (value, applied) = {
-        let st = state.node.sm.read();
-        (
-            f(&st.catalog)?,
-            st.last_applied.map(|l| l.index).unwrap_or(0),
-        )
-    };
+    let (value, applied) = state.node.read_applied(f);
+    let value = value?;
     let mut headers = HeaderMap::new();
     headers.insert("x-raft-applied-index", HeaderValue::from(applied));
     Ok((headers, Json(value)).into_response())
@@ -67,7 +62,7 @@ async fn write(state: &AppState, cmd: Command, created: bool) -> Result<Response
 }
 
 /// `GET /api/produtos`.
-pub async fn listar(
+pub async fn list_products(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<ReadParams>,
 ) -> Result<Response, ApiError> {
@@ -81,11 +76,11 @@ pub async fn listar(
             "offset must be 0 to {MAX_OFFSET}"
         )));
     }
-    read(&state, q.consistency, |c| Ok(c.pagina(limit, offset))).await
+    read(&state, q.consistency, |c| Ok(c.page(limit, offset))).await
 }
 
 /// `GET /api/produtos/{id}`.
-pub async fn obter(
+pub async fn get_product(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
     QueryParams(q): QueryParams<ReadParams>,
@@ -99,42 +94,42 @@ pub async fn obter(
 }
 
 /// `GET /api/produtos/{id}/estoque`: available, reserved, sold and received.
-pub async fn estoque(
+pub async fn get_stock(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
     QueryParams(q): QueryParams<ReadParams>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     read(&state, q.consistency, |c| {
-        c.estoque(id)
+        c.stock(id)
             .ok_or_else(|| ApiError::NotFound(format!("product {id}")))
     })
     .await
 }
 
 /// `GET /api/produtos/categoria/{categoria}`.
-pub async fn por_categoria(
+pub async fn products_in_category(
     State(state): State<AppState>,
     PathParam(slug): PathParam<String>,
     QueryParams(q): QueryParams<ReadParams>,
 ) -> Result<Response, ApiError> {
     read(&state, q.consistency, |c| {
-        c.por_categoria(&slug)
+        c.in_category(&slug)
             .ok_or_else(|| ApiError::NotFound(format!("category {slug}")))
     })
     .await
 }
 
 /// `GET /api/categorias`.
-pub async fn categorias(
+pub async fn list_categories(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<ReadParams>,
 ) -> Result<Response, ApiError> {
-    read(&state, q.consistency, |c| Ok(c.lista_categorias())).await
+    read(&state, q.consistency, |c| Ok(c.categories())).await
 }
 
 /// `POST /api/produtos` (admin).
-pub async fn criar(
+pub async fn create_product(
     State(state): State<AppState>,
     _: Admin,
     Body(novo): Body<NovoDoce>,
@@ -143,7 +138,7 @@ pub async fn criar(
 }
 
 /// `PUT /api/produtos/{id}` (admin).
-pub async fn atualizar(
+pub async fn update_product(
     State(state): State<AppState>,
     _: Admin,
     PathParam(id): PathParam<String>,
@@ -154,16 +149,16 @@ pub async fn atualizar(
 }
 
 /// `PUT /api/produtos/{id}/estoque` (admin): `{"estoque": n}` or `{"delta": d}`.
-pub async fn ajustar_estoque(
+pub async fn change_stock(
     State(state): State<AppState>,
     _: Admin,
     PathParam(id): PathParam<String>,
-    Body(body): Body<EstoqueUpdate>,
+    Body(body): Body<StockUpdate>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let cmd = match (body.estoque, body.delta) {
-        (Some(estoque), None) => Command::SetEstoque { id, estoque },
-        (None, Some(delta)) => Command::AdjustEstoque { id, delta },
+        (Some(estoque), None) => Command::SetStock { id, estoque },
+        (None, Some(delta)) => Command::AdjustStock { id, delta },
         _ => {
             return Err(ApiError::invalid(
                 "give exactly one of 'estoque' or 'delta'",
@@ -174,7 +169,7 @@ pub async fn ajustar_estoque(
 }
 
 /// `POST /api/categorias` (admin).
-pub async fn criar_categoria(
+pub async fn create_category(
     State(state): State<AppState>,
     _: Admin,
     Body(c): Body<Categoria>,
@@ -185,17 +180,17 @@ pub async fn criar_categoria(
 /// `POST /api/reservas` (service): all or nothing, idempotent by id. A request without
 /// `emitida_em` is stamped with this node's clock before it enters the log, so that a
 /// re-forward of it is judged by when it first arrived.
-pub async fn reservar(
+pub async fn reserve(
     State(state): State<AppState>,
     _: Service,
     Body(mut r): Body<NovaReserva>,
 ) -> Result<Response, ApiError> {
     r.emitida_em.get_or_insert_with(crate::retention::now_ms);
-    write(&state, Command::Reservar(r), true).await
+    write(&state, Command::Reserve(r), true).await
 }
 
 /// `GET /api/reservas/{id}` (service).
-pub async fn obter_reserva(
+pub async fn get_reservation(
     State(state): State<AppState>,
     _: Service,
     PathParam(id): PathParam<String>,
@@ -209,31 +204,31 @@ pub async fn obter_reserva(
 }
 
 /// `POST /api/reservas/{id}/confirmar` (service): idempotent.
-pub async fn confirmar(
+pub async fn confirm(
     State(state): State<AppState>,
     _: Service,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    write(&state, Command::Confirmar { id }, false).await
+    write(&state, Command::Confirm { id }, false).await
 }
 
 /// `POST /api/reservas/{id}/encerrar` (service): the reservation's order is final; a
 /// confirmed reservation is closed for good (settled, forgotten after the retention window).
 /// Idempotent.
-pub async fn encerrar(
+pub async fn close(
     State(state): State<AppState>,
     _: Service,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    write(&state, Command::Encerrar { id }, false).await
+    write(&state, Command::Close { id }, false).await
 }
 
 /// `DELETE /api/reservas/{id}` (service): idempotent; an unknown id is remembered as
 /// released.
-pub async fn liberar(
+pub async fn release(
     State(state): State<AppState>,
     _: Service,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    write(&state, Command::Liberar { id }, false).await
+    write(&state, Command::Release { id }, false).await
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::extract::{Admin, Body, PathParam};
 use super::{AppState, REQUEST_DEADLINE};
 use crate::error::ApiError;
-use crate::rpc::ForwardRequest;
+use crate::rpc::wire::ForwardRequest;
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -32,9 +32,9 @@ pub async fn members(State(state): State<AppState>) -> Response {
     let node = &state.node;
     let membership = node.newest_membership().membership;
     Json(Members {
-        id: node.settings.id,
+        id: node.id(),
         leader: node.leader(),
-        member: membership.contains(node.settings.id),
+        member: membership.contains(node.id()),
         membership,
     })
     .into_response()

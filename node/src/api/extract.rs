@@ -53,7 +53,7 @@ fn check_token(parts: &Parts, state: &AppState, role: TokenRole) -> Result<(), A
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = auth::bearer(header)?;
-    auth::verify(state.node.settings.jwt_secret.expose(), token, role)?;
+    auth::verify(state.node.jwt_secret().expose(), token, role)?;
     Ok(())
 }
 

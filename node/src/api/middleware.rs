@@ -21,7 +21,7 @@ pub async fn cluster_headers(
 ) -> Response {
     let mut resp = next.run(req).await;
     let headers = resp.headers_mut();
-    headers.insert("x-served-by", HeaderValue::from(node.settings.id));
+    headers.insert("x-served-by", HeaderValue::from(node.id()));
     if let Some(l) = node.leader() {
         headers.insert("x-raft-leader", HeaderValue::from(l));
     }

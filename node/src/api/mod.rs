@@ -37,30 +37,33 @@ pub struct AppState {
 /// tagged like any answer), the shared tail, and the cluster headers on every response.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/api/produtos", get(catalog::listar).post(catalog::criar))
+        .route(
+            "/api/produtos",
+            get(catalog::list_products).post(catalog::create_product),
+        )
         .route(
             "/api/produtos/{id}",
-            get(catalog::obter).put(catalog::atualizar),
+            get(catalog::get_product).put(catalog::update_product),
         )
         .route(
             "/api/produtos/{id}/estoque",
-            get(catalog::estoque).put(catalog::ajustar_estoque),
+            get(catalog::get_stock).put(catalog::change_stock),
         )
         .route(
             "/api/produtos/categoria/{categoria}",
-            get(catalog::por_categoria),
+            get(catalog::products_in_category),
         )
         .route(
             "/api/categorias",
-            get(catalog::categorias).post(catalog::criar_categoria),
+            get(catalog::list_categories).post(catalog::create_category),
         )
-        .route("/api/reservas", post(catalog::reservar))
+        .route("/api/reservas", post(catalog::reserve))
         .route(
             "/api/reservas/{id}",
-            get(catalog::obter_reserva).delete(catalog::liberar),
+            get(catalog::get_reservation).delete(catalog::release),
         )
-        .route("/api/reservas/{id}/confirmar", post(catalog::confirmar))
-        .route("/api/reservas/{id}/encerrar", post(catalog::encerrar))
+        .route("/api/reservas/{id}/confirmar", post(catalog::confirm))
+        .route("/api/reservas/{id}/encerrar", post(catalog::close))
         .route("/cluster/members", post(cluster::add_member))
         .route("/cluster/members/{id}", delete(cluster::remove_member))
         .route("/ready", get(cluster::ready))

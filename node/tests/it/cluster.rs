@@ -176,7 +176,7 @@ async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
     for i in 0..300u64 {
         assert_eq!(set_stock(&addr, &admin, i % 20 + 1, i).await.status, 200);
     }
-    let purged = c.node(leader).node.raft.metrics().borrow().purged;
+    let purged = c.node(leader).node.raft().metrics().borrow().purged;
     assert!(purged.is_some(), "leader never purged its log");
     // The snapshot behind the purge is on the leader's dashboard.
     assert!(snapshot_bytes(&addr).await > 0);
@@ -199,7 +199,7 @@ async fn a_dead_node_is_replaced_by_a_new_one_that_catches_up_by_snapshot() {
     assert_eq!(r.status, 200, "{}", r.json);
     c.node(4)
         .node
-        .raft
+        .raft()
         .wait(Some(Duration::from_secs(10)))
         .metrics(|m| m.snapshot.is_some(), "snapshot installed")
         .await
@@ -258,7 +258,7 @@ async fn concurrent_writes_share_appends_and_flushes() {
     let c = TestCluster::spawn(3).await;
     let admin = c.token(TokenRole::Admin);
     let leader = c.wait_leader(Duration::from_secs(5)).await;
-    let stats = c.node(leader).node.log.stats();
+    let stats = c.node(leader).node.log_stats();
     let (a0, c0) = (
         stats.appends.load(Ordering::Relaxed),
         stats.commands.load(Ordering::Relaxed),

@@ -47,7 +47,7 @@ async fn same_state(c: &TestCluster, ids: &[NodeId]) {
         let views: Vec<_> = ids
             .iter()
             .map(|id| {
-                let st = c.node(*id).node.sm.read();
+                let st = c.node(*id).node.state_machine().read();
                 (st.last_applied, st.catalog.clone())
             })
             .collect();
@@ -72,13 +72,19 @@ async fn same_state(c: &TestCluster, ids: &[NodeId]) {
 
 /// Bytes of node `id`'s catalog as a snapshot holds it.
 fn size(c: &TestCluster, id: NodeId) -> usize {
-    serde_json::to_vec(&c.node(id).node.sm.read().catalog)
+    serde_json::to_vec(&c.node(id).node.state_machine().read().catalog)
         .unwrap()
         .len()
 }
 
 fn forgotten(c: &TestCluster, id: NodeId) -> u64 {
-    c.node(id).node.sm.read().catalog.retencao.esquecidos
+    c.node(id)
+        .node
+        .state_machine()
+        .read()
+        .catalog
+        .retention
+        .forgotten
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,30 +178,36 @@ async fn expiry_is_identical_on_every_replica_after_restart_and_snapshot_install
     .await;
     same_state(&c, &[leader, follower]).await;
     {
-        let st = c.node(leader).node.sm.read();
+        let st = c.node(leader).node.state_machine().read();
         let kept: Vec<&String> = st.catalog.reservas.keys().collect();
         assert_eq!(kept, ["open0", "open1", "open2", "open3", "open4"]);
-        assert!(st.catalog.recusadas.is_empty());
-        assert_eq!(st.catalog.retencao.retidos(), 0);
-        let e = st.catalog.estoque(1).unwrap();
+        assert!(st.catalog.refusals.is_empty());
+        assert_eq!(st.catalog.retention.retained(), 0);
+        let e = st.catalog.stock(1).unwrap();
         // 80 closed sales stay sold; the rest came back; 5 are held.
         assert_eq!((e.vendido, e.reservado, e.disponivel), (80, 5, 915));
     }
 
     // The leader snapshots the state with nothing settled left, and purges its log behind
     // it: the node that missed it all catches up by installing that snapshot, and agrees.
-    let before = c.node(leader).node.sm.snapshot_bytes();
-    c.node(leader).node.raft.trigger().snapshot().await.unwrap();
+    let before = c.node(leader).node.state_machine().snapshot_bytes();
+    c.node(leader)
+        .node
+        .raft()
+        .trigger()
+        .snapshot()
+        .await
+        .unwrap();
     until(
         Duration::from_secs(10),
         "a new snapshot on the leader",
-        || c.node(leader).node.sm.snapshot_bytes() != before,
+        || c.node(leader).node.state_machine().snapshot_bytes() != before,
     )
     .await;
     c.restart(behind).await;
     same_state(&c, &[leader, follower, behind]).await;
     assert!(
-        c.node(behind).node.sm.snapshot_bytes() > 0,
+        c.node(behind).node.state_machine().snapshot_bytes() > 0,
         "caught up without a snapshot"
     );
     assert_eq!(forgotten(&c, behind), settled);
@@ -216,12 +228,12 @@ async fn expiry_is_identical_on_every_replica_after_restart_and_snapshot_install
     );
     for id in c.running() {
         let h = &c.node(id).node;
-        h.raft.trigger().snapshot().await.unwrap();
+        h.raft().trigger().snapshot().await.unwrap();
         until(
             Duration::from_secs(10),
             "a snapshot of the live state",
             || {
-                let b = h.sm.snapshot_bytes() as usize;
+                let b = h.state_machine().snapshot_bytes() as usize;
                 b > 0 && b < base + 1_000
             },
         )

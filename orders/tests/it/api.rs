@@ -88,7 +88,7 @@ async fn the_same_key_returns_the_same_order_and_a_different_body_is_422() {
     assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v3["error"]["code"], "idempotency_key_reused");
 
-    assert_eq!(orders.state.saga.store.pedidos_len(), 1);
+    assert_eq!(orders.state.saga.store.order_count(), 1);
     assert_eq!(catalog.estoque(DOCE).await.reservado, 2);
 }
 
@@ -120,7 +120,7 @@ async fn the_same_checkout_sent_concurrently_makes_one_order() {
         1
     );
     assert!(respostas.iter().all(|(_, v)| v["status"] == "confirmado"));
-    assert_eq!(orders.state.saga.store.pedidos_len(), 1);
+    assert_eq!(orders.state.saga.store.order_count(), 1);
     let p = orders.api.pedido(ids.first().unwrap()).await;
     assert_consistent(&catalog, &[p], &iniciais).await;
 }
@@ -152,16 +152,16 @@ async fn pay_sells_cancel_returns_stock_and_an_illegal_move_changes_nothing() {
         c.cluster
             .node(leader)
             .node
-            .sm
+            .state_machine()
             .read()
             .catalog
-            .encerrada(&ids[0])
+            .is_closed(&ids[0])
     };
     assert!(
         closed(&catalog),
         "the delivered order's reservation was not closed"
     );
-    assert!(orders.state.saga.store.a_encerrar().unwrap().is_empty());
+    assert!(orders.state.saga.store.to_close().unwrap().is_empty());
     // 1: confirmado → pago → cancelado (sold units come back).
     assert_eq!(api.status(&ids[1], "pago").await.unwrap().0, StatusCode::OK);
     assert_eq!(catalog.estoque(DOCE).await.vendido, 4);
@@ -345,7 +345,7 @@ async fn bad_requests_are_refused_before_anything_is_recorded() {
         post(key(), json!({"session_id": session})).await,
         (StatusCode::CONFLICT, "empty_cart".into())
     );
-    assert_eq!(orders.state.saga.store.pedidos_len(), 0);
+    assert_eq!(orders.state.saga.store.order_count(), 0);
     // Unknown ids and routes are JSON 404s.
     let admin = format!("Bearer {}", token(TokenRole::Admin));
     for path in [

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cart::events::{Consumer, Consumo, EstadoConsumo, EventsConfig, GROUP};
+use cart::events::{Consumer, ConsumerState, ConsumerStatus, EventsConfig, GROUP};
 use cart::metrics::Metrics;
 use cart::store::{CartStore, MemoryStore, DEFAULT_TTL};
 use confeitaria_types::orders::STREAM_EVENTOS;
@@ -26,7 +26,7 @@ const ESPERA: Duration = Duration::from_secs(15);
 /// The cart's order-event consumer, running on `store`; stopped on drop.
 struct Consumidor {
     cancel: CancellationToken,
-    estado: Arc<EstadoConsumo>,
+    estado: Arc<ConsumerState>,
 }
 
 impl Consumidor {
@@ -35,7 +35,7 @@ impl Consumidor {
         cfg.consumer = "cart-e2e".to_owned();
         cfg.deadline = Duration::from_millis(300);
         cfg.block = Duration::from_millis(200);
-        let estado = Arc::new(EstadoConsumo::default());
+        let estado = Arc::new(ConsumerState::default());
         let consumer =
             Consumer::new(cfg, store, Arc::new(Metrics::default()), estado.clone()).unwrap();
         let cancel = CancellationToken::new();
@@ -43,7 +43,7 @@ impl Consumidor {
         Self { cancel, estado }
     }
 
-    async fn estado_vira(&self, alvo: Consumo) -> bool {
+    async fn estado_vira(&self, alvo: ConsumerStatus) -> bool {
         let estado = self.estado.clone();
         eventually(ESPERA, || {
             let e = estado.get();
@@ -75,7 +75,7 @@ async fn mundo(iniciais: &[(u64, u64)]) -> Mundo {
     let store: Arc<dyn CartStore> = Arc::new(MemoryStore::new(DEFAULT_TTL));
     let cart = Cart::start_with(&catalog, store.clone()).await;
     let consumidor = Consumidor::start(&redis.url(), store);
-    assert!(consumidor.estado_vira(Consumo::Conectado).await);
+    assert!(consumidor.estado_vira(ConsumerStatus::Connected).await);
     let dir = temp();
     let orders = InProcess::start(config(dir.path(), &catalog, &cart, Some(&redis.url()))).await;
     Mundo {
@@ -153,18 +153,18 @@ impl Mundo {
 async fn a_confirmed_orders_cart_is_emptied_and_a_rejected_ones_is_kept() {
     let m = mundo(&[(DOCE, 20), (OUTRO, 5)]).await;
     let rejeitar = m.cart.novo(&[(OUTRO, 3)]).await;
-    let confirmar = m.cart.novo(&[(DOCE, 2)]).await;
+    let confirm = m.cart.novo(&[(DOCE, 2)]).await;
     let alheio = m.cart.novo(&[(DOCE, 1)]).await;
     m.catalog.admin.set_estoque(OUTRO, 1).await.unwrap();
 
     // Rejected first: its events are in the stream before the confirmed order's.
     let (rej, status) = m.pedir("rej", &rejeitar).await;
     assert_eq!(status, "rejeitado");
-    let (conf, status) = m.pedir("conf", &confirmar).await;
+    let (conf, status) = m.pedir("conf", &confirm).await;
     assert_eq!(status, "confirmado");
 
     assert!(
-        m.esvaziado(&confirmar).await,
+        m.esvaziado(&confirm).await,
         "the confirmed order's cart was not emptied"
     );
     assert!(
@@ -265,7 +265,7 @@ async fn com_redis_parado(perde_dados: bool) {
     }
     m.redis.kill();
     assert!(
-        m.consumidor.estado_vira(Consumo::Desconectado).await,
+        m.consumidor.estado_vira(ConsumerStatus::Disconnected).await,
         "the consumer did not notice Redis going away"
     );
 
@@ -273,18 +273,18 @@ async fn com_redis_parado(perde_dados: bool) {
     m.catalog.admin.set_estoque(OUTRO, 1).await.unwrap();
     let (_, status) = m.pedir("down-rej", &rejeitar).await;
     assert_eq!(status, "rejeitado");
-    let mut confirmados = vec![];
+    let mut confirmed = vec![];
     for i in 0..3 {
         let s = m.cart.novo(&[(DOCE, 1 + i)]).await;
         let (_, status) = m.pedir(&format!("down-{i}"), &s).await;
         assert_eq!(status, "confirmado", "an order failed while Redis was down");
-        confirmados.push(s);
+        confirmed.push(s);
     }
     assert!(
         m.orders.state.saga.store.outbox_len() >= 8,
         "the outage's events should be waiting in the outbox"
     );
-    for s in &confirmados {
+    for s in &confirmed {
         assert!(
             m.tem_carrinho(s).await,
             "a cart was emptied while no event could be read"
@@ -292,7 +292,7 @@ async fn com_redis_parado(perde_dados: bool) {
     }
 
     m.redis.restart();
-    for s in &confirmados {
+    for s in &confirmed {
         assert!(
             m.esvaziado(s).await,
             "a confirmed order's cart was not emptied after Redis returned"
@@ -304,7 +304,7 @@ async fn com_redis_parado(perde_dados: bool) {
         m.tem_carrinho(&rejeitar).await,
         "the rejected order's cart was emptied"
     );
-    assert!(m.consumidor.estado_vira(Consumo::Conectado).await);
+    assert!(m.consumidor.estado_vira(ConsumerStatus::Connected).await);
     assert!(eventually(ESPERA, || async { m.pendentes().await == 0 }).await);
     m.sentinela("after").await;
 }

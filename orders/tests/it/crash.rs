@@ -193,13 +193,13 @@ async fn kill_9_during_a_burst_leaves_every_order_ended_and_stock_consistent() {
                 api.checkout(&format!("k9-{i}"), &s).await
             }));
         }
-        let mut feitos = 0;
+        let mut acked = 0;
         for t in tasks {
             if t.await.unwrap().is_ok() {
-                feitos += 1;
+                acked += 1;
             }
         }
-        feitos
+        acked
     });
     // Let some checkouts through, then kill -9 mid-flight.
     let ok = eventually(Duration::from_secs(20), || {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use cart::events::EventsConfig;
 use cart::session::SessionId;
 use cart::store::{
-    Adicao, CartSnapshot, CartStore, MemoryStore, Recusa, Remocao, StoreError, DEFAULT_TTL,
+    AddRefusal, Addition, CartSnapshot, CartStore, MemoryStore, Removal, StoreError, DEFAULT_TTL,
 };
 use futures::future::BoxFuture;
 use http::StatusCode;
@@ -93,15 +93,15 @@ impl CartStore for Emperrado {
     fn add<'a>(
         &'a self,
         session: &'a SessionId,
-        adicao: Adicao,
-    ) -> BoxFuture<'a, Result<Result<CartSnapshot, Recusa>, StoreError>> {
+        adicao: Addition,
+    ) -> BoxFuture<'a, Result<Result<CartSnapshot, AddRefusal>, StoreError>> {
         self.dentro.add(session, adicao)
     }
     fn remove<'a>(
         &'a self,
         session: &'a SessionId,
         doce_id: u64,
-    ) -> BoxFuture<'a, Result<Remocao, StoreError>> {
+    ) -> BoxFuture<'a, Result<Removal, StoreError>> {
         self.dentro.remove(session, doce_id)
     }
     fn get<'a>(
@@ -162,7 +162,7 @@ async fn events_left_in_the_outbox_are_delivered_after_a_restart_and_a_repeat_is
     assert_eq!(cart.handled("emptied"), 2);
 
     // The shoppers start new carts under the same sessions; the repeats must leave them be.
-    let um = Adicao {
+    let um = Addition {
         doce_id: DOCE,
         quantidade: 1,
         estoque: 20,

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cart::catalog::{Catalogo, CatalogoError};
+use cart::catalog::{Catalog as CartCatalog, CatalogError};
 use cart::store::{CartStore, MemoryStore, DEFAULT_TTL};
 use catalog_node::testing::{TestCluster, TEST_JWT_SECRET};
 use confeitaria_client::config::Secret;
@@ -59,13 +59,13 @@ pub async fn http(
 /// The cart's catalog look-ups answered by the real catalog (any node's replica).
 struct CatalogoReal(CatalogClient);
 
-impl Catalogo for CatalogoReal {
-    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogoError>> {
+impl CartCatalog for CatalogoReal {
+    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogError>> {
         async move {
             match self.0.doce(id, Consistency::Local).await {
                 Ok(d) => Ok(Some(d)),
                 Err(ClientError::NotFound) => Ok(None),
-                Err(e) => Err(CatalogoError::Unavailable(e.to_string())),
+                Err(e) => Err(CatalogError::Unavailable(e.to_string())),
             }
         }
         .boxed()
@@ -380,7 +380,7 @@ impl InProcess {
     /// As [`InProcess::start`], delivering order events (without Redis) to `url` instead of
     /// the cart it reads.
     pub async fn start_with_delivery_to(config: orders::config::Config, url: &str) -> Self {
-        let direto = orders::direct::EntregaDireta::new(
+        let direct = orders::direct::DirectDelivery::new(
             url,
             config.jwt_secret.clone(),
             config.cart_timeout(),
@@ -388,7 +388,7 @@ impl InProcess {
         Self::serve(
             orders::App::open(config)
                 .unwrap()
-                .with_direct_delivery(direto),
+                .with_direct_delivery(direct),
         )
         .await
     }

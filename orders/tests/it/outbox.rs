@@ -69,11 +69,11 @@ async fn with_redis_down_orders_succeed_and_their_events_are_published_when_it_r
         .await
         .unwrap();
     assert_eq!(st, StatusCode::OK, "{v}");
-    let ready_state = orders.state.publicacao.clone();
+    let ready_state = orders.state.publishing.clone();
     assert!(
         eventually(Duration::from_secs(5), || {
             let s = ready_state.get();
-            async move { s == orders::outbox::Publicacao::Desconectada }
+            async move { s == orders::outbox::Publishing::Disconnected }
         })
         .await
     );

@@ -56,17 +56,17 @@ async fn a_hundred_concurrent_checkouts_for_ten_units_sell_exactly_ten() {
     let (pedidos, falhas) = burst(&orders.api, &sessions, 100).await;
     assert_eq!(falhas, 0, "some checkouts failed");
     assert_eq!(pedidos.len(), 100);
-    let confirmados = pedidos
+    let confirmed = pedidos
         .iter()
         .filter(|p| p.status == StatusPedido::Confirmado)
         .count();
-    let rejeitados: Vec<&Pedido> = pedidos
+    let rejected: Vec<&Pedido> = pedidos
         .iter()
         .filter(|p| p.status == StatusPedido::Rejeitado)
         .collect();
-    assert_eq!(confirmados, 10);
-    assert_eq!(rejeitados.len(), 90);
-    for r in rejeitados {
+    assert_eq!(confirmed, 10);
+    assert_eq!(rejected.len(), 90);
+    for r in rejected {
         let rej = r.rejeicao.as_ref().unwrap();
         assert_eq!(
             (rej.code.as_str(), rej.doce_id),
@@ -120,12 +120,12 @@ async fn the_catalog_leader_killed_during_a_burst_loses_and_double_sells_nothing
     let rajada = tokio::spawn(async move { burst(&api, &todos, 32).await });
     // Kill the leader once the burst is under way.
     let started = eventually(Duration::from_secs(30), || {
-        let n = state.saga.store.pedidos_len();
+        let n = state.saga.store.order_count();
         async move { n >= 40 }
     })
     .await;
     assert!(started, "the burst did not start");
-    let antes = orders.state.saga.store.pedidos_len();
+    let antes = orders.state.saga.store.order_count();
     catalog.cluster.stop(leader).await;
     assert!(
         antes < 150,
@@ -145,12 +145,12 @@ async fn the_catalog_leader_killed_during_a_burst_loses_and_double_sells_nothing
     assert!(finais
         .iter()
         .all(|p| matches!(p.status, StatusPedido::Confirmado | StatusPedido::Rejeitado)));
-    let confirmados = finais
+    let confirmed = finais
         .iter()
         .filter(|p| p.status == StatusPedido::Confirmado)
         .count();
-    assert!(confirmados >= 100, "only {confirmados} confirmed");
-    assert_eq!(orders.state.saga.store.pedidos_len(), 200);
+    assert!(confirmed >= 100, "only {confirmed} confirmed");
+    assert_eq!(orders.state.saga.store.order_count(), 200);
     assert_consistent(&catalog, &finais, &iniciais).await;
     orders.stop().await;
 }

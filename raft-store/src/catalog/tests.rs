@@ -24,7 +24,7 @@ fn novo(nome: &str, estoque: u64) -> NovoDoce {
 }
 
 fn reserva(id: &str, itens: &[(u64, u64)]) -> Command {
-    Command::Reservar(NovaReserva {
+    Command::Reserve(NovaReserva {
         emitida_em: None,
         id: id.into(),
         itens: itens
@@ -50,13 +50,13 @@ fn state_with(stocks: &[u64]) -> CatalogState {
 /// `s` without its memory of refused reservations (and their place in the retention
 /// queue): what a refusal must leave unchanged.
 fn forgetting_refusals(s: &CatalogState) -> CatalogState {
-    let mut retencao = s.retencao.clone();
-    retencao
-        .pendentes
-        .retain(|a| !matches!(a, retention::Assentado::Recusa(_)));
+    let mut retention = s.retention.clone();
+    retention
+        .pending
+        .retain(|a| !matches!(a, retention::Settled::Refusal(_)));
     CatalogState {
-        recusadas: BTreeMap::new(),
-        retencao,
+        refusals: BTreeMap::new(),
+        retention,
         ..s.clone()
     }
 }
@@ -76,8 +76,8 @@ fn reservation_is_all_or_nothing() {
     );
     assert_eq!(forgetting_refusals(&s), before);
     s.apply(&reserva("r2", &[(1, 3), (2, 1)])).unwrap();
-    assert_eq!(s.estoque(1).unwrap().reservado, 3);
-    assert_eq!(s.estoque(2).unwrap().disponivel, 0);
+    assert_eq!(s.stock(1).unwrap().reservado, 3);
+    assert_eq!(s.stock(2).unwrap().disponivel, 0);
 }
 
 #[test]
@@ -85,30 +85,30 @@ fn reserve_confirm_release_are_idempotent() {
     let mut s = state_with(&[10]);
     let first = s.apply(&reserva("r", &[(1, 4)])).unwrap();
     assert_eq!(s.apply(&reserva("r", &[(1, 4)])).unwrap(), first);
-    assert_eq!(s.estoque(1).unwrap().reservado, 4);
+    assert_eq!(s.stock(1).unwrap().reservado, 4);
     assert!(matches!(
         s.apply(&reserva("r", &[(1, 5)])),
         Err(CommandError::Conflict { .. })
     ));
-    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
-    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
-    let e = s.estoque(1).unwrap();
+    s.apply(&Command::Confirm { id: "r".into() }).unwrap();
+    s.apply(&Command::Confirm { id: "r".into() }).unwrap();
+    let e = s.stock(1).unwrap();
     assert_eq!((e.disponivel, e.reservado, e.vendido), (6, 0, 4));
-    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
-    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
-    let e = s.estoque(1).unwrap();
+    s.apply(&Command::Release { id: "r".into() }).unwrap();
+    s.apply(&Command::Release { id: "r".into() }).unwrap();
+    let e = s.stock(1).unwrap();
     assert_eq!((e.disponivel, e.reservado, e.vendido), (10, 0, 0));
 }
 
 #[test]
 fn release_before_reserve_leaves_a_tombstone_that_refuses_the_late_reservation() {
     let mut s = state_with(&[10]);
-    s.apply(&Command::Liberar { id: "late".into() }).unwrap();
+    s.apply(&Command::Release { id: "late".into() }).unwrap();
     let r = s.apply(&reserva("late", &[(1, 1)]));
     assert!(
         matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "reservation_released")
     );
-    assert_eq!(s.estoque(1).unwrap().disponivel, 10);
+    assert_eq!(s.stock(1).unwrap().disponivel, 10);
 }
 
 #[test]
@@ -119,8 +119,7 @@ fn a_refused_reservation_stays_refused_for_its_id() {
         first,
         Err(CommandError::InsufficientStock { doce_id: 1, .. })
     ));
-    s.apply(&Command::AdjustEstoque { id: 1, delta: 9 })
-        .unwrap();
+    s.apply(&Command::AdjustStock { id: 1, delta: 9 }).unwrap();
     // A late duplicate of the same request: the same answer, nothing taken.
     assert_eq!(s.apply(&reserva("r", &[(1, 2)])), first);
     // The same id with other items is a different request under a used id.
@@ -134,11 +133,11 @@ fn a_refused_reservation_stays_refused_for_its_id() {
     assert_eq!(s.apply(&reserva("m", &[(99, 1)])), missing);
     assert!(s.apply(&reserva("fresh", &[(1, 2)])).is_ok());
     assert!(s.reserva("r").is_none(), "a refusal is not a reservation");
-    let e = s.estoque(1).unwrap();
+    let e = s.stock(1).unwrap();
     assert_eq!((e.disponivel, e.reservado), (8, 2));
     // Releasing a refused id is harmless, changes no counter, and the id stays refused.
-    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
-    assert_eq!(s.estoque(1).unwrap(), e);
+    s.apply(&Command::Release { id: "r".into() }).unwrap();
+    assert_eq!(s.stock(1).unwrap(), e);
     assert!(s.apply(&reserva("r", &[(1, 2)])).is_err());
 }
 
@@ -146,13 +145,13 @@ fn a_refused_reservation_stays_refused_for_its_id() {
 fn released_reservation_cannot_be_confirmed() {
     let mut s = state_with(&[3]);
     s.apply(&reserva("r", &[(1, 2)])).unwrap();
-    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
+    s.apply(&Command::Release { id: "r".into() }).unwrap();
     assert!(matches!(
-        s.apply(&Command::Confirmar { id: "r".into() }),
+        s.apply(&Command::Confirm { id: "r".into() }),
         Err(CommandError::Conflict { .. })
     ));
     assert!(matches!(
-        s.apply(&Command::Confirmar { id: "nope".into() }),
+        s.apply(&Command::Confirm { id: "nope".into() }),
         Err(CommandError::NotFound { .. })
     ));
 }
@@ -161,11 +160,10 @@ fn released_reservation_cannot_be_confirmed() {
 fn stock_delta_below_zero_is_a_conflict_and_changes_nothing() {
     let mut s = state_with(&[2]);
     let before = s.clone();
-    let r = s.apply(&Command::AdjustEstoque { id: 1, delta: -3 });
+    let r = s.apply(&Command::AdjustStock { id: 1, delta: -3 });
     assert!(matches!(r, Err(CommandError::Conflict { ref code, .. }) if code == "negative_stock"));
     assert_eq!(s, before);
-    s.apply(&Command::AdjustEstoque { id: 1, delta: -2 })
-        .unwrap();
+    s.apply(&Command::AdjustStock { id: 1, delta: -2 }).unwrap();
     assert_eq!(s.doce(1).unwrap().estoque, 0);
 }
 
@@ -196,14 +194,14 @@ fn bad_fields_and_unknown_references_are_refused() {
         Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
-        s.apply(&Command::SetEstoque {
+        s.apply(&Command::SetStock {
             id: 1,
             estoque: u64::MAX
         }),
         Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
-        s.apply(&Command::AdjustEstoque {
+        s.apply(&Command::AdjustStock {
             id: 1,
             delta: i64::MIN
         }),
@@ -218,7 +216,7 @@ fn a_batch_applies_each_command_alone_and_in_order() {
     let batch = Command::Batch(vec![
         reserva("a", &[(1, 2)]),
         reserva("b", &[(1, 1)]),
-        Command::AdjustEstoque { id: 1, delta: 5 },
+        Command::AdjustStock { id: 1, delta: 5 },
         reserva("b", &[(1, 1)]),
     ]);
     let r = s.apply(&batch);
@@ -235,7 +233,7 @@ fn a_batch_applies_each_command_alone_and_in_order() {
         results[3], results[1],
         "a refused reservation id keeps its refusal, even once stock is back"
     );
-    let e = s.estoque(1).unwrap();
+    let e = s.stock(1).unwrap();
     assert_eq!((e.disponivel, e.reservado), (5, 2));
     let nested = Command::Batch(vec![Command::Batch(vec![])]);
     assert!(matches!(
@@ -260,14 +258,14 @@ fn arb_command() -> impl Strategy<Value = Command> {
     let id = 1u64..=4;
     let rid = (0u8..6).prop_map(|n| format!("r{n}"));
     prop_oneof![
-        (id.clone(), 0u64..20).prop_map(|(id, estoque)| Command::SetEstoque { id, estoque }),
-        (id.clone(), -15i64..15).prop_map(|(id, delta)| Command::AdjustEstoque { id, delta }),
+        (id.clone(), 0u64..20).prop_map(|(id, estoque)| Command::SetStock { id, estoque }),
+        (id.clone(), -15i64..15).prop_map(|(id, delta)| Command::AdjustStock { id, delta }),
         (
             rid.clone(),
             prop::collection::vec((1u64..=4, 1u64..6), 1..4)
         )
             .prop_map(|(r, itens)| {
-                Command::Reservar(NovaReserva {
+                Command::Reserve(NovaReserva {
                     emitida_em: None,
                     id: r,
                     itens: itens
@@ -279,12 +277,12 @@ fn arb_command() -> impl Strategy<Value = Command> {
                         .collect(),
                 })
             }),
-        rid.clone().prop_map(|id| Command::Confirmar { id }),
-        rid.clone().prop_map(|id| Command::Encerrar { id }),
-        rid.prop_map(|id| Command::Liberar { id }),
-        (0u64..200, 1u64..50).prop_map(|(agora_ms, retencao_ms)| Command::Expirar {
-            agora_ms,
-            retencao_ms
+        rid.clone().prop_map(|id| Command::Confirm { id }),
+        rid.clone().prop_map(|id| Command::Close { id }),
+        rid.prop_map(|id| Command::Release { id }),
+        (0u64..200, 1u64..50).prop_map(|(now_ms, retention_ms)| Command::Expire {
+            now_ms,
+            retention_ms
         }),
     ]
 }
@@ -320,20 +318,20 @@ proptest! {
                 continue;
             }
             match cmd {
-                Command::SetEstoque { id, estoque } => {
-                    let old = before.doces[id].contadores.disponivel;
+                Command::SetStock { id, estoque } => {
+                    let old = before.doces[id].counters.disponivel;
                     *received.get_mut(id).unwrap() += i128::from(*estoque) - i128::from(old);
                 }
-                Command::AdjustEstoque { id, delta } => {
+                Command::AdjustStock { id, delta } => {
                     *received.get_mut(id).unwrap() += i128::from(*delta);
                 }
-                Command::Expirar { .. } => {
+                Command::Expire { .. } => {
                     for (rid, r) in &before.reservas {
                         if s.reservas.contains_key(rid) {
                             continue;
                         }
                         // Only settled reservations are forgotten: released, or closed.
-                        prop_assert!(r.estado == EstadoReserva::Liberada || before.encerrada(rid));
+                        prop_assert!(r.estado == EstadoReserva::Liberada || before.is_closed(rid));
                         if r.estado == EstadoReserva::Confirmada {
                             for i in &r.itens {
                                 *sold_forgotten.entry(i.doce_id).or_default() += i.quantidade;
@@ -344,7 +342,7 @@ proptest! {
                 _ => {}
             }
             for (id, rec) in &s.doces {
-                let c = rec.contadores;
+                let c = rec.counters;
                 prop_assert_eq!(i128::from(c.recebido()), received[id]);
                 prop_assert_eq!(c.reservado, held(&s, *id, EstadoReserva::Reservada));
                 prop_assert_eq!(
@@ -414,10 +412,10 @@ proptest! {
 fn unsafe_commands_change_the_catalog_when_applied_twice() {
     for cmd in [
         Command::CreateDoce(novo("novo", 2)),
-        Command::AdjustEstoque { id: 1, delta: 1 },
+        Command::AdjustStock { id: 1, delta: 1 },
         Command::Batch(vec![
-            Command::SetEstoque { id: 1, estoque: 3 },
-            Command::AdjustEstoque { id: 2, delta: -1 },
+            Command::SetStock { id: 1, estoque: 3 },
+            Command::AdjustStock { id: 2, delta: -1 },
         ]),
     ] {
         assert!(!cmd.retry_safe(), "{cmd:?}");
@@ -432,17 +430,17 @@ fn unsafe_commands_change_the_catalog_when_applied_twice() {
 // ---- retention ----
 
 fn reserva_em(id: &str, itens: &[(u64, u64)], emitida_em: u64) -> Command {
-    let Command::Reservar(mut r) = reserva(id, itens) else {
-        unreachable!("reserva builds a Reservar");
+    let Command::Reserve(mut r) = reserva(id, itens) else {
+        unreachable!("reserva builds a Reserve");
     };
     r.emitida_em = Some(emitida_em);
-    Command::Reservar(r)
+    Command::Reserve(r)
 }
 
-fn expirar(agora_ms: u64, retencao_ms: u64) -> Command {
-    Command::Expirar {
-        agora_ms,
-        retencao_ms,
+fn expire(now_ms: u64, retention_ms: u64) -> Command {
+    Command::Expire {
+        now_ms,
+        retention_ms,
     }
 }
 
@@ -458,26 +456,26 @@ fn code(r: CommandResult) -> String {
 fn settled_and_open() -> CatalogState {
     let mut s = state_with(&[10, 10]);
     s.apply(&reserva("released", &[(1, 1)])).unwrap();
-    s.apply(&Command::Liberar {
+    s.apply(&Command::Release {
         id: "released".into(),
     })
     .unwrap();
     s.apply(&reserva("closed", &[(1, 2)])).unwrap();
-    s.apply(&Command::Confirmar {
+    s.apply(&Command::Confirm {
         id: "closed".into(),
     })
     .unwrap();
-    s.apply(&Command::Encerrar {
+    s.apply(&Command::Close {
         id: "closed".into(),
     })
     .unwrap();
     s.apply(&reserva("refused", &[(2, 11)])).unwrap_err();
-    s.apply(&Command::Liberar {
+    s.apply(&Command::Release {
         id: "tombstone".into(),
     })
     .unwrap();
     s.apply(&reserva("confirmed", &[(2, 3)])).unwrap();
-    s.apply(&Command::Confirmar {
+    s.apply(&Command::Confirm {
         id: "confirmed".into(),
     })
     .unwrap();
@@ -488,42 +486,42 @@ fn settled_and_open() -> CatalogState {
 #[test]
 fn settled_records_are_forgotten_after_the_window_and_only_then() {
     let mut s = settled_and_open();
-    assert_eq!(s.retencao.retidos(), 4);
-    // The first stamp is the clock of the first `Expirar` after the settlement.
-    s.apply(&expirar(1_000, 500)).unwrap();
-    assert_eq!(s.retencao.pendentes.len(), 0);
+    assert_eq!(s.retention.retained(), 4);
+    // The first stamp is the clock of the first `Expire` after the settlement.
+    s.apply(&expire(1_000, 500)).unwrap();
+    assert_eq!(s.retention.pending.len(), 0);
     assert_eq!(s.reservas.len(), 5);
-    s.apply(&expirar(1_500, 500)).unwrap();
+    s.apply(&expire(1_500, 500)).unwrap();
     assert_eq!(
         s.reservas.len(),
         5,
         "stamped at 1000: kept while 1000 >= 1500 - 500"
     );
-    s.apply(&expirar(1_501, 500)).unwrap();
+    s.apply(&expire(1_501, 500)).unwrap();
     let kept: Vec<&str> = s.reservas.keys().map(String::as_str).collect();
     assert_eq!(kept, ["confirmed", "open"]);
-    assert!(s.recusadas.is_empty());
-    assert!(s.retencao.encerradas.is_empty());
-    assert_eq!(s.retencao.retidos(), 0);
-    assert_eq!(s.retencao.esquecidos, 4);
+    assert!(s.refusals.is_empty());
+    assert!(s.retention.closed.is_empty());
+    assert_eq!(s.retention.retained(), 0);
+    assert_eq!(s.retention.forgotten, 4);
     // The stock is what it was: forgetting moves no unit.
-    assert_eq!(s.estoque(1).unwrap().vendido, 2);
-    assert_eq!(s.estoque(1).unwrap().disponivel, 8);
-    assert_eq!(s.estoque(2).unwrap().vendido, 3);
-    assert_eq!(s.estoque(2).unwrap().reservado, 1);
+    assert_eq!(s.stock(1).unwrap().vendido, 2);
+    assert_eq!(s.stock(1).unwrap().disponivel, 8);
+    assert_eq!(s.stock(2).unwrap().vendido, 3);
+    assert_eq!(s.stock(2).unwrap().reservado, 1);
 }
 
 #[test]
 fn the_log_clock_never_goes_back() {
     let mut s = settled_and_open();
-    s.apply(&expirar(10_000, 500)).unwrap();
+    s.apply(&expire(10_000, 500)).unwrap();
     // A new leader whose clock is behind stamps with the log's clock, not its own.
-    s.apply(&Command::Liberar { id: "late".into() }).unwrap();
-    s.apply(&expirar(2_000, 500)).unwrap();
-    assert_eq!(s.retencao.relogio_ms, 10_000);
-    assert_eq!(s.retencao.esquecer_antes_ms, 9_500);
+    s.apply(&Command::Release { id: "late".into() }).unwrap();
+    s.apply(&expire(2_000, 500)).unwrap();
+    assert_eq!(s.retention.clock_ms, 10_000);
+    assert_eq!(s.retention.forget_before_ms, 9_500);
     assert_eq!(
-        s.retencao.por_selo.keys().copied().collect::<Vec<_>>(),
+        s.retention.by_stamp.keys().copied().collect::<Vec<_>>(),
         [10_000]
     );
     assert!(s.reservas.contains_key("late"));
@@ -533,14 +531,14 @@ fn the_log_clock_never_goes_back() {
 fn a_forgotten_id_sent_again_neither_reserves_nor_returns_stock() {
     let mut s = state_with(&[10]);
     s.apply(&reserva_em("r", &[(1, 4)], 100)).unwrap();
-    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
-    s.apply(&Command::Encerrar { id: "r".into() }).unwrap();
+    s.apply(&Command::Confirm { id: "r".into() }).unwrap();
+    s.apply(&Command::Close { id: "r".into() }).unwrap();
     s.apply(&reserva_em("x", &[(1, 1)], 100)).unwrap();
-    s.apply(&Command::Liberar { id: "x".into() }).unwrap();
-    s.apply(&expirar(1_000, 500)).unwrap();
-    s.apply(&expirar(2_000, 500)).unwrap();
+    s.apply(&Command::Release { id: "x".into() }).unwrap();
+    s.apply(&expire(1_000, 500)).unwrap();
+    s.apply(&expire(2_000, 500)).unwrap();
     assert!(s.reserva("r").is_none() && s.reserva("x").is_none());
-    let stock = s.estoque(1).unwrap();
+    let stock = s.stock(1).unwrap();
     assert_eq!((stock.disponivel, stock.vendido), (6, 4));
 
     // The reservation again, as first issued: refused, nothing moves, nothing remembered.
@@ -556,14 +554,14 @@ fn a_forgotten_id_sent_again_neither_reserves_nor_returns_stock() {
     assert_eq!(s, before);
     // Its confirmation is unknown; its release leaves a tombstone and returns no unit.
     assert_eq!(
-        code(s.apply(&Command::Confirmar { id: "r".into() })),
+        code(s.apply(&Command::Confirm { id: "r".into() })),
         "not_found"
     );
-    s.apply(&Command::Liberar { id: "r".into() }).unwrap();
-    let stock = s.estoque(1).unwrap();
+    s.apply(&Command::Release { id: "r".into() }).unwrap();
+    let stock = s.stock(1).unwrap();
     assert_eq!((stock.disponivel, stock.vendido), (6, 4));
     // A request issued after the low-water mark is a new reservation.
-    assert_eq!(s.retencao.esquecer_antes_ms, 1_500);
+    assert_eq!(s.retention.forget_before_ms, 1_500);
     s.apply(&reserva_em("novo", &[(1, 1)], 1_500)).unwrap();
     assert_eq!(
         code(s.apply(&reserva_em("velho", &[(1, 1)], 1_499))),
@@ -575,8 +573,8 @@ fn a_forgotten_id_sent_again_neither_reserves_nor_returns_stock() {
 fn a_known_id_is_answered_from_memory_however_old_the_request() {
     let mut s = state_with(&[10]);
     s.apply(&reserva_em("aberta", &[(1, 2)], 10)).unwrap();
-    s.apply(&Command::Liberar { id: "t".into() }).unwrap();
-    s.apply(&expirar(5_000, 1_000)).unwrap();
+    s.apply(&Command::Release { id: "t".into() }).unwrap();
+    s.apply(&expire(5_000, 1_000)).unwrap();
     // Open reservations are live state: never forgotten, and their retries still succeed.
     let again = s.apply(&reserva_em("aberta", &[(1, 2)], 10)).unwrap();
     assert!(matches!(again, CommandOutput::Reserva(r) if r.estado == EstadoReserva::Reservada));
@@ -592,30 +590,27 @@ fn closing_needs_a_confirmed_reservation_and_a_closed_one_cannot_be_released() {
     let mut s = state_with(&[10]);
     s.apply(&reserva("r", &[(1, 4)])).unwrap();
     assert_eq!(
-        code(s.apply(&Command::Encerrar { id: "r".into() })),
+        code(s.apply(&Command::Close { id: "r".into() })),
         "reservation_open"
     );
     assert_eq!(
-        code(s.apply(&Command::Encerrar { id: "nada".into() })),
+        code(s.apply(&Command::Close { id: "nada".into() })),
         "not_found"
     );
-    s.apply(&Command::Confirmar { id: "r".into() }).unwrap();
-    let first = s.apply(&Command::Encerrar { id: "r".into() }).unwrap();
+    s.apply(&Command::Confirm { id: "r".into() }).unwrap();
+    let first = s.apply(&Command::Close { id: "r".into() }).unwrap();
+    assert_eq!(s.apply(&Command::Close { id: "r".into() }).unwrap(), first);
+    assert_eq!(s.retention.retained(), 1, "closing twice settles once");
     assert_eq!(
-        s.apply(&Command::Encerrar { id: "r".into() }).unwrap(),
-        first
-    );
-    assert_eq!(s.retencao.retidos(), 1, "closing twice settles once");
-    assert_eq!(
-        code(s.apply(&Command::Liberar { id: "r".into() })),
+        code(s.apply(&Command::Release { id: "r".into() })),
         "reservation_closed"
     );
-    assert_eq!(s.estoque(1).unwrap().vendido, 4);
+    assert_eq!(s.stock(1).unwrap().vendido, 4);
     // A released reservation is settled already; closing it answers it as it is.
     s.apply(&reserva("l", &[(1, 1)])).unwrap();
-    s.apply(&Command::Liberar { id: "l".into() }).unwrap();
+    s.apply(&Command::Release { id: "l".into() }).unwrap();
     assert!(matches!(
-        s.apply(&Command::Encerrar { id: "l".into() }),
+        s.apply(&Command::Close { id: "l".into() }),
         Ok(CommandOutput::Reserva(r)) if r.estado == EstadoReserva::Liberada
     ));
 }
@@ -623,20 +618,20 @@ fn closing_needs_a_confirmed_reservation_and_a_closed_one_cannot_be_released() {
 #[test]
 fn one_expiry_forgets_at_most_its_share_and_the_next_the_rest() {
     let mut s = state_with(&[10]);
-    let n = crate::command::MAX_ESQUECER + 5;
+    let n = crate::command::MAX_FORGET + 5;
     for i in 0..n {
-        s.apply(&Command::Liberar {
+        s.apply(&Command::Release {
             id: format!("t{i}"),
         })
         .unwrap();
     }
-    s.apply(&expirar(1_000, 10)).unwrap();
-    s.apply(&expirar(2_000, 10)).unwrap();
+    s.apply(&expire(1_000, 10)).unwrap();
+    s.apply(&expire(2_000, 10)).unwrap();
     assert_eq!(s.reservas.len(), 5);
-    assert!(s.retencao.devido(2_000, 10));
-    s.apply(&expirar(2_000, 10)).unwrap();
+    assert!(s.retention.due(2_000, 10));
+    s.apply(&expire(2_000, 10)).unwrap();
     assert!(s.reservas.is_empty());
-    assert!(!s.retencao.devido(2_000, 10));
+    assert!(!s.retention.due(2_000, 10));
 }
 
 #[test]
@@ -644,27 +639,27 @@ fn the_state_follows_the_live_catalog_not_its_history() {
     let size = |s: &CatalogState| serde_json::to_vec(s).unwrap().len();
     let mut s = state_with(&[1_000_000]);
     s.apply(&reserva("viva", &[(1, 1)])).unwrap();
-    s.apply(&expirar(1, 1_000)).unwrap();
+    s.apply(&expire(1, 1_000)).unwrap();
     let live = size(&s);
     for i in 0..20_000 {
         let id = format!("pedido-{i:08}");
         s.apply(&reserva_em(&id, &[(1, 1)], 1_000)).unwrap();
         let fim = if i % 2 == 0 {
-            Command::Liberar { id }
+            Command::Release { id }
         } else {
-            s.apply(&Command::Confirmar { id: id.clone() }).unwrap();
-            Command::Encerrar { id }
+            s.apply(&Command::Confirm { id: id.clone() }).unwrap();
+            Command::Close { id }
         };
         s.apply(&fim).unwrap();
     }
-    s.apply(&expirar(2_000, 1_000)).unwrap();
+    s.apply(&expire(2_000, 1_000)).unwrap();
     assert!(size(&s) > 50 * live, "{} vs {live}", size(&s));
-    s.apply(&expirar(3_001, 1_000)).unwrap();
-    s.apply(&expirar(3_001, 1_000)).unwrap();
+    s.apply(&expire(3_001, 1_000)).unwrap();
+    s.apply(&expire(3_001, 1_000)).unwrap();
     assert_eq!(s.reservas.len(), 1);
     // Only the clock's digits and the counter of forgotten records grew.
     assert!(size(&s) < live + 64, "{} vs {live}", size(&s));
-    assert_eq!(s.estoque(1).unwrap().vendido, 10_000);
+    assert_eq!(s.stock(1).unwrap().vendido, 10_000);
 }
 
 #[test]
@@ -673,11 +668,76 @@ fn a_state_written_before_retention_still_loads() {
     let mut v = serde_json::to_value(&s).unwrap();
     v.as_object_mut().unwrap().remove("retencao");
     let old: CatalogState = serde_json::from_value(v).unwrap();
-    assert_eq!(old.retencao, retention::Retencao::default());
+    assert_eq!(old.retention, retention::Retention::default());
     // And the retention bookkeeping survives a snapshot's round trip.
     let mut s = s;
-    s.apply(&expirar(1_000, 10)).unwrap();
-    s.apply(&Command::Liberar { id: "z".into() }).unwrap();
+    s.apply(&expire(1_000, 10)).unwrap();
+    s.apply(&Command::Release { id: "z".into() }).unwrap();
     let back: CatalogState = serde_json::from_slice(&serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
+}
+
+/// Commands live in the Raft log and the state in snapshots, both as JSON: names renamed in
+/// code must keep the names already on disk, or an existing data directory stops loading.
+#[test]
+fn serialized_names_are_the_logs() {
+    let json = |c: &Command| serde_json::to_value(c).unwrap();
+    assert_eq!(
+        json(&Command::SetStock { id: 1, estoque: 2 }),
+        serde_json::json!({"SetEstoque": {"id": 1, "estoque": 2}})
+    );
+    assert_eq!(
+        json(&Command::AdjustStock { id: 1, delta: -2 }),
+        serde_json::json!({"AdjustEstoque": {"id": 1, "delta": -2}})
+    );
+    assert_eq!(
+        json(&reserva("r", &[(1, 1)])),
+        serde_json::json!({"Reservar": {"id": "r", "itens": [{"doce_id": 1, "quantidade": 1}]}})
+    );
+    for (c, name) in [
+        (Command::Confirm { id: "r".into() }, "Confirmar"),
+        (Command::Release { id: "r".into() }, "Liberar"),
+        (Command::Close { id: "r".into() }, "Encerrar"),
+    ] {
+        assert_eq!(json(&c), serde_json::json!({name: {"id": "r"}}));
+    }
+    assert_eq!(
+        json(&Command::Expire {
+            now_ms: 5,
+            retention_ms: 6
+        }),
+        serde_json::json!({"Expirar": {"agora_ms": 5, "retencao_ms": 6}})
+    );
+
+    // A state with a refusal, a settled reservation waiting and one stamped.
+    let mut s = state_with(&[1]);
+    s.apply(&reserva("short", &[(1, 5)])).unwrap_err();
+    s.apply(&Command::Release { id: "a".into() }).unwrap();
+    s.apply(&Command::Expire {
+        now_ms: 10,
+        retention_ms: 100,
+    })
+    .unwrap();
+    s.apply(&Command::Release { id: "b".into() }).unwrap();
+    let v = serde_json::to_value(&s).unwrap();
+    assert!(v["doces"]["1"]["contadores"].is_object(), "{v}");
+    assert!(v["recusadas"]["short"]["erro"].is_object(), "{v}");
+    let r = &v["retencao"];
+    for key in [
+        "relogio_ms",
+        "esquecer_antes_ms",
+        "pendentes",
+        "por_selo",
+        "encerradas",
+        "esquecidos",
+    ] {
+        assert!(!r[key].is_null(), "retencao.{key} missing: {r}");
+    }
+    assert_eq!(r["pendentes"], serde_json::json!([{"Reserva": "b"}]));
+    assert_eq!(
+        r["por_selo"]["10"],
+        serde_json::json!([{"Recusa": "short"}, {"Reserva": "a"}])
+    );
+    let back: CatalogState = serde_json::from_value(v).unwrap();
     assert_eq!(back, s);
 }

@@ -44,7 +44,7 @@ fn commands() -> Vec<Command> {
             estoque: 7,
             ativo: true,
         }),
-        Command::AdjustEstoque { id: 1, delta: -2 },
+        Command::AdjustStock { id: 1, delta: -2 },
     ]
 }
 

@@ -67,7 +67,7 @@ async fn a_double_submitted_checkout_makes_one_order() {
     let e5 = admin.estoque(5, Consistency::Linearizable).await.unwrap();
     assert_eq!((e1.reservado, e5.reservado), (2, 1));
     assert_eq!(
-        shop.orders.saga.store.eventos(&r1.location()[9..]).unwrap()[0].seq,
+        shop.orders.saga.store.events(&r1.location()[9..]).unwrap()[0].seq,
         1
     );
 

@@ -13,10 +13,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use cart::catalog::{Catalogo, CatalogoError};
+use cart::catalog::{Catalog, CatalogError};
 use cart::session::SessionId;
 use cart::store::{
-    Adicao, CartSnapshot, CartStore, MemoryStore, Recusa, Remocao, StoreError, DEFAULT_TTL,
+    AddRefusal, Addition, CartSnapshot, CartStore, MemoryStore, Removal, StoreError, DEFAULT_TTL,
 };
 use catalog_node::testing::{TestCluster, TEST_JWT_SECRET};
 use confeitaria_client::config::Secret;
@@ -46,13 +46,13 @@ pub fn token(role: TokenRole) -> String {
 /// The cart's catalog look-ups, answered by any node's replica.
 struct CatalogoReal(CatalogClient);
 
-impl Catalogo for CatalogoReal {
-    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogoError>> {
+impl Catalog for CatalogoReal {
+    fn doce(&self, id: u64) -> BoxFuture<'_, Result<Option<Doce>, CatalogError>> {
         async move {
             match self.0.doce(id, Consistency::Local).await {
                 Ok(d) => Ok(Some(d)),
                 Err(ClientError::NotFound) => Ok(None),
-                Err(e) => Err(CatalogoError::Unavailable(e.to_string())),
+                Err(e) => Err(CatalogError::Unavailable(e.to_string())),
             }
         }
         .boxed()
@@ -80,8 +80,8 @@ impl CartStore for FlakyStore {
     fn add<'a>(
         &'a self,
         session: &'a SessionId,
-        adicao: Adicao,
-    ) -> BoxFuture<'a, Result<Result<CartSnapshot, Recusa>, StoreError>> {
+        adicao: Addition,
+    ) -> BoxFuture<'a, Result<Result<CartSnapshot, AddRefusal>, StoreError>> {
         async move {
             self.check()?;
             self.inner.add(session, adicao).await
@@ -92,7 +92,7 @@ impl CartStore for FlakyStore {
         &'a self,
         session: &'a SessionId,
         doce_id: u64,
-    ) -> BoxFuture<'a, Result<Remocao, StoreError>> {
+    ) -> BoxFuture<'a, Result<Removal, StoreError>> {
         async move {
             self.check()?;
             self.inner.remove(session, doce_id).await
