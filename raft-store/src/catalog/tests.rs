@@ -692,7 +692,7 @@ fn serialized_names_are_the_logs() {
     );
     assert_eq!(
         json(&reserva("r", &[(1, 1)])),
-        serde_json::json!({"Reservar": {"id": "r", "itens": [{"doce_id": 1, "quantidade": 1}]}})
+        serde_json::json!({"Reservar": {"id": "r", "itens": [{"doce_id": 1, "quantidade": 1}], "emitida_em": null}})
     );
     for (c, name) in [
         (Command::Confirm { id: "r".into() }, "Confirmar"),
