@@ -68,16 +68,16 @@ type Fut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send +
 
 impl Reservations for SimReservations {
     fn reserve(&self, reserva: NovaReserva) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.reserve(&reserva).await })
+        Box::pin(async move { self.client.reservar(&reserva).await })
     }
     fn confirm(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.confirm(&id).await })
+        Box::pin(async move { self.client.confirmar(&id).await })
     }
     fn release(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.release(&id).await })
+        Box::pin(async move { self.client.liberar(&id).await })
     }
     fn close(&self, id: String) -> Fut<'_, Result<Reserva, ClientError>> {
-        Box::pin(async move { self.client.close(&id).await })
+        Box::pin(async move { self.client.encerrar(&id).await })
     }
     fn ready(&self) -> Fut<'_, Result<(), String>> {
         Box::pin(async move {
