@@ -14,6 +14,9 @@ use crate::error::CliError;
 /// The product this scenario reads and writes.
 pub const DOCE: u64 = 1;
 
+/// Writes to a follower tried when leadership moves under them.
+const WRITE_ATTEMPTS: u32 = 3;
+
 /// What the scenario says before it acts.
 pub const INFO: Info = Info {
     title: (
@@ -136,41 +139,68 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
         ),
     );
 
-    // A write to a follower.
-    let Some(&follower) = shop.followers(leader).await.first() else {
-        rep.check(
-            false,
-            tr!(l, "nenhum seguidor responde", "no follower answers"),
-        );
-        return Ok(());
-    };
-    let before = shop.client.doce(DOCE, Consistency::Linearizable).await?;
-    let novo = before.estoque + 1;
-    let url = format!("http://{}{path}/estoque", shop.addr(follower));
+    // A write to a follower. Leadership can move between choosing the follower and the
+    // write arriving (an election after a healed partition, or on a loaded machine): the
+    // chosen node then answers as the leader itself, without forwarding. That is not the
+    // concept this step shows, so it asks who leads again and writes to a follower of the
+    // new leader, a bounded number of times; the verdict is the last attempt's.
+    let original = shop
+        .client
+        .doce(DOCE, Consistency::Linearizable)
+        .await?
+        .estoque;
     let auth = format!("Bearer {}", shop.token);
-    let body = serde_json::json!({ "estoque": novo });
-    let r = shop
-        .send(
-            Method::PUT,
-            &url,
-            &[("authorization", &auth)],
-            Some(&body),
-            PROBE * 5,
-        )
-        .await;
-    let w = answer(String::new(), r);
-    rep.step(tr!(
-        l,
-        "PUT {url} {{\"estoque\": {novo}}} → HTTP {s}, X-Served-By: {sb}, X-Raft-Leader: {ld}",
-        "PUT {url} {{\"estoque\": {novo}}} → HTTP {s}, X-Served-By: {sb}, X-Raft-Leader: {ld}",
-        s = w.status,
-        sb = w.served_by,
-        ld = w.leader
-    ));
-    let forwarded = w.status == 200
-        && w.served_by == follower.to_string()
-        && w.leader == leader.to_string()
-        && w.body.as_ref().is_some_and(|b| b["estoque"] == novo);
+    let mut attempt = 1;
+    let (follower, leader, novo, forwarded) = loop {
+        let leader = shop.leader().await?;
+        let Some(&follower) = shop.followers(leader).await.first() else {
+            rep.check(
+                false,
+                tr!(l, "nenhum seguidor responde", "no follower answers"),
+            );
+            return Ok(());
+        };
+        let novo = shop
+            .client
+            .doce(DOCE, Consistency::Linearizable)
+            .await?
+            .estoque
+            + 1;
+        let url = format!("http://{}{path}/estoque", shop.addr(follower));
+        let body = serde_json::json!({ "estoque": novo });
+        let r = shop
+            .send(
+                Method::PUT,
+                &url,
+                &[("authorization", &auth)],
+                Some(&body),
+                PROBE * 5,
+            )
+            .await;
+        let w = answer(String::new(), r);
+        rep.step(tr!(
+            l,
+            "PUT {url} {{\"estoque\": {novo}}} → HTTP {s}, X-Served-By: {sb}, X-Raft-Leader: {ld}",
+            "PUT {url} {{\"estoque\": {novo}}} → HTTP {s}, X-Served-By: {sb}, X-Raft-Leader: {ld}",
+            s = w.status,
+            sb = w.served_by,
+            ld = w.leader
+        ));
+        let forwarded = w.status == 200
+            && w.served_by == follower.to_string()
+            && w.leader == leader.to_string()
+            && w.body.as_ref().is_some_and(|b| b["estoque"] == novo);
+        let moved = w.leader != leader.to_string();
+        if forwarded || !moved || attempt == WRITE_ATTEMPTS {
+            break (follower, leader, novo, forwarded);
+        }
+        rep.step(tr!(
+            l,
+            "a liderança mudou durante a escrita (líder era {leader}); de novo, num seguidor do líder atual",
+            "leadership moved during the write (leader was {leader}); again, on a follower of the current leader"
+        ));
+        attempt += 1;
+    };
     rep.check(
         forwarded,
         tr!(
@@ -202,7 +232,7 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
             "{seen} of {n} nodes read the new stock ({novo}) in a linearizable read"
         ),
     );
-    shop.client.set_estoque(DOCE, before.estoque).await?;
+    shop.client.set_estoque(DOCE, original).await?;
     rep.figure(tr!(
         l,
         "{k} respostas idênticas; escrita no nó {follower} encaminhada ao líder {leader}",
