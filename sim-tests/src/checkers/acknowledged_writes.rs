@@ -89,7 +89,10 @@ pub fn check(run: &RunData) -> Vec<String> {
             .iter()
             .any(|r| is_close(&r.op) && !matches!(r.outcome, Outcome::Fail(Refusal::Open)));
         let forgotten = run.expiry && fin_state.is_none() && (sent(is_release) || closing);
-        if forgotten && sent(is_confirm) && closing {
+        // Closed, forgotten, then released: a fresh tombstone reads `Liberada` while the
+        // units stay sold (or the release came first and the close found it released).
+        let retombed = run.expiry && fin_state == Some(Estado::Liberada) && closing;
+        if (forgotten || retombed) && sent(is_confirm) && closing {
             closed_gone.insert(rid);
         }
         let mut lost = Vec::new();

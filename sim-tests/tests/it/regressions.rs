@@ -47,11 +47,14 @@ fn saga_seed_1_leaves_no_reservation_dangling() {
 /// each call as one step. It now lets one call close and find the id forgotten.
 /// The same in `acknowledged_writes` (seeds 30118, 30256, 30259, found by the first 1,000 expiry
 /// seeds): the units of a reservation closed by a call that answered 404 stay sold, and a
-/// re-sent reservation's units count once.
+/// re-sent reservation's units count once; a closed, forgotten, then released (tombstoned)
+/// reservation reads `Liberada` with its units still sold (30158, 30538, 30613, 30661).
 #[test]
 fn seeds_30015_and_30024_a_retried_close_may_find_the_id_forgotten() {
     let cfg = SimConfig::expiry();
-    let seeds = [30015, 30024, 30118, 30256, 30259];
+    let seeds = [
+        30015, 30024, 30118, 30158, 30256, 30259, 30538, 30613, 30661,
+    ];
     let reports: Vec<_> = seeds.iter().map(|s| run(*s, &cfg)).collect();
     crate::assert_all_passed(&reports, "regression");
 }
