@@ -190,7 +190,9 @@ pub async fn run(shop: &DemoShop, rep: &mut Report) -> Result<(), CliError> {
             && w.served_by == follower.to_string()
             && w.leader == leader.to_string()
             && w.body.as_ref().is_some_and(|b| b["estoque"] == novo);
-        let moved = w.leader != leader.to_string();
+        // Only an accepted write that was not forwarded means leadership moved; a refusal
+        // (401, 503, ...) is the verdict itself.
+        let moved = w.status == 200 && w.leader != leader.to_string();
         if forwarded || !moved || attempt == WRITE_ATTEMPTS {
             break (follower, leader, novo, forwarded);
         }
