@@ -96,7 +96,11 @@ run() {
 # (node/tests/it/membership.rs). The cart's /interno/ endpoint takes order events from the
 # orders service only (service token); schemathesis 4.32 cannot draw from its tagged-union
 # schema (an internal KeyError), and orders/tests/it/delivery.rs drives it against a real cart.
-run catalog "$(url_of node-1)" --exclude-path-regex '^/cluster/members'
+# `use_after_free` expects a GET after a DELETE to answer 404; the catalog's one fuzzed DELETE,
+# `DELETE /api/reservas/{id}`, is the brief's *release*, and a released reservation stays
+# readable as `estado: liberada` (its tombstone makes the release idempotent and refuses a late
+# reservation with the same id) until the retention window forgets it (docs/decisions.md).
+run catalog "$(url_of node-1)" --exclude-path-regex '^/cluster/members' --exclude-checks use_after_free
 run cart "$(url_of cart)" --exclude-path-regex '^/interno/'
 run orders "$(url_of orders)"
 run gateway "$(url_of gateway)"
