@@ -7,7 +7,9 @@
 # The project name (COMPOSE_PROJECT_NAME, default confeitaria) and the published ports
 # (CONFEITARIA_PORT_*, see docker-compose.yml) may be changed to run beside another shop;
 # COMPOSE_PROFILES=learners also starts a learner (catalog-4), as `confeitaria demo --compose`
-# wants for its scalability scenario.
+# wants for its scalability scenario. CONFEITARIA_COMPOSE_PROFILE=debug puts the debug binaries
+# in the images instead of release ones (CI's container test: the other tests built them
+# already, and a cold release build would add ~5 minutes; docs/deploy.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-confeitaria}
@@ -31,14 +33,21 @@ secrets() {
 
 images() {
     local bins=(catalog-node cart orders gateway probe)
-    echo "compose: building the release binaries"
-    cargo build --release --locked -q $(printf -- '--bin %s ' "${bins[@]}")
+    # Cargo's profile and the directory it builds into.
+    local profile=${CONFEITARIA_COMPOSE_PROFILE:-release} cargo_profile dir
+    case $profile in
+        release) cargo_profile=release dir=release ;;
+        debug) cargo_profile=dev dir=debug ;;
+        *) echo "compose: CONFEITARIA_COMPOSE_PROFILE is release or debug, not $profile" >&2; exit 2 ;;
+    esac
+    echo "compose: building the $profile binaries"
+    cargo build --profile "$cargo_profile" --locked -q $(printf -- '--bin %s ' "${bins[@]}")
     ./scripts/base-image.sh
     local ctx=target/docker-context
     rm -rf "$ctx" && mkdir -p "$ctx"
     for b in "${bins[@]}"; do
         # Debug info stays on the host; the image gets the stripped binary.
-        strip -o "$ctx/$b" "target/release/$b"
+        strip -o "$ctx/$b" "target/$dir/$b"
     done
     # The images run as an unprivileged user: whatever the caller's umask, it must execute them.
     chmod 0755 "$ctx"/*
