@@ -27,6 +27,10 @@ pub const REQUEST: Duration = Duration::from_secs(20);
 pub const PROBE: Duration = Duration::from_secs(2);
 /// Longest wait for the shop to settle (a leader, services ready).
 pub const SETTLE: Duration = Duration::from_secs(30);
+/// Longest wait for a voter to answer as a follower.
+pub const FOLLOWERS: Duration = Duration::from_secs(10);
+/// Pause between two looks at the cluster while waiting on it.
+pub const POLL: Duration = Duration::from_millis(200);
 
 /// What a checkout came to.
 #[derive(Debug, Clone)]
@@ -158,17 +162,27 @@ impl DemoShop {
         wait_stable(&self.nodes(), SETTLE).await
     }
 
-    /// Voters that follow the leader `leader` (learners excluded), by id.
+    /// Voters that follow the leader `leader` (learners excluded), by id. Waits up to
+    /// [`FOLLOWERS`] for one to answer as a follower: a node restarted or reconnected just
+    /// before (the container test's healed partition) may still be a candidate or slow to
+    /// answer its status.
     pub async fn followers(&self, leader: u64) -> Vec<u64> {
-        let views = self.views().await;
-        let mut v: Vec<u64> = views
-            .iter()
-            .filter_map(|v| v.status.as_ref())
-            .filter(|s| s.role == Role::Follower && s.id != leader)
-            .map(|s| s.id)
-            .collect();
-        v.sort_unstable();
-        v
+        let deadline = Instant::now() + FOLLOWERS;
+        loop {
+            let mut v: Vec<u64> = self
+                .views()
+                .await
+                .iter()
+                .filter_map(|v| v.status.as_ref())
+                .filter(|s| s.role == Role::Follower && s.id != leader)
+                .map(|s| s.id)
+                .collect();
+            if !v.is_empty() || Instant::now() >= deadline {
+                v.sort_unstable();
+                return v;
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// SIGKILLs catalog node `id`.
