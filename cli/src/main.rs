@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use confeitaria_cli::Cli;
 
+// jemalloc returns freed memory to the system; glibc's arenas kept a node's freed catalog
+// resident (docs/bench.md, "bench-memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A bug must still read as one line, not a backtrace.

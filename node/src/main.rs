@@ -38,6 +38,11 @@ struct Args {
     local_demo: bool,
 }
 
+// jemalloc returns freed memory to the system; glibc's arenas kept a node's freed catalog
+// resident (docs/bench.md, "bench-memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()

@@ -10,8 +10,9 @@
 //! - gauges `catalog_raft_term`, `catalog_raft_is_leader`, `catalog_raft_leader_id`,
 //!   `catalog_raft_commit_index`, `catalog_raft_applied_index`, `catalog_raft_last_log_index`,
 //!   `catalog_raft_voters`, `catalog_products`, `catalog_raft_snapshot_bytes`,
-//!   `catalog_reservations`, `catalog_refusals_remembered`, `catalog_settled_retained`,
-//!   `catalog_settled_forgotten` (a total, decided by the log like the state);
+//!   `catalog_raft_snapshot_lock_longest_microseconds` (the longest a snapshot, built or
+//!   installed, held the state lock), `catalog_reservations`, `catalog_refusals_remembered`,
+//!   `catalog_settled_retained`, `catalog_settled_forgotten` (a total, decided by the log like the state);
 //! - counters `catalog_log_appends_total`, `catalog_log_entries_total`,
 //!   `catalog_raft_split_vote_elections_total`, `catalog_raft_leader_gone_elections_total`,
 //!   `catalog_raft_retries_left_to_longer_logs_total`.
@@ -120,6 +121,12 @@ pub fn sample(now: &mut Registry, node: &CatalogNode) {
             "raft_snapshot_bytes",
             "Size of the snapshot this node stores, built or installed (0: none yet)",
             node.state_machine().snapshot_bytes(),
+        ),
+        (
+            "raft_snapshot_lock_longest_microseconds",
+            "Longest time a snapshot, built or installed, held the state lock (it blocks \
+             applies and reads meanwhile)",
+            node.state_machine().snapshot_lock_longest_micros(),
         ),
         (
             "reservations",

@@ -1,6 +1,8 @@
 //! The catalog state and the deterministic application of a [`Command`] to it.
 //!
 //! Pure and in memory: the state machine holds one, and snapshots serialize the whole value.
+//! Its maps are persistent (`imbl`): a clone shares every node with the original and costs
+//! O(1), so a snapshot clones the state under the lock and encodes the clone after it.
 //! Every command checks first and mutates after, so a refused command changes nothing —
 //! except that a refused reservation is remembered by id, so that its duplicates are
 //! refused the same way (each reservation id has exactly one outcome).
@@ -11,6 +13,8 @@
 pub mod retention;
 
 use std::collections::BTreeMap;
+
+use imbl::OrdMap;
 
 use confeitaria_types::{
     Categoria, Doce, EstadoReserva, Estoque, EstoqueDetalhe, ItemReserva, NovaReserva, NovoDoce,
@@ -45,18 +49,18 @@ impl DoceRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogState {
     /// Categories by slug.
-    pub categorias: BTreeMap<String, Categoria>,
+    pub categorias: OrdMap<String, Categoria>,
     /// Sweets by id.
-    pub doces: BTreeMap<u64, DoceRecord>,
+    pub doces: OrdMap<u64, DoceRecord>,
     /// Reservations by id.
-    pub reservas: BTreeMap<String, Reserva>,
+    pub reservas: OrdMap<String, Reserva>,
     /// Reservations refused for the state of the stock (unknown, inactive or short
     /// product), by id, with their items and the refusal. A reservation id has one outcome
     /// for good: a duplicate delivered late — a client's retry, a node's re-forward after a
     /// lost answer — gets the same refusal instead of succeeding on the stock of its day,
     /// so a caller told "refused" can rely on it.
     #[serde(default, rename = "recusadas")]
-    pub refusals: BTreeMap<String, Refusal>,
+    pub refusals: OrdMap<String, Refusal>,
     /// The log's clock, the settled records waiting to be forgotten, and the low-water mark.
     #[serde(default, rename = "retencao")]
     pub retention: Retention,
@@ -406,7 +410,7 @@ impl CatalogState {
             )),
             EstadoReserva::Liberada => Ok(CommandOutput::Reserva(reserva)),
             EstadoReserva::Confirmada => {
-                if self.retention.closed.insert(id.to_owned()) {
+                if self.retention.closed.insert(id.to_owned()).is_none() {
                     self.retention.settle(Settled::Reserva(id.to_owned()));
                 }
                 Ok(CommandOutput::Reserva(reserva))

@@ -6,11 +6,17 @@
 //! entries after it again (the log is purged only up to a snapshot). Snapshots are flushed
 //! before they are reported, because the log is purged behind them. Writing every applied
 //! change to sled as well doubled sled's work per write for nothing a restart needs.
+//!
+//! A snapshot never holds the state lock while it encodes or writes: the catalog's maps are
+//! persistent, so [`RaftSnapshotBuilder::build_snapshot`] clones the state in O(1) under a
+//! read lock and encodes, stores and flushes the clone after releasing it. Installing decodes
+//! before taking the lock and drops the replaced state after releasing it. The longest hold
+//! is kept for the metrics ([`StateMachineStore::snapshot_lock_longest_micros`]).
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -38,7 +44,6 @@ pub struct SmState {
     pub last_applied: Option<LogId<NodeId>>,
     /// Last membership applied.
     pub membership: StoredMembership<NodeId, NodeAddr>,
-    snapshot_seq: u64,
 }
 
 /// The state machine store. Cheap to clone: clones share state.
@@ -52,6 +57,10 @@ pub struct StateMachineStore {
     apply_seconds: Option<Histogram>,
     /// Size in bytes of the stored snapshot (0: none), for the metrics.
     snapshot_bytes: Arc<AtomicU64>,
+    /// Snapshots built since the store was opened, to make their ids unique.
+    snapshot_seq: Arc<AtomicU64>,
+    /// Longest time a snapshot (built or installed) held the state lock, microseconds.
+    snapshot_lock_longest: Arc<AtomicU64>,
 }
 
 fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -79,7 +88,6 @@ impl StateMachineStore {
                     catalog: serde_json::from_slice(&data)?,
                     last_applied: meta.last_log_id,
                     membership: meta.last_membership,
-                    snapshot_seq: 0,
                 }
             }
             None => SmState::default(),
@@ -90,6 +98,8 @@ impl StateMachineStore {
             state: Arc::new(RwLock::new(state)),
             apply_seconds: None,
             snapshot_bytes,
+            snapshot_seq: Arc::default(),
+            snapshot_lock_longest: Arc::default(),
         })
     }
 
@@ -103,6 +113,18 @@ impl StateMachineStore {
     /// leader); 0 before the first.
     pub fn snapshot_bytes(&self) -> u64 {
         self.snapshot_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The longest time, in microseconds, that building or installing a snapshot held the
+    /// state lock (and so could delay an apply or a read) since the store was opened.
+    pub fn snapshot_lock_longest_micros(&self) -> u64 {
+        self.snapshot_lock_longest.load(Ordering::Relaxed)
+    }
+
+    fn note_snapshot_lock(&self, held: Duration) {
+        let micros = u64::try_from(held.as_micros()).unwrap_or(u64::MAX);
+        self.snapshot_lock_longest
+            .fetch_max(micros, Ordering::Relaxed);
     }
 
     /// Read access to the applied state. Keep the guard short: it blocks applies.
@@ -128,20 +150,26 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (meta, data) = {
-            let mut st = self.write();
-            st.snapshot_seq += 1;
-            let data = serde_json::to_vec(&st.catalog).map_err(snap_err)?;
-            let snapshot_id = match st.last_applied {
-                Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, st.snapshot_seq),
-                None => format!("none-{}", st.snapshot_seq),
-            };
-            let meta = SnapshotMeta {
-                last_log_id: st.last_applied,
-                last_membership: st.membership.clone(),
-                snapshot_id,
-            };
-            (meta, data)
+        // O(1) under the lock: the catalog's persistent maps share their nodes with the clone.
+        let (catalog, last_applied, last_membership) = {
+            let st = self.read();
+            let locked = Instant::now();
+            let taken = (st.catalog.clone(), st.last_applied, st.membership.clone());
+            drop(st);
+            self.note_snapshot_lock(locked.elapsed());
+            taken
+        };
+        let seq = self.snapshot_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let data = serde_json::to_vec(&catalog).map_err(snap_err)?;
+        drop(catalog);
+        let snapshot_id = match last_applied {
+            Some(l) => format!("{}-{}-{seq}", l.leader_id.term, l.index),
+            None => format!("none-{seq}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership,
+            snapshot_id,
         };
         // Everything the snapshot covers must be durable before the log is purged behind it.
         self.save_snapshot(&meta, &data)?;
@@ -207,10 +235,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let catalog: CatalogState = serde_json::from_slice(&data).map_err(snap_err)?;
         // Durable first: a crash after this point restarts from the installed snapshot.
         self.save_snapshot(meta, &data)?;
-        let mut st = self.write();
-        st.catalog = catalog;
-        st.last_applied = meta.last_log_id;
-        st.membership = meta.last_membership.clone();
+        let membership = meta.last_membership.clone();
+        let replaced = {
+            let mut st = self.write();
+            let locked = Instant::now();
+            st.last_applied = meta.last_log_id;
+            st.membership = membership;
+            let replaced = std::mem::replace(&mut st.catalog, catalog);
+            drop(st);
+            self.note_snapshot_lock(locked.elapsed());
+            replaced
+        };
+        // Freeing the replaced state can take a while; never under the lock.
+        drop(replaced);
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! stamps the queued records with it — a stamp is never earlier than the settlement, since the
 //! entry comes after it in the log — and forgets the records stamped more than the window
 //! before the clock. The records wait in a map by stamp, so expiry costs what it forgets.
+//! The queues are persistent (`imbl`), like the catalog's maps, so a snapshot's clone is O(1).
 //!
 //! The clock minus the window is the low-water mark: a reservation id that is not known and
 //! was issued before it may have been forgotten, so it is refused (`reservation_expired`)
@@ -16,8 +17,7 @@
 //! [`Command::Close`]: crate::Command::Close
 //! [`Command::Expire`]: crate::Command::Expire
 
-use std::collections::{BTreeMap, BTreeSet};
-
+use imbl::{OrdMap, OrdSet, Vector};
 use serde::{Deserialize, Serialize};
 
 use crate::command::MAX_FORGET;
@@ -45,13 +45,13 @@ pub struct Retention {
     pub forget_before_ms: u64,
     /// Records settled since the last `Expire`, not stamped yet.
     #[serde(rename = "pendentes")]
-    pub pending: Vec<Settled>,
+    pub pending: Vector<Settled>,
     /// Stamped records by stamp.
     #[serde(rename = "por_selo")]
-    pub by_stamp: BTreeMap<u64, Vec<Settled>>,
+    pub by_stamp: OrdMap<u64, Vector<Settled>>,
     /// Confirmed reservations closed for good (their orders are final).
     #[serde(rename = "encerradas")]
-    pub closed: BTreeSet<String>,
+    pub closed: OrdSet<String>,
     /// Records forgotten since the cluster began.
     #[serde(rename = "esquecidos")]
     pub forgotten: u64,
@@ -60,12 +60,12 @@ pub struct Retention {
 impl Retention {
     /// Queues a settled record for the next stamp.
     pub(crate) fn settle(&mut self, a: Settled) {
-        self.pending.push(a);
+        self.pending.push_back(a);
     }
 
     /// Settled records not forgotten yet.
     pub fn retained(&self) -> usize {
-        self.pending.len() + self.by_stamp.values().map(Vec::len).sum::<usize>()
+        self.pending.len() + self.by_stamp.values().map(Vector::len).sum::<usize>()
     }
 
     /// Whether an `Expire` proposed at `now_ms` with window `retention_ms` would do
@@ -77,7 +77,7 @@ impl Retention {
     /// Whether stamped records are due to be forgotten at `now_ms`.
     pub fn due_to_forget(&self, now_ms: u64, retention_ms: u64) -> bool {
         let cutoff = now_ms.max(self.clock_ms).saturating_sub(retention_ms);
-        self.by_stamp.keys().next().is_some_and(|&s| s < cutoff)
+        self.by_stamp.get_min().is_some_and(|(s, _)| *s < cutoff)
     }
 
     /// Advances the clock, stamps the queued records and returns up to [`MAX_FORGET`]
@@ -89,34 +89,28 @@ impl Retention {
             self.by_stamp
                 .entry(self.clock_ms)
                 .or_default()
-                .extend(fresh);
+                .append(fresh);
         }
         let cutoff = self.clock_ms.saturating_sub(retention_ms);
         self.forget_before_ms = self.forget_before_ms.max(cutoff);
         let mut forgotten_now = Vec::new();
         while forgotten_now.len() < MAX_FORGET {
-            let Some(mut oldest) = self.by_stamp.first_entry() else {
+            let Some((stamp, len)) = self.by_stamp.get_min().map(|(s, b)| (*s, b.len())) else {
                 break;
             };
-            if *oldest.key() >= self.forget_before_ms {
+            if stamp >= self.forget_before_ms {
                 break;
             }
             let room = MAX_FORGET - forgotten_now.len();
-            let bucket = oldest.get_mut();
-            if bucket.len() > room {
-                let keep = bucket.len() - room;
-                forgotten_now.extend(bucket.drain(keep..));
-            } else {
-                forgotten_now.append(&mut oldest.remove());
+            if len > room {
+                if let Some(bucket) = self.by_stamp.get_mut(&stamp) {
+                    forgotten_now.extend(bucket.split_off(len - room));
+                }
+            } else if let Some(bucket) = self.by_stamp.remove(&stamp) {
+                forgotten_now.extend(bucket);
             }
         }
         self.forgotten += forgotten_now.len() as u64;
-        if let Some(oldest) = self.by_stamp.first_entry() {
-            // Keep the map's storage proportional to what is left.
-            if oldest.get().capacity() > 2 * oldest.get().len() + 16 {
-                oldest.into_mut().shrink_to_fit();
-            }
-        }
         forgotten_now
     }
 }

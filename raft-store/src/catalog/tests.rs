@@ -55,7 +55,7 @@ fn forgetting_refusals(s: &CatalogState) -> CatalogState {
         .pending
         .retain(|a| !matches!(a, retention::Settled::Refusal(_)));
     CatalogState {
-        refusals: BTreeMap::new(),
+        refusals: OrdMap::new(),
         retention,
         ..s.clone()
     }
@@ -379,9 +379,14 @@ fn arb_any_command() -> impl Strategy<Value = Command> {
 /// version again but leaves the catalog as one application did.
 fn ignoring_versions(s: &CatalogState) -> CatalogState {
     let mut s = s.clone();
-    for rec in s.doces.values_mut() {
-        rec.doce.versao = 0;
-    }
+    s.doces = s
+        .doces
+        .into_iter()
+        .map(|(id, mut rec)| {
+            rec.doce.versao = 0;
+            (id, rec)
+        })
+        .collect();
     s
 }
 

@@ -8,7 +8,7 @@ use openraft::{
 use raft_store::{Command, TypeConfig};
 use tempfile::TempDir;
 
-fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
+pub(crate) fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
         payload: EntryPayload::Normal(cmd),
