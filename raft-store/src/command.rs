@@ -17,9 +17,11 @@ pub const MAX_QUANTIDADE: u64 = 10_000;
 
 /// A change to the catalog, applied identically on every node.
 ///
-/// Commands are stored in the Raft log, so their serialized names are fixed: a variant or
-/// field renamed in code keeps its old name through `#[serde(rename)]`, and an existing data
-/// directory still loads (`serialized_names_are_the_logs`).
+/// Commands are stored in the Raft log in bincode ([`crate::codec`]), which knows a variant
+/// by its position and a struct's fields by their order: a new variant goes last and a field
+/// is never reordered or removed (`the_log_encoding_is_pinned`). Their serde names are kept
+/// too (`serialized_names_are_the_logs`): renamed in code, a variant or field keeps its old
+/// name through `#[serde(rename)]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// The starting catalog, applied only once in the cluster's life.

@@ -1,6 +1,6 @@
 //! The Raft log, vote and committed index, in sled trees of the node's database.
 //!
-//! Log keys are big-endian indexes so sled's order is the log's order. Every append, vote and
+//! Values are encoded by [`codec`]. Log keys are big-endian indexes so sled's order is the log's order. Every append, vote and
 //! truncation is flushed before it is acknowledged. The flush is synchronous (not
 //! `flush_async`, see sled issue 1308). openraft 0.9 appends each proposal on its own, so
 //! concurrent writes share a flush by being proposed as one batch entry (`node`'s write queue).
@@ -19,6 +19,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::codec;
 use crate::config::{NodeId, StorageError, TypeConfig};
 use crate::Command;
 use crate::OpenError;
@@ -58,11 +59,11 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError {
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StorageError> {
-    serde_json::to_vec(v).map_err(io_err)
+    codec::encode(v).map_err(io_err)
 }
 
 fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, StorageError> {
-    serde_json::from_slice(b).map_err(read_err)
+    codec::decode(b).map_err(read_err)
 }
 
 impl LogStore {

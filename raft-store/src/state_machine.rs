@@ -1,5 +1,5 @@
 //! The catalog state machine: an in-memory [`CatalogState`] that serves reads, made durable
-//! by snapshots in sled.
+//! by snapshots in sled, encoded by [`codec`].
 //!
 //! Applying an entry touches no disk: the flushed Raft log is what makes a write durable.
 //! After a restart the state is the last snapshot, and openraft applies the committed log
@@ -28,6 +28,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use confeitaria_types::NodeAddr;
 
 use crate::catalog::CatalogState;
+use crate::codec;
 use crate::command::{CommandOutput, CommandResult};
 use crate::config::{NodeId, StorageError, TypeConfig};
 use crate::OpenError;
@@ -74,7 +75,7 @@ fn stored(tree: &sled::Tree) -> Result<Option<(Meta, Vec<u8>)>, OpenError> {
     let (Some(meta), Some(data)) = (tree.get(SNAP_META)?, tree.get(SNAP_DATA)?) else {
         return Ok(None);
     };
-    Ok(Some((serde_json::from_slice(&meta)?, data.to_vec())))
+    Ok(Some((codec::decode(&meta)?, data.to_vec())))
 }
 
 impl StateMachineStore {
@@ -85,7 +86,7 @@ impl StateMachineStore {
             Some((meta, data)) => {
                 snapshot_bytes.store(data.len() as u64, Ordering::Relaxed);
                 SmState {
-                    catalog: serde_json::from_slice(&data)?,
+                    catalog: codec::decode(&data)?,
                     last_applied: meta.last_log_id,
                     membership: meta.last_membership,
                 }
@@ -138,7 +139,7 @@ impl StateMachineStore {
 
     fn save_snapshot(&self, meta: &Meta, data: &[u8]) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
-        batch.insert(SNAP_META, serde_json::to_vec(meta).map_err(snap_err)?);
+        batch.insert(SNAP_META, codec::encode(meta).map_err(snap_err)?);
         batch.insert(SNAP_DATA, data);
         self.tree.apply_batch(batch).map_err(snap_err)?;
         self.db.flush().map_err(snap_err)?;
@@ -160,7 +161,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             taken
         };
         let seq = self.snapshot_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let data = serde_json::to_vec(&catalog).map_err(snap_err)?;
+        let data = codec::encode(&catalog).map_err(snap_err)?;
         drop(catalog);
         let snapshot_id = match last_applied {
             Some(l) => format!("{}-{}-{seq}", l.leader_id.term, l.index),
@@ -232,7 +233,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let catalog: CatalogState = serde_json::from_slice(&data).map_err(snap_err)?;
+        let catalog: CatalogState = codec::decode(&data).map_err(snap_err)?;
         // Durable first: a crash after this point restarts from the installed snapshot.
         self.save_snapshot(meta, &data)?;
         let membership = meta.last_membership.clone();

@@ -1,4 +1,5 @@
-//! The client side of the RPC port: JSON over the HTTP transport, with the cluster secret on
+//! The client side of the RPC port: bodies in the Raft encoding ([`raft_store::codec`]) over
+//! the HTTP transport, with the cluster secret on
 //! every request and a deadline on every call.
 
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use confeitaria_client::config::Secret;
 use confeitaria_client::transport::{HttpSend, TransportError};
+use raft_store::codec;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -39,7 +41,7 @@ impl RpcClient {
         Self { http, secret }
     }
 
-    /// POSTs `req` as JSON to `http://{addr}{path}` (a [`super::wire::route`]) and decodes
+    /// POSTs `req`, encoded, to `http://{addr}{path}` (a [`super::wire::route`]) and decodes
     /// the answer, within `deadline`.
     pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
@@ -71,7 +73,7 @@ impl RpcClient {
         req: &Req,
         deadline: Duration,
     ) -> Result<Resp, RpcError> {
-        let body = serde_json::to_vec(req).map_err(|e| RpcError::Unreachable(e.to_string()))?;
+        let body = codec::encode(req).map_err(|e| RpcError::Unreachable(e.to_string()))?;
         let secret = String::from_utf8_lossy(self.secret.expose()).into_owned();
         let url = format!("http://{addr}{path}");
         let headers = vec![(SECRET_HEADER.to_owned(), secret)];
@@ -91,6 +93,6 @@ impl RpcClient {
         if !resp.status.is_success() {
             return Err(RpcError::Status(resp.status));
         }
-        serde_json::from_slice(&resp.body).map_err(|e| RpcError::NoAnswer(e.to_string()))
+        codec::decode(&resp.body).map_err(|e| RpcError::NoAnswer(e.to_string()))
     }
 }

@@ -1,7 +1,7 @@
 //! The server side of the RPC port: Raft messages from the leader, writes and read-index
 //! requests forwarded from followers and learners, joins and membership questions. Every
 //! request carries the cluster secret, compared in constant time; anything else is refused
-//! before it is parsed.
+//! before it is parsed. Bodies are in the Raft encoding ([`raft_store::codec`]), both ways.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::Router;
 use confeitaria_types::NovoMembro;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
-use raft_store::{NodeId, TypeConfig};
+use raft_store::{codec, NodeId, TypeConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
@@ -39,15 +39,19 @@ async fn require_secret(
     next.run(req).await
 }
 
-fn json<T: Serialize>(v: &T) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(b) => ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response(),
+fn encoded<T: Serialize>(v: &T) -> Response {
+    match codec::encode(v) {
+        Ok(b) => (
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            b,
+        )
+            .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Option<T> {
-    serde_json::from_slice(body).ok()
+    codec::decode(body).ok()
 }
 
 fn bad_body() -> Response {
@@ -59,7 +63,7 @@ async fn append(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
         Some(req) => {
             node.contacts()
                 .touch(req.vote.leader_id().voted_for().unwrap_or_default());
-            json(&node.raft().append_entries(req).await)
+            encoded(&node.raft().append_entries(req).await)
         }
         None => bad_body(),
     }
@@ -67,21 +71,21 @@ async fn append(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
 
 async fn vote(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<VoteRequest<NodeId>>(&body) {
-        Some(req) => json(&node.raft().vote(req).await),
+        Some(req) => encoded(&node.raft().vote(req).await),
         None => bad_body(),
     }
 }
 
 async fn snapshot(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<InstallSnapshotRequest<TypeConfig>>(&body) {
-        Some(req) => json(&node.raft().install_snapshot(req).await),
+        Some(req) => encoded(&node.raft().install_snapshot(req).await),
         None => bad_body(),
     }
 }
 
 async fn forward(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
     match parse::<ForwardRequest>(&body) {
-        Some(req) => json(&node.serve_forwarded(req).await),
+        Some(req) => encoded(&node.serve_forwarded(req).await),
         None => bad_body(),
     }
 }
@@ -94,19 +98,19 @@ async fn join(State(node): State<Arc<CatalogNode>>, body: Bytes) -> Response {
         Ok(()) => JoinResponse::Joined,
         Err(e) => JoinResponse::Failed(e.to_string()),
     };
-    json(&answer)
+    encoded(&answer)
 }
 
 async fn membership(State(node): State<Arc<CatalogNode>>) -> Response {
-    json(&node.newest_membership())
+    encoded(&node.newest_membership())
 }
 
 async fn read_index(State(node): State<Arc<CatalogNode>>) -> Response {
-    json(&node.serve_read_index().await)
+    encoded(&node.serve_read_index().await)
 }
 
 async fn log_state(State(node): State<Arc<CatalogNode>>) -> Response {
-    json(&LogPosition {
+    encoded(&LogPosition {
         last_log_id: node.last_log_id().await,
     })
 }

@@ -1,5 +1,6 @@
 //! The internal RPC protocol, defined once for both sides: the routes, the header that
-//! carries the cluster secret, and every request and answer body (JSON). The client
+//! carries the cluster secret, and every request and answer body (encoded by
+//! [`raft_store::codec`], bincode). The client
 //! ([`super::client`]) and the server ([`super::server`]) import it; it imports neither.
 
 use confeitaria_types::{Membership, NodeAddr, NovoMembro};
@@ -13,7 +14,7 @@ pub const SECRET_HEADER: &str = "x-cluster-secret";
 /// Largest RPC body (a batch of log entries or a snapshot chunk).
 pub const MAX_RPC_BODY: usize = 64 * 1024 * 1024;
 
-/// The RPC routes, each a `POST` with a JSON body.
+/// The RPC routes, each a `POST` with an encoded body.
 pub mod route {
     /// openraft's `AppendEntriesRequest`.
     pub const APPEND: &str = "/raft/append";

@@ -17,7 +17,9 @@ pub(crate) fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
 
 /// Reopens a store whose previous handles were just dropped. sled's background flusher
 /// holds the file lock for a moment after the last handle goes, so retry for a bounded time.
-fn reopen(dir: &std::path::Path) -> (raft_store::LogStore, raft_store::StateMachineStore) {
+pub(crate) fn reopen(
+    dir: &std::path::Path,
+) -> (raft_store::LogStore, raft_store::StateMachineStore) {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match raft_store::open(dir) {

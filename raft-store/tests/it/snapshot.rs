@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use confeitaria_types::{Categoria, ItemReserva, NovaReserva, NovoDoce};
 use openraft::storage::RaftStateMachine;
 use openraft::RaftSnapshotBuilder;
-use raft_store::Command;
+use raft_store::{codec, Command};
 use tempfile::TempDir;
 
 use crate::recovery::entry;
 
 /// A catalog of one product and `batches × 500` open reservations, applied as log entries.
-pub(crate) fn big_catalog_entries(batches: u64) -> Vec<openraft::Entry<raft_store::TypeConfig>> {
+fn big_catalog_entries(batches: u64) -> Vec<openraft::Entry<raft_store::TypeConfig>> {
     let mut entries = vec![
         entry(
             1,
@@ -74,4 +74,58 @@ async fn building_a_snapshot_holds_the_state_lock_only_to_clone_it() {
         "the snapshot held the state lock {held:?} of its {built:?} build"
     );
     assert!(snap.snapshot.get_ref().len() > 50_000);
+}
+
+/// A reservation as the orders service sends it: a UUID for id, one line, its issue time.
+fn reservation(i: u64) -> Command {
+    Command::Reserve(NovaReserva {
+        id: format!("{:08x}-4e2b-4c1d-9f3a-{:012x}", i * 7919, i),
+        itens: vec![ItemReserva {
+            doce_id: 1,
+            quantidade: 1,
+        }],
+        emitida_em: Some(1_764_777_600_000 + i),
+    })
+}
+
+/// What the Raft encoding saves over the JSON it replaced; prints the figures docs/bench.md
+/// quotes (`cargo test -p raft-store --test it raft_encoding -- --nocapture`).
+#[tokio::test]
+async fn the_raft_encoding_saves_a_third_or_more_of_the_json() {
+    let one = entry(1_000_000, reservation(1));
+    let batch = entry(
+        1_000_001,
+        Command::Batch((0..64).map(reservation).collect()),
+    );
+    let dir = TempDir::new().unwrap();
+    let (_log, mut sm) = raft_store::open(dir.path()).unwrap();
+    let mut entries = big_catalog_entries(0);
+    entries.extend((0..100).map(|b| {
+        entry(
+            3 + b,
+            Command::Batch((0..500).map(|i| reservation(b * 500 + i)).collect()),
+        )
+    }));
+    sm.apply(entries).await.unwrap();
+    let catalog = sm.read().catalog.clone();
+    for (what, json, bin) in [
+        (
+            "log entry, one reservation",
+            serde_json::to_vec(&one).unwrap().len(),
+            codec::encode(&one).unwrap().len(),
+        ),
+        (
+            "log entry, batch of 64 reservations",
+            serde_json::to_vec(&batch).unwrap().len(),
+            codec::encode(&batch).unwrap().len(),
+        ),
+        (
+            "snapshot, 50,000 open reservations",
+            serde_json::to_vec(&catalog).unwrap().len(),
+            codec::encode(&catalog).unwrap().len(),
+        ),
+    ] {
+        println!("{what}: JSON {json} B, bincode {bin} B");
+        assert!(3 * bin < 2 * json, "{what}: JSON {json} B, bincode {bin} B");
+    }
 }
