@@ -12,7 +12,8 @@ use axum::Json;
 use confeitaria_types::cart::{
     AdicionarItem, Carrinho, ItemCarrinho, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA,
 };
-use confeitaria_types::Doce;
+use confeitaria_types::schema::SessionId as SessionIdSchema;
+use confeitaria_types::{Doce, ErrorBody};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::catalog::doce_with_deadline;
@@ -28,6 +29,20 @@ const PRICING_CONCURRENCY: usize = 8;
 ///
 /// Without `X-Session-Id` a new session (and cart) is created; its id comes back in the
 /// `X-Session-Id` header and in the body.
+#[utoipa::path(
+    post,
+    path = "/api/carrinho/adicionar",
+    summary = "Add units of a product to the session's cart (creating the session if no header is sent)",
+    params(("X-Session-Id" = Option<SessionIdSchema>, Header, description = "the cart's session; none starts a new one")),
+    request_body = AdicionarItem,
+    responses(
+        (status = 200, description = "The cart after the add", body = Carrinho,
+            headers(("X-Session-Id" = SessionIdSchema, description = "the cart's session"))),
+        (status = 400, description = "invalid_json, invalid_session or invalid_quantity", body = ErrorBody),
+        (status = 404, description = "product_not_found", body = ErrorBody),
+        (status = 409, description = "product_inactive, insufficient_stock (with doce_id), line_limit or cart_full", body = ErrorBody),
+    )
+)]
 pub async fn add_item(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -70,6 +85,21 @@ pub async fn add_item(
 }
 
 /// `DELETE /api/carrinho/remover/{doce_id}` with `X-Session-Id`: removes the whole line.
+#[utoipa::path(
+    delete,
+    path = "/api/carrinho/remover/{doce_id}",
+    summary = "Remove a product's line from the session's cart",
+    params(
+        ("X-Session-Id" = SessionIdSchema, Header, description = "the cart's session"),
+        ("doce_id" = u64, Path, description = "the product whose line goes"),
+    ),
+    responses(
+        (status = 200, description = "The cart after the removal", body = Carrinho,
+            headers(("X-Session-Id" = SessionIdSchema, description = "the cart's session"))),
+        (status = 400, description = "missing_session, invalid_session or invalid_id", body = ErrorBody),
+        (status = 404, description = "cart_not_found or item_not_found", body = ErrorBody),
+    )
+)]
 pub async fn remove_item(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -91,6 +121,17 @@ pub async fn remove_item(
 }
 
 /// `GET /api/carrinho/{session_id}`: the cart, priced from the catalog.
+#[utoipa::path(
+    get,
+    path = "/api/carrinho/{session_id}",
+    summary = "Read a cart",
+    params(("session_id" = SessionIdSchema, Path, description = "the cart's session")),
+    responses(
+        (status = 200, description = "The cart", body = Carrinho),
+        (status = 400, description = "invalid_session", body = ErrorBody),
+        (status = 404, description = "cart_not_found", body = ErrorBody),
+    )
+)]
 pub async fn get_cart(
     State(st): State<AppState>,
     Path(session_id): Path<String>,
@@ -105,6 +146,17 @@ pub async fn get_cart(
 }
 
 /// `DELETE /api/carrinho/{session_id}`: drops the cart (204), or 404 if there is none.
+#[utoipa::path(
+    delete,
+    path = "/api/carrinho/{session_id}",
+    summary = "Delete a cart",
+    params(("session_id" = SessionIdSchema, Path, description = "the cart's session")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "invalid_session", body = ErrorBody),
+        (status = 404, description = "cart_not_found", body = ErrorBody),
+    )
+)]
 pub async fn delete_cart(
     State(st): State<AppState>,
     Path(session_id): Path<String>,

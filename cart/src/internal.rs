@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use confeitaria_types::auth::{self, TokenRole};
 use confeitaria_types::orders::EventoPedido;
+use confeitaria_types::ErrorBody;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -25,15 +26,37 @@ use crate::AppState;
 pub const PATH: &str = "/interno/eventos-pedido";
 
 /// What the cart reads of an outbox entry (other fields are ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// The event.
     pub evento: EventoPedido,
     /// The order's cart session.
+    #[schema(value_type = confeitaria_types::schema::SessionId)]
     pub session_id: String,
 }
 
+/// The answer to a delivery: what was done with it.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the handler writes it with `json!`
+pub struct Acknowledged {
+    /// `emptied`, `no_cart`, `duplicate` or `ignored`.
+    pub resultado: String,
+}
+
 /// `POST /interno/eventos-pedido` (service token).
+#[utoipa::path(
+    post,
+    path = "/interno/eventos-pedido",
+    summary = "One order event delivered by orders directly (no Redis); idempotent by evento.id",
+    security(("servico" = [])),
+    request_body = Delivery,
+    responses(
+        (status = 200, description = "Acknowledged", body = Acknowledged),
+        (status = 400, description = "invalid_json or invalid_session", body = ErrorBody),
+        (status = 401, description = "unauthorized: no or bad token", body = ErrorBody),
+        (status = 403, description = "forbidden: not a service token", body = ErrorBody),
+    )
+)]
 pub async fn receive_event(
     State(st): State<AppState>,
     headers: HeaderMap,

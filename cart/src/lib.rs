@@ -40,7 +40,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::serve::Listener;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
@@ -113,15 +113,8 @@ impl AppState {
 /// The service's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
 /// 404/405, body limit, request deadline and counting).
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/api/carrinho/adicionar", post(api::add_item))
-        .route("/api/carrinho/remover/{doce_id}", delete(api::remove_item))
-        .route(
-            "/api/carrinho/{session_id}",
-            get(api::get_cart).delete(api::delete_cart),
-        )
-        .route(internal::PATH, post(internal::receive_event))
-        .route("/ready", get(ops::ready));
+    let (routes, _) = openapi::routes().split_for_parts();
+    let routes = routes.route("/ready", get(ops::ready));
     confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
 

@@ -20,7 +20,7 @@ impl SessionId {
 
     /// Accepts exactly 32 hex characters (either case, stored lowercase); `None` otherwise.
     pub fn parse(raw: &str) -> Option<Self> {
-        if raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if confeitaria_types::cart::is_session_id(raw) {
             Some(Self(raw.to_ascii_lowercase()))
         } else {
             None

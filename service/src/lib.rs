@@ -6,6 +6,8 @@
 //!   histogram) and the `request_id` middleware (`X-Request-Id` in every log line and response);
 //! - [`metrics`]: each service's Prometheus registry (`prometheus-client`), with the request
 //!   metrics every service has;
+//! - [`openapi`]: what every service's OpenAPI document shares ([`openapi::Tail`]) and the
+//!   checks its tests run on it;
 //! - [`config`]: settings from flags, `CONFEITARIA_*` variables and `cluster.toml`, and the
 //!   pieces every service has (Redis URL, catalog nodes, development JWT secret);
 //! - [`start`]: what a service binary does before serving;
@@ -15,6 +17,7 @@
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -1,16 +1,18 @@
 //! The JSON error body of every 4xx and 5xx: `{"error": {"code": "...", "message": "..."}}`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// The outer error document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The outer error document (`Error` in the OpenAPI documents).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// The error itself.
     pub error: ErrorDetail,
 }
 
 /// A machine-readable code (snake_case English) and a human message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// e.g. `insufficient_stock`, `not_found`, `no_leader`.
     pub code: String,
@@ -19,6 +21,7 @@ pub struct ErrorDetail {
     /// The product the error is about, on `insufficient_stock` and `inactive_product`, so
     /// that no caller parses the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schema::Contagem>)]
     pub doce_id: Option<u64>,
 }
 

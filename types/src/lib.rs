@@ -7,6 +7,7 @@
 //! - [`cluster`]: node addresses and the `/cluster/status` document;
 //! - [`time`]: instants as RFC 3339 text;
 //! - [`auth`]: the HS256 JWTs that admin and service calls carry;
+//! - [`schema`]: the OpenAPI schemas of constrained values, from the validation constants;
 //! - [`whole`]: integers written `7` or `7.0`, as JSON Schema's `integer` allows.
 
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod error;
 pub mod orders;
+pub mod schema;
 pub mod time;
 pub mod whole;
 

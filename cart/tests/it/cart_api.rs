@@ -544,6 +544,15 @@ async fn health_ready_metrics_and_openapi(kind: StoreKind) {
     let o = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(o.status, StatusCode::OK);
     assert_eq!(o.json["openapi"], "3.1.0");
+    assert_eq!(
+        o.json,
+        cart::openapi::document(),
+        "the served document is the generated one"
+    );
+    assert_eq!(
+        confeitaria_service::openapi::dangling_refs(&o.json),
+        Vec::<String>::new()
+    );
     for path in [
         "/api/carrinho/adicionar",
         "/api/carrinho/remover/{doce_id}",
