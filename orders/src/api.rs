@@ -14,7 +14,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confeitaria_types::auth::{self, AuthError, TokenRole};
-use confeitaria_types::orders::{AtualizaStatus, EventosPedido, NovoPedido, Pedido};
+use confeitaria_types::orders::{
+    is_idempotency_key, AtualizaStatus, EventosPedido, NovoPedido, Pedido, IDEMPOTENCY_KEY_MAX,
+};
+use confeitaria_types::schema::{IdempotencyKey, PedidoId};
+use confeitaria_types::ErrorBody;
 use subtle::ConstantTimeEq;
 
 use crate::error::OrdersError;
@@ -27,7 +31,7 @@ pub const SESSION_HEADER: &str = "x-session-id";
 /// Header set on a replayed checkout.
 pub const REPLAYED: &str = "idempotent-replayed";
 /// Longest accepted idempotency key.
-pub const MAX_KEY_LEN: usize = 200;
+pub const MAX_KEY_LEN: usize = IDEMPOTENCY_KEY_MAX;
 
 fn is_hex32(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -42,7 +46,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, OrdersError> {
         })?
         .to_str()
         .unwrap_or("");
-    if raw.is_empty() || raw.len() > MAX_KEY_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_idempotency_key(raw) {
         return Err(OrdersError::Invalid {
             code: "invalid_idempotency_key",
             message: format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
@@ -79,6 +83,22 @@ async fn on_task<T: Send + 'static>(
 }
 
 /// `POST /api/pedidos` `{session_id}` with `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/api/pedidos",
+    summary = "Check out a cart",
+    params(("Idempotency-Key" = IdempotencyKey, Header, description = "the same key and body make one order")),
+    request_body = NovoPedido,
+    responses(
+        (status = 201, description = "Order created: confirmado, or rejeitado with rejeicao", body = Pedido),
+        (status = 200, description = "Replay of the same key and body", body = Pedido,
+            headers(("Idempotent-Replayed" = String, description = "true"))),
+        (status = 400, description = "invalid_json, invalid_session, missing_idempotency_key or invalid_idempotency_key", body = ErrorBody),
+        (status = 404, description = "cart_not_found", body = ErrorBody),
+        (status = 409, description = "empty_cart, operation_in_progress, or the catalog's code for a step it refused", body = ErrorBody),
+        (status = 422, description = "idempotency_key_reused: same key, different body", body = ErrorBody),
+    )
+)]
 pub async fn create_order(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -86,7 +106,7 @@ pub async fn create_order(
 ) -> Result<Response, OrdersError> {
     let key = idempotency_key(&headers)?;
     let novo: NovoPedido = parse_json(body)?;
-    if !is_hex32(&novo.session_id) {
+    if !confeitaria_types::cart::is_session_id(&novo.session_id) {
         return Err(OrdersError::Invalid {
             code: "invalid_session",
             message: "session_id must be 32 hex characters".into(),
@@ -178,6 +198,22 @@ pub(crate) fn visible_order(
 }
 
 /// `GET /api/pedidos/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/pedidos/{id}",
+    summary = "One order (the owner's X-Session-Id, or admin)",
+    params(
+        ("id" = PedidoId, Path, description = "the order"),
+        ("X-Session-Id" = Option<String>, Header, description = "the owner's session id (else an admin bearer token)"),
+    ),
+    security(("admin" = []), ()),
+    responses(
+        (status = 200, description = "The order", body = Pedido),
+        (status = 401, description = "unauthorized: no credentials, or a bad token", body = ErrorBody),
+        (status = 403, description = "forbidden: a token that is not admin", body = ErrorBody),
+        (status = 404, description = "not_found: unknown order, or not this session's", body = ErrorBody),
+    )
+)]
 pub async fn get_order(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -188,6 +224,22 @@ pub async fn get_order(
 }
 
 /// `GET /api/pedidos/{id}/eventos`: the order's log, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/pedidos/{id}/eventos",
+    summary = "The order's event log, oldest first (the owner's X-Session-Id, or admin)",
+    params(
+        ("id" = PedidoId, Path, description = "the order"),
+        ("X-Session-Id" = Option<String>, Header, description = "the owner's session id (else an admin bearer token)"),
+    ),
+    security(("admin" = []), ()),
+    responses(
+        (status = 200, description = "Events, oldest first", body = EventosPedido),
+        (status = 401, description = "unauthorized: no credentials, or a bad token", body = ErrorBody),
+        (status = 403, description = "forbidden: a token that is not admin", body = ErrorBody),
+        (status = 404, description = "not_found: unknown order, or not this session's", body = ErrorBody),
+    )
+)]
 pub async fn list_events(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -203,6 +255,22 @@ pub async fn list_events(
 }
 
 /// `PUT /api/pedidos/{id}/status` `{status}` (admin).
+#[utoipa::path(
+    put,
+    path = "/api/pedidos/{id}/status",
+    summary = "Change an order's status (admin)",
+    params(("id" = PedidoId, Path, description = "the order")),
+    security(("admin" = [])),
+    request_body = AtualizaStatus,
+    responses(
+        (status = 200, description = "The order after the change (unchanged if it already had that status)", body = Pedido),
+        (status = 400, description = "invalid_json: no body, or no known status", body = ErrorBody),
+        (status = 401, description = "unauthorized: no or bad token", body = ErrorBody),
+        (status = 403, description = "forbidden: not admin", body = ErrorBody),
+        (status = 404, description = "not_found: unknown order", body = ErrorBody),
+        (status = 409, description = "illegal_transition, operation_in_progress, or the catalog's code for a step it refused", body = ErrorBody),
+    )
+)]
 pub async fn change_status(
     State(st): State<AppState>,
     headers: HeaderMap,

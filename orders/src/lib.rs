@@ -37,7 +37,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::serve::Listener;
 use axum::Router;
 use confeitaria_client::config::Secret;
@@ -94,16 +94,8 @@ pub enum RunError {
 /// The service's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
 /// 404/405, body limit, request deadline and counting).
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/api/pedidos", post(api::create_order))
-        .route("/api/pedidos/{id}", get(api::get_order))
-        .route("/api/pedidos/{id}/eventos", get(api::list_events))
-        .route(
-            "/api/pedidos/{id}/eventos/stream",
-            get(stream::stream_events),
-        )
-        .route("/api/pedidos/{id}/status", put(api::change_status))
-        .route("/ready", get(ops::ready));
+    let (routes, _) = openapi::routes().split_for_parts();
+    let routes = routes.route("/ready", get(ops::ready));
     confeitaria_service::http::finish(routes, BODY_LIMIT, state)
 }
 
@@ -198,6 +190,9 @@ impl App {
     {
         failpoint::announce();
         let st = self.state;
+        // Built before the background tasks start, so that serving begins as soon as they do
+        // (building it generates the API document).
+        let app = router(st.clone());
         st.tracker.spawn(
             st.saga
                 .clone()
@@ -225,7 +220,7 @@ impl App {
         };
         let tracker = st.tracker.clone();
         let store = st.saga.store.clone();
-        let served = axum::serve(listener, router(st))
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         cancel.cancel();

@@ -91,6 +91,23 @@ impl Cursor {
 }
 
 /// `GET /api/pedidos/{id}/eventos/stream` (`text/event-stream`).
+#[utoipa::path(
+    get,
+    path = "/api/pedidos/{id}/eventos/stream",
+    summary = "The order's events live, as Server-Sent Events (the owner's X-Session-Id, or admin): the events after Last-Event-ID first, then each new one; keep-alive comments every 10 s; ends on shutdown",
+    params(
+        ("id" = confeitaria_types::schema::PedidoId, Path, description = "the order"),
+        ("X-Session-Id" = Option<String>, Header, description = "the owner's session id (else an admin bearer token)"),
+        ("Last-Event-ID" = Option<String>, Header, description = "the seq of the last event seen"),
+    ),
+    security(("admin" = []), ()),
+    responses(
+        (status = 200, description = "text/event-stream; each event has id: <seq>, event: pedido, data: the EventoPedido as JSON plus status (the order's status after it)"),
+        (status = 401, description = "unauthorized: no credentials, or a bad token", body = confeitaria_types::ErrorBody),
+        (status = 403, description = "forbidden: a token that is not admin", body = confeitaria_types::ErrorBody),
+        (status = 404, description = "not_found: unknown order, or not this session's", body = confeitaria_types::ErrorBody),
+    )
+)]
 pub async fn stream_events(
     State(st): State<AppState>,
     headers: HeaderMap,

@@ -380,6 +380,15 @@ async fn ops_endpoints_answer_and_ready_follows_the_catalog() {
         .unwrap();
     assert_eq!(s, StatusCode::OK);
     assert!(v["paths"]["/api/pedidos"]["post"].is_object());
+    assert_eq!(
+        v,
+        orders::openapi::document(),
+        "the served document is the generated one"
+    );
+    assert_eq!(
+        confeitaria_service::openapi::dangling_refs(&v),
+        Vec::<String>::new()
+    );
     let t = confeitaria_client::Transport::http();
     let r = t
         .send(
