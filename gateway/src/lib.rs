@@ -44,7 +44,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use axum::{BoxError, Json, Router};
 use confeitaria_client::config::Secret;
 use confeitaria_service::http::{request_id, ServiceState};
@@ -254,14 +254,8 @@ pub fn router(gw: Gateway) -> Router {
             .route("/api/pedidos", any(proxy::orders))
             .route("/api/pedidos/{*rest}", any(proxy::orders)),
     );
-    let own = Router::new()
-        .route("/", get(vitrine_provisoria))
-        .route("/ready", get(ready))
-        .route("/painel", get(painel::page))
-        .route("/painel/eventos", get(painel::eventos))
-        .route("/painel/entrar", post(painel::entrar))
-        .route("/painel/sair", post(painel::sair))
-        .route("/painel/nos/{id}/{acao}", post(painel::controlar));
+    let (own, _) = openapi::routes().split_for_parts();
+    let own = own.route("/ready", get(ready));
     let routes = own.merge(catalog).merge(cart).merge(orders);
     confeitaria_service::http::finish(routes, proxy::BODY_LIMIT, gw)
         .layer(middleware::from_fn(tag_gateway))
@@ -305,7 +299,13 @@ async fn ready(State(gw): State<Gateway>) -> Response {
 }
 
 /// `/` when no storefront is mounted.
-async fn vitrine_provisoria() -> Html<&'static str> {
+#[utoipa::path(
+    get,
+    path = "/",
+    summary = "The shop's front page (a placeholder when no storefront is mounted)",
+    responses((status = 200, description = "The front page", content_type = "text/html", body = String))
+)]
+pub async fn vitrine_provisoria() -> Html<&'static str> {
     Html(
         "<!doctype html><html lang=\"pt-BR\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -1,15 +1,28 @@
-//! The gateway's own OpenAPI 3.1 document, written by hand (no build step may download UI
-//! assets). It describes the gateway's own endpoints; the routes it passes through are named
-//! with their upstream under `x-passed-through`, since their contracts are the upstreams' own
-//! documents (a path there with every method would promise what no upstream answers).
+//! The gateway's own OpenAPI 3.1 document, generated from its handlers' `#[utoipa::path]`
+//! annotations with the shared tail of `confeitaria_service::openapi`. It describes the
+//! gateway's own endpoints; the routes it passes through are named with their upstream under
+//! `x-passed-through`, since their contracts are the upstreams' own documents (a path there
+//! with every method would promise what no upstream answers).
+//!
+//! [`routes`] is both the router of the gateway's own endpoints and their document: a route
+//! cannot be added without its operation, nor an operation without its route.
 
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-fn error_response(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    })
+use crate::{painel, Gateway};
+
+/// The gateway's own routes, each with its operation (not `/ready`, the tail, nor the
+/// passed-through routes: see [`document`]).
+pub fn routes() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(crate::vitrine_provisoria))
+        .routes(routes!(painel::page))
+        .routes(routes!(painel::eventos))
+        .routes(routes!(painel::entrar))
+        .routes(routes!(painel::sair))
+        .routes(routes!(painel::controlar))
 }
 
 /// What every passed-through route may answer besides its upstream's own answers.
@@ -26,56 +39,66 @@ fn passed_through(routes: &[(&str, &str)]) -> Value {
 
 /// The document served at `/openapi.json`.
 pub fn document() -> Value {
-    let id_param = json!({"name": "id", "in": "path", "required": true,
-        "schema": {"type": "integer", "minimum": 1}});
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Confeitaria gateway",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "The shop's front door: routes /api and /cluster to the catalog nodes, the cart and orders; serves the live cluster dashboard."
-        },
-        "x-passed-through": passed_through(&[
-            ("/api/produtos, /api/produtos/*", "catalog"),
-            ("/api/categorias", "catalog"),
-            ("/api/reservas, /api/reservas/*", "catalog"),
-            ("GET /cluster/*", "catalog"),
-            ("/api/carrinho/*", "cart"),
-            ("/api/pedidos, /api/pedidos/*", "orders"),
-        ]),
-        "paths": {
-            "/health": {"get": {"summary": "Alive", "responses": {"200": {"description": "ok"}}}},
-            "/ready": {"get": {"summary": "A catalog node, the cart and orders each answered the latest probe",
-                "responses": {"200": {"description": "ready"}, "503": error_response("not_ready")}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics",
-                "responses": {"200": {"description": "text exposition"}}}},
-            "/openapi.json": {"get": {"summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-            "/painel": {"get": {"summary": "Live cluster dashboard (HTML)",
-                "responses": {"200": {"description": "text/html"}}}},
-            "/painel/eventos": {"get": {"summary": "Server-Sent Events: an `estado` event every second",
-                "responses": {"200": {"description": "text/event-stream"}}}},
-            "/painel/entrar": {"post": {"summary": "Keep an admin token in an HttpOnly cookie",
-                "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {
-                    "schema": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}}},
-                "responses": {"303": {"description": "Back to /painel (which says so if the token was wrong)"},
-                              "400": {"description": "text/html: the body is not the login form"}}}},
-            "/painel/sair": {"post": {"summary": "Forget the admin cookie",
-                "responses": {"303": {"description": "Back to /painel"}}}},
-            "/painel/nos/{id}/{acao}": {"post": {"summary": "Kill (parar) or start (iniciar) a catalog node (admin, under `confeitaria up`)",
-                "parameters": [id_param, {"name": "acao", "in": "path", "required": true,
-                    "schema": {"type": "string", "enum": ["parar", "iniciar"]}}],
-                "responses": {
-                    "200": {"description": "done"},
-                    "401": error_response("unauthorized"),
-                    "404": error_response("not_found"),
-                    "409": error_response("no_control or control_failed")
-                }}}
-        },
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"],
-                "properties": {"error": {"type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
-        }}
-    })
+    let mut doc = confeitaria_service::openapi::Tail {
+        title: "Confeitaria gateway",
+        description: "The shop's front door: routes /api and /cluster to the catalog nodes, the cart and orders; serves the live cluster dashboard.",
+        version: env!("CARGO_PKG_VERSION"),
+        ready: "A catalog node, the cart and orders each answered the latest probe (503 not_ready names which did not, under error.upstreams)",
+    }
+    .document(routes().split_for_parts().1);
+    doc["x-passed-through"] = passed_through(&[
+        ("/api/produtos, /api/produtos/*", "catalog"),
+        ("/api/categorias", "catalog"),
+        ("/api/reservas, /api/reservas/*", "catalog"),
+        ("GET /cluster/*", "catalog"),
+        ("/api/carrinho, /api/carrinho/*", "cart"),
+        ("/api/pedidos, /api/pedidos/*", "orders"),
+    ]);
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use confeitaria_service::openapi::{dangling_refs, operations, statuses};
+
+    fn op(method: &str, path: &str) -> (String, String) {
+        (method.to_owned(), path.to_owned())
+    }
+
+    #[test]
+    fn the_document_has_no_dangling_ref() {
+        assert_eq!(dangling_refs(&document()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_own_route_has_its_operation() {
+        let want = [
+            op("GET", "/"),
+            op("GET", "/painel"),
+            op("GET", "/painel/eventos"),
+            op("POST", "/painel/entrar"),
+            op("POST", "/painel/sair"),
+            op("POST", "/painel/nos/{id}/{acao}"),
+            op("GET", "/health"),
+            op("GET", "/ready"),
+            op("GET", "/metrics"),
+            op("GET", "/openapi.json"),
+        ];
+        assert_eq!(operations(&document()), want.into_iter().collect());
+    }
+
+    #[test]
+    fn node_control_names_its_actions_and_statuses() {
+        let doc = document();
+        assert_eq!(
+            doc["components"]["schemas"]["Acao"]["enum"],
+            json!(["parar", "iniciar"])
+        );
+        let s: Vec<String> = statuses(&doc, "POST", "/painel/nos/{id}/{acao}")
+            .into_iter()
+            .collect();
+        assert_eq!(s, ["200", "401", "404", "409", "503"]);
+    }
 }

@@ -183,6 +183,12 @@ pub fn estado(gw: &Gateway) -> Estado {
 }
 
 /// `GET /painel/eventos`: one `estado` event now and every second after.
+#[utoipa::path(
+    get,
+    path = "/painel/eventos",
+    summary = "Server-Sent Events: an `estado` event every second",
+    responses((status = 200, description = "text/event-stream: an `estado` event (the dashboard's JSON) every second"))
+)]
 pub async fn eventos(
     State(gw): State<Gateway>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -227,6 +233,12 @@ enum AdminVia {
 }
 
 /// `GET /painel`.
+#[utoipa::path(
+    get,
+    path = "/painel",
+    summary = "Live cluster dashboard",
+    responses((status = 200, description = "The dashboard", content_type = "text/html", body = String))
+)]
 pub async fn page(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
     let admin = admin_from(&gw, &headers).is_some();
     let html = PAGE
@@ -246,7 +258,7 @@ pub async fn page(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
 }
 
 /// The login form's body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Login {
     /// An admin JWT.
     pub token: String,
@@ -255,6 +267,16 @@ pub struct Login {
 /// `POST /painel/entrar`: keeps a valid admin token in the HttpOnly cookie. A body that is not
 /// the login form (none, another content type, no `token`) gets a 400 page that says so and
 /// leads back; a wrong token, the dashboard saying so.
+#[utoipa::path(
+    post,
+    path = "/painel/entrar",
+    summary = "Keep an admin token in an HttpOnly cookie",
+    request_body(content = Login, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to /painel (which says so if the token was wrong)"),
+        (status = 400, description = "The body is not the login form", content_type = "text/html", body = String),
+    )
+)]
 pub async fn entrar(
     State(gw): State<Gateway>,
     login: Result<Form<Login>, FormRejection>,
@@ -279,6 +301,12 @@ pub async fn entrar(
 }
 
 /// `POST /painel/sair`: forgets the cookie.
+#[utoipa::path(
+    post,
+    path = "/painel/sair",
+    summary = "Forget the admin cookie",
+    responses((status = 303, description = "Back to /painel"))
+)]
 pub async fn sair() -> Response {
     let mut r = Redirect::to("/painel").into_response();
     let gone = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/painel; Max-Age=0");
@@ -288,29 +316,73 @@ pub async fn sair() -> Response {
     r
 }
 
+/// What the dashboard can do to a node (`acao` in the path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Acao)]
+pub enum NodeAction {
+    /// Kill the node's process (SIGKILL).
+    #[serde(rename = "parar")]
+    Stop,
+    /// Start the node's process again.
+    #[serde(rename = "iniciar")]
+    Start,
+}
+
+/// What a node control answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Controle)]
+pub struct ControlDone {
+    /// The node.
+    #[serde(rename = "no")]
+    pub node: u64,
+    /// What was done.
+    #[serde(rename = "acao")]
+    pub action: NodeAction,
+    /// Always `true` (a failure answers 409).
+    pub ok: bool,
+}
+
 /// `POST /painel/nos/{id}/{acao}`, `acao` `parar` (SIGKILL) or `iniciar`.
+#[utoipa::path(
+    post,
+    path = "/painel/nos/{id}/{acao}",
+    summary = "Kill (parar) or start (iniciar) a catalog node (admin, under `confeitaria up`)",
+    params(
+        ("id" = u64, Path, minimum = 1, description = "the node"),
+        ("acao" = NodeAction, Path, description = "what to do"),
+    ),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "Done", body = ControlDone),
+        (status = 401, description = "unauthorized: no admin token (a cookie needs X-Painel too)", body = confeitaria_types::ErrorBody),
+        (status = 404, description = "not_found: the id is not a number or the action is neither parar nor iniciar", body = confeitaria_types::ErrorBody),
+        (status = 409, description = "no_control (not under `confeitaria up`) or control_failed", body = confeitaria_types::ErrorBody),
+    )
+)]
 pub async fn controlar(
     State(gw): State<Gateway>,
-    path: Result<Path<(u64, String)>, PathRejection>,
+    path: Result<Path<(u64, NodeAction)>, PathRejection>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, GatewayError> {
-    // A node id that is not a number names no node: the JSON 404, not axum's plain text.
+) -> Result<Json<ControlDone>, GatewayError> {
+    // A node id that is not a number, or an action that is not one, names nothing: the JSON
+    // 404, not axum's plain text.
     let Path((id, acao)) = path.map_err(|_| GatewayError::NotFound)?;
     let via = admin_from(&gw, &headers).ok_or(GatewayError::Unauthorized)?;
     if via == AdminVia::Cookie && headers.get("x-painel").is_none() {
         return Err(GatewayError::Unauthorized);
     }
     let control = gw.control.clone().ok_or(GatewayError::NoControl)?;
-    let done = match acao.as_str() {
-        "parar" => control.kill(id).await,
-        "iniciar" => control.start(id).await,
-        _ => return Err(GatewayError::NotFound),
+    let done = match acao {
+        NodeAction::Stop => control.kill(id).await,
+        NodeAction::Start => control.start(id).await,
     };
     done.map_err(GatewayError::ControlFailed)?;
-    tracing::info!(node = id, acao = %acao, "dashboard node control");
-    Ok(Json(
-        serde_json::json!({"no": id, "acao": acao, "ok": true}),
-    ))
+    tracing::info!(node = id, acao = ?acao, "dashboard node control");
+    Ok(Json(ControlDone {
+        node: id,
+        action: acao,
+        ok: true,
+    }))
 }
 
 const BAD_LOGIN_FORM: &str = "<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\">\
