@@ -196,6 +196,11 @@ pub fn app(gw: Gateway, storefront: Option<Router>) -> Router {
     let Some(shop) = storefront else {
         return api;
     };
+    // `router` tags its own responses; only the storefront's need the layers here, so a
+    // proxied request passes through each once.
+    let shop = shop
+        .layer(middleware::from_fn(tag_gateway))
+        .layer(middleware::from_fn(request_id));
     Router::new()
         .fallback(move |req: Request| {
             let target = if owns(req.uri().path()) {
@@ -210,8 +215,6 @@ pub fn app(gw: Gateway, storefront: Option<Router>) -> Router {
                 }
             }
         })
-        .layer(middleware::from_fn(tag_gateway))
-        .layer(middleware::from_fn(request_id))
 }
 
 /// The gateway's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON
