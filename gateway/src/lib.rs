@@ -201,20 +201,19 @@ pub fn app(gw: Gateway, storefront: Option<Router>) -> Router {
     let shop = shop
         .layer(middleware::from_fn(tag_gateway))
         .layer(middleware::from_fn(request_id));
-    Router::new()
-        .fallback(move |req: Request| {
-            let target = if owns(req.uri().path()) {
-                api.clone()
-            } else {
-                shop.clone()
-            };
-            async move {
-                match tower::ServiceExt::oneshot(target, req).await {
-                    Ok(r) => r,
-                    Err(never) => match never {},
-                }
+    Router::new().fallback(move |req: Request| {
+        let target = if owns(req.uri().path()) {
+            api.clone()
+        } else {
+            shop.clone()
+        };
+        async move {
+            match tower::ServiceExt::oneshot(target, req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
             }
-        })
+        }
+    })
 }
 
 /// The gateway's routes with the shared tail (`/health`, `/metrics`, `/openapi.json`, JSON

@@ -351,6 +351,9 @@ mod tests {
             ("x-raft-leader", "2"),
             ("content-length", "3"),
         ]));
-        assert_eq!(names(&h), ["content-length", "retry-after", "x-raft-leader"]);
+        assert_eq!(
+            names(&h),
+            ["content-length", "retry-after", "x-raft-leader"]
+        );
     }
 }
