@@ -102,7 +102,11 @@ run() {
 # reservation with the same id) until the retention window forgets it (docs/decisions.md).
 run catalog "$(url_of node-1)" --exclude-path-regex '^/cluster/members' --exclude-checks use_after_free
 run cart "$(url_of cart)" --exclude-path-regex '^/interno/'
-run orders "$(url_of orders)"
+# One worker for orders: with two, hypothesis 6.170 (under schemathesis 4.32.5, Python 3.11)
+# now and then stops on an internal error while it describes a filter ("AST constructor
+# recursion depth mismatch", two threads parsing its source at once): 4 runs of 6 on the
+# generated orders document, 0 of 4 with one worker, in about the same time.
+run orders "$(url_of orders)" --workers 1
 run gateway "$(url_of gateway)"
 
 [ "$status" = 0 ] || fail "see the failures above"
