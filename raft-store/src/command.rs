@@ -6,14 +6,12 @@
 use confeitaria_types::{AtualizaDoce, Categoria, Doce, NovaReserva, NovoDoce, Reserva};
 use serde::{Deserialize, Serialize};
 
-/// Largest price accepted, in cents.
-pub const MAX_PRECO_CENTAVOS: u64 = 100_000_000;
-/// Largest stock figure accepted in one command.
-pub const MAX_ESTOQUE: u64 = 1_000_000;
-/// Most lines in one reservation.
-pub const MAX_ITENS_RESERVA: usize = 100;
-/// Most units of one line in a reservation.
-pub const MAX_QUANTIDADE: u64 = 10_000;
+/// The limits the commands check, defined with the wire types so that the OpenAPI schemas
+/// (`confeitaria_types::schema`) are built from the same figures.
+pub use confeitaria_types::catalog::{
+    DESCRICAO_MAX, MAX_ESTOQUE, MAX_ITENS_RESERVA, MAX_PRECO_CENTAVOS, MAX_QUANTIDADE,
+    NOME_CATEGORIA_MAX, NOME_DOCE_MAX, RESERVA_ID_MAX, SLUG_MAX,
+};
 
 /// A change to the catalog, applied identically on every node.
 ///
@@ -213,7 +211,7 @@ fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Co
 /// Slugs: 1..=64 of `a-z`, `0-9`, `-`.
 pub fn check_slug(slug: &str) -> Result<(), CommandError> {
     if slug.is_empty()
-        || slug.len() > 64
+        || slug.len() > SLUG_MAX
         || !slug
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -229,7 +227,7 @@ pub fn check_slug(slug: &str) -> Result<(), CommandError> {
 /// Reservation ids: 1..=128 of `A-Za-z0-9_-`.
 pub fn check_reserva_id(id: &str) -> Result<(), CommandError> {
     if id.is_empty()
-        || id.len() > 128
+        || id.len() > RESERVA_ID_MAX
         || !id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -243,8 +241,8 @@ pub fn check_reserva_id(id: &str) -> Result<(), CommandError> {
 }
 
 fn check_novo_doce(d: &NovoDoce) -> Result<(), CommandError> {
-    check_text("nome", &d.nome, 1, 200)?;
-    check_text("descricao", &d.descricao, 0, 2000)?;
+    check_text("nome", &d.nome, 1, NOME_DOCE_MAX)?;
+    check_text("descricao", &d.descricao, 0, DESCRICAO_MAX)?;
     check_slug(&d.categoria)?;
     check_preco(d.preco_centavos)?;
     check_estoque(d.estoque)
@@ -314,21 +312,21 @@ impl Command {
             Command::Seed { categorias, doces } => {
                 for c in categorias {
                     check_slug(&c.slug)?;
-                    check_text("nome", &c.nome, 1, 100)?;
+                    check_text("nome", &c.nome, 1, NOME_CATEGORIA_MAX)?;
                 }
                 doces.iter().try_for_each(check_novo_doce)
             }
             Command::UpsertCategoria(c) => {
                 check_slug(&c.slug)?;
-                check_text("nome", &c.nome, 1, 100)
+                check_text("nome", &c.nome, 1, NOME_CATEGORIA_MAX)
             }
             Command::CreateDoce(d) => check_novo_doce(d),
             Command::UpdateDoce { update, .. } => {
                 if let Some(n) = &update.nome {
-                    check_text("nome", n, 1, 200)?;
+                    check_text("nome", n, 1, NOME_DOCE_MAX)?;
                 }
                 if let Some(d) = &update.descricao {
-                    check_text("descricao", d, 0, 2000)?;
+                    check_text("descricao", d, 0, DESCRICAO_MAX)?;
                 }
                 if let Some(c) = &update.categoria {
                     check_slug(c)?;

@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::schema::NoId;
 
 /// Where a catalog node listens: its public API and its Raft RPC port.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NodeAddr {
     /// `host:port` of the REST API.
     pub api_addr: String,
@@ -14,7 +17,7 @@ pub struct NodeAddr {
 }
 
 /// Role of a node as it sees itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Leads the current term.
@@ -32,7 +35,7 @@ pub enum Role {
 }
 
 /// `GET /cluster/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClusterStatus {
     /// This node's id.
     pub id: u64,
@@ -52,19 +55,23 @@ pub struct ClusterStatus {
     pub last_log_index: Option<u64>,
     /// Voting members and learners with their addresses.
     pub membership: Membership,
-    /// Milliseconds since the leader last heard from each peer (leader only).
+    /// Milliseconds since the leader last heard from each peer (leader only), by node id.
+    #[schema(value_type = BTreeMap<String, Option<u64>>)]
     pub last_contact_ms: BTreeMap<u64, Option<u64>>,
 }
 
 /// Current membership.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Membership {
     /// Voting member ids.
     pub voters: Vec<u64>,
     /// Members that replicate the log and serve reads but never vote.
     #[serde(default)]
+    #[schema(required = true)]
     pub learners: Vec<u64>,
-    /// Every node (voters and learners) with its addresses.
+    /// Every node (voters and learners) with its addresses, by node id (a JSON object's keys
+    /// are strings).
+    #[schema(value_type = BTreeMap<String, NodeAddr>)]
     pub nodes: BTreeMap<u64, NodeAddr>,
 }
 
@@ -77,7 +84,7 @@ impl Membership {
 
 /// `GET /cluster/members`: the membership this node knows (the newest it has seen, its own
 /// or a peer's) and the leader it follows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Members {
     /// The node that answered.
     pub id: u64,
@@ -92,7 +99,7 @@ pub struct Members {
 
 /// The part a node plays in the membership: a voter counts towards quorums and may lead; a
 /// learner only replicates the log and serves reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     /// Votes, may lead, counts towards every quorum.
@@ -103,16 +110,20 @@ pub enum MemberRole {
 }
 
 /// Body of `POST /cluster/members`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NovoMembro {
     /// Id of the node to add.
+    #[schema(value_type = NoId)]
+    #[serde(deserialize_with = "crate::whole::u64")]
     pub id: u64,
     /// Its REST API address.
     pub api_addr: String,
     /// Its Raft RPC address.
     pub rpc_addr: String,
-    /// `voter` (the default) or `learner`.
+    /// `voter` (the default): added as a learner, promoted once caught up if the strict
+    /// reconfiguration check allows; `learner`: replicates and serves reads, never votes.
     #[serde(default)]
+    #[schema(default = "voter")]
     pub role: MemberRole,
 }

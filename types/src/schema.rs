@@ -10,6 +10,10 @@ use utoipa::openapi::{KnownFormat, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::cart::{QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA, SESSION_ID_LEN};
+use crate::catalog::{
+    DESCRICAO_MAX, MAX_ESTOQUE, MAX_PRECO_CENTAVOS, MAX_QUANTIDADE, NOME_CATEGORIA_MAX,
+    NOME_DOCE_MAX, RESERVA_ID_MAX, SLUG_MAX,
+};
 use crate::orders::IDEMPOTENCY_KEY_MAX;
 
 /// Largest integer a JSON number holds exactly (2^53 - 1): the documents bound unbounded
@@ -95,6 +99,71 @@ named_schema! {
     PedidoId => text("^[0-9a-f]{32}$")
 }
 
+named_schema! {
+    /// A category slug: 1 to [`SLUG_MAX`] of `a-z`, `0-9`, `-` (`raft_store`'s `check_slug`).
+    Slug => text(&format!("^[a-z0-9-]{{1,{SLUG_MAX}}}$"))
+        .min_length(Some(1))
+        .max_length(Some(SLUG_MAX))
+}
+
+named_schema! {
+    /// A category's display name: 1 to [`NOME_CATEGORIA_MAX`] characters.
+    NomeCategoria => ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(NOME_CATEGORIA_MAX))
+}
+
+named_schema! {
+    /// A product's display name: 1 to [`NOME_DOCE_MAX`] characters.
+    NomeDoce => ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(NOME_DOCE_MAX))
+}
+
+named_schema! {
+    /// A product's description: at most [`DESCRICAO_MAX`] characters.
+    Descricao => ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(DESCRICAO_MAX))
+}
+
+named_schema! {
+    /// A price in cents a write may set: `0..=MAX_PRECO_CENTAVOS`.
+    PrecoCentavos => integer(0, MAX_PRECO_CENTAVOS)
+}
+
+named_schema! {
+    /// Units of stock a write may set: `0..=MAX_ESTOQUE`.
+    Unidades => integer(0, MAX_ESTOQUE)
+}
+
+named_schema! {
+    /// A change of available stock: `-MAX_ESTOQUE..=MAX_ESTOQUE`.
+    DeltaEstoque => ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(-(MAX_ESTOQUE as f64)))
+        .maximum(Some(MAX_ESTOQUE as f64))
+}
+
+named_schema! {
+    /// Units of one reservation line: `1..=MAX_QUANTIDADE`.
+    QuantidadeReserva => integer(1, MAX_QUANTIDADE)
+}
+
+named_schema! {
+    /// A reservation id: 1 to [`RESERVA_ID_MAX`] of `A-Z`, `a-z`, `0-9`, `_`, `-`
+    /// (`raft_store`'s `check_reserva_id`); the pattern alone, as `SessionId` (no length
+    /// keywords beside it for schemathesis to combine into values the pattern refuses).
+    ReservaId => text(&format!("^[A-Za-z0-9_-]{{1,{RESERVA_ID_MAX}}}$"))
+}
+
+named_schema! {
+    /// A catalog node's id (`/cluster/members/{id}`): a whole number, JSON-safe.
+    NoId => integer(0, JSON_SAFE_MAX)
+}
+
 /// Every named schema of this module, by name: what a document adds when a parameter (whose
 /// schema utoipa does not collect) points at one.
 pub fn all() -> Vec<(String, RefOr<Schema>)> {
@@ -109,6 +178,16 @@ pub fn all() -> Vec<(String, RefOr<Schema>)> {
         entry::<Instante>(),
         entry::<IdempotencyKey>(),
         entry::<PedidoId>(),
+        entry::<Slug>(),
+        entry::<NomeCategoria>(),
+        entry::<NomeDoce>(),
+        entry::<Descricao>(),
+        entry::<PrecoCentavos>(),
+        entry::<Unidades>(),
+        entry::<DeltaEstoque>(),
+        entry::<QuantidadeReserva>(),
+        entry::<ReservaId>(),
+        entry::<NoId>(),
     ]
 }
 

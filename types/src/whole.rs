@@ -42,6 +42,83 @@ pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_u64(Whole)
 }
 
+struct WholeSigned;
+
+impl Visitor<'_> for WholeSigned {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a whole number from -9223372036854775808 to 9223372036854775807")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+        // -2^63 and 2^63 are exactly representable.
+        if v.fract() == 0.0
+            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v)
+        {
+            Ok(v as i64)
+        } else {
+            Err(E::invalid_value(de::Unexpected::Float(v), &self))
+        }
+    }
+}
+
+/// Deserializes an `i64` written as `-7562` or `-7562.0`.
+pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    d.deserialize_i64(WholeSigned)
+}
+
+macro_rules! optional {
+    ($(#[$doc:meta])* $name:ident, $ty:ty, $inner:path) => {
+        $(#[$doc])*
+        pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$ty>, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Option<$ty>;
+
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a whole number or null")
+                }
+
+                fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+
+                fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+
+                fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+                    $inner(d).map(Some)
+                }
+            }
+            d.deserialize_option(V)
+        }
+    };
+}
+
+optional!(
+    /// Deserializes an `Option<u64>`: `null`, `7562` or `7562.0`.
+    option_u64,
+    u64,
+    u64
+);
+
+optional!(
+    /// Deserializes an `Option<i64>`: `null`, `-7562` or `-7562.0`.
+    option_i64,
+    i64,
+    i64
+);
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Deserialize)]
@@ -60,6 +137,34 @@ mod tests {
         assert_eq!(n(r#"{"n": 7562.0}"#).unwrap(), 7562);
         assert_eq!(n(r#"{"n": 0.0}"#).unwrap(), 0);
         assert_eq!(n(r#"{"n": 18446744073709551615}"#).unwrap(), u64::MAX);
+    }
+
+    #[derive(serde::Deserialize)]
+    struct O {
+        #[serde(default, deserialize_with = "super::option_u64")]
+        n: Option<u64>,
+        #[serde(default, deserialize_with = "super::option_i64")]
+        d: Option<i64>,
+    }
+
+    #[test]
+    fn optional_and_signed_whole_numbers() {
+        let o = |json: &str| serde_json::from_str::<O>(json).map(|o| (o.n, o.d));
+        assert_eq!(o("{}").unwrap(), (None, None));
+        assert_eq!(o(r#"{"n": null, "d": null}"#).unwrap(), (None, None));
+        assert_eq!(
+            o(r#"{"n": 90.0, "d": -5624.0}"#).unwrap(),
+            (Some(90), Some(-5624))
+        );
+        assert_eq!(o(r#"{"n": 90, "d": 7}"#).unwrap(), (Some(90), Some(7)));
+        for bad in [
+            r#"{"n": 1.5}"#,
+            r#"{"d": -1.5}"#,
+            r#"{"n": -1}"#,
+            r#"{"d": "7"}"#,
+        ] {
+            assert!(o(bad).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

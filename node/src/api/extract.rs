@@ -4,6 +4,10 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use confeitaria_types::auth::{self, TokenRole};
 use serde::Deserialize;
+use std::borrow::Cow;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -32,6 +36,23 @@ pub enum ReadLevel {
     Linearizable,
     /// This node's replica, possibly stale.
     Local,
+}
+
+/// `Consistency` in the document: the two levels, linearizable by default.
+impl PartialSchema for ReadLevel {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["linearizable", "local"]))
+            .default(Some(serde_json::json!("linearizable")))
+            .into()
+    }
+}
+
+impl ToSchema for ReadLevel {
+    fn name() -> Cow<'static, str> {
+        "Consistency".into()
+    }
 }
 
 /// `?consistency=` plus paging, shared by every read.

@@ -7,11 +7,12 @@ mod catalog;
 mod cluster;
 mod extract;
 mod middleware;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::Router;
 
 use crate::metrics::Metrics;
@@ -36,36 +37,7 @@ pub struct AppState {
 /// The API router: the node's routes, each under a catch for panics (a JSON 500, counted and
 /// tagged like any answer), the shared tail, and the cluster headers on every response.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(
-            "/api/produtos",
-            get(catalog::list_products).post(catalog::create_product),
-        )
-        .route(
-            "/api/produtos/{id}",
-            get(catalog::get_product).put(catalog::update_product),
-        )
-        .route(
-            "/api/produtos/{id}/estoque",
-            get(catalog::get_stock).put(catalog::change_stock),
-        )
-        .route(
-            "/api/produtos/categoria/{categoria}",
-            get(catalog::products_in_category),
-        )
-        .route(
-            "/api/categorias",
-            get(catalog::list_categories).post(catalog::create_category),
-        )
-        .route("/api/reservas", post(catalog::reserve))
-        .route(
-            "/api/reservas/{id}",
-            get(catalog::get_reservation).delete(catalog::release),
-        )
-        .route("/api/reservas/{id}/confirmar", post(catalog::confirm))
-        .route("/api/reservas/{id}/encerrar", post(catalog::close))
-        .route("/cluster/members", post(cluster::add_member))
-        .route("/cluster/members/{id}", delete(cluster::remove_member))
+    let (routes, _) = openapi::member_routes()
         .route("/ready", get(cluster::ready))
         // Everything above is refused by a node removed from the membership; its status and
         // the members it knows stay readable.
@@ -73,11 +45,11 @@ pub fn router(state: AppState) -> Router {
             state.node.clone(),
             middleware::refuse_when_removed,
         ))
-        .route("/cluster/status", get(cluster::status))
-        .route("/cluster/members", get(cluster::members))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            middleware::panic_response,
-        ));
+        .merge(openapi::status_routes())
+        .split_for_parts();
+    let routes = routes.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        middleware::panic_response,
+    ));
     let node = state.node.clone();
     confeitaria_service::http::finish(routes, MAX_BODY, state).layer(
         axum::middleware::from_fn_with_state(node, middleware::cluster_headers),
