@@ -79,8 +79,12 @@ run() {
     # Admin token on every request, so the admin operations are exercised too; `--checks all`
     # includes the negative-data checks (bad input must be refused with a documented 4xx).
     # Run from the scratch directory: schemathesis keeps a `.schemathesis/` cache where it runs.
+    # One worker: with two threads, CPython 3.11 (Debian's) now and then raises "AST constructor
+    # recursion depth mismatch" while hypothesis describes a filter (cpython#106905: the AST
+    # builder's depth counter is shared by threads): an error of the tool, not a disagreement,
+    # seen on orders (4 runs of 6) and once on the catalog in CI.
     if ! (cd "$work" && "$venv/bin/schemathesis" run "$url/openapi.json" \
-        --checks all --max-examples "$examples" --seed "$seed" --workers 2 \
+        --checks all --max-examples "$examples" --seed "$seed" --workers 1 \
         --request-timeout 10 --no-color --output-truncate true \
         -H "Authorization: Bearer $admin" "$@" >"$work/$name.txt" 2>&1); then
         cat "$work/$name.txt"
@@ -102,11 +106,7 @@ run() {
 # reservation with the same id) until the retention window forgets it (docs/decisions.md).
 run catalog "$(url_of node-1)" --exclude-path-regex '^/cluster/members' --exclude-checks use_after_free
 run cart "$(url_of cart)" --exclude-path-regex '^/interno/'
-# One worker for orders: with two, hypothesis 6.170 (under schemathesis 4.32.5, Python 3.11)
-# now and then stops on an internal error while it describes a filter ("AST constructor
-# recursion depth mismatch", two threads parsing its source at once): 4 runs of 6 on the
-# generated orders document, 0 of 4 with one worker, in about the same time.
-run orders "$(url_of orders)" --workers 1
+run orders "$(url_of orders)"
 run gateway "$(url_of gateway)"
 
 [ "$status" = 0 ] || fail "see the failures above"

@@ -36,11 +36,7 @@ pub fn document() -> Value {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use confeitaria_service::openapi::{dangling_refs, operations, statuses};
-
-    fn op(method: &str, path: &str) -> (String, String) {
-        (method.to_owned(), path.to_owned())
-    }
+    use confeitaria_service::openapi::{dangling_refs, operations, statuses, with_tail};
 
     #[test]
     fn the_document_has_no_dangling_ref() {
@@ -51,17 +47,13 @@ mod tests {
     fn every_route_has_its_operation() {
         let ops = operations(&document());
         let want = [
-            op("POST", "/api/carrinho/adicionar"),
-            op("DELETE", "/api/carrinho/remover/{doce_id}"),
-            op("GET", "/api/carrinho/{session_id}"),
-            op("DELETE", "/api/carrinho/{session_id}"),
-            op("POST", "/interno/eventos-pedido"),
-            op("GET", "/health"),
-            op("GET", "/ready"),
-            op("GET", "/metrics"),
-            op("GET", "/openapi.json"),
+            ("POST", "/api/carrinho/adicionar"),
+            ("DELETE", "/api/carrinho/remover/{doce_id}"),
+            ("GET", "/api/carrinho/{session_id}"),
+            ("DELETE", "/api/carrinho/{session_id}"),
+            ("POST", "/interno/eventos-pedido"),
         ];
-        assert_eq!(ops, want.into_iter().collect());
+        assert_eq!(ops, with_tail(&want));
     }
 
     #[test]

@@ -61,11 +61,7 @@ pub fn document() -> Value {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use confeitaria_service::openapi::{dangling_refs, operations, statuses};
-
-    fn op(method: &str, path: &str) -> (String, String) {
-        (method.to_owned(), path.to_owned())
-    }
+    use confeitaria_service::openapi::{dangling_refs, operations, statuses, with_tail};
 
     #[test]
     fn the_document_has_no_dangling_ref() {
@@ -75,18 +71,14 @@ mod tests {
     #[test]
     fn every_own_route_has_its_operation() {
         let want = [
-            op("GET", "/"),
-            op("GET", "/painel"),
-            op("GET", "/painel/eventos"),
-            op("POST", "/painel/entrar"),
-            op("POST", "/painel/sair"),
-            op("POST", "/painel/nos/{id}/{acao}"),
-            op("GET", "/health"),
-            op("GET", "/ready"),
-            op("GET", "/metrics"),
-            op("GET", "/openapi.json"),
+            ("GET", "/"),
+            ("GET", "/painel"),
+            ("GET", "/painel/eventos"),
+            ("POST", "/painel/entrar"),
+            ("POST", "/painel/sair"),
+            ("POST", "/painel/nos/{id}/{acao}"),
         ];
-        assert_eq!(operations(&document()), want.into_iter().collect());
+        assert_eq!(operations(&document()), with_tail(&want));
     }
 
     #[test]

@@ -37,11 +37,7 @@ pub fn document() -> Value {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use confeitaria_service::openapi::{dangling_refs, operations, statuses};
-
-    fn op(method: &str, path: &str) -> (String, String) {
-        (method.to_owned(), path.to_owned())
-    }
+    use confeitaria_service::openapi::{dangling_refs, operations, statuses, with_tail};
 
     #[test]
     fn the_document_has_no_dangling_ref() {
@@ -51,17 +47,13 @@ mod tests {
     #[test]
     fn every_route_has_its_operation() {
         let want = [
-            op("POST", "/api/pedidos"),
-            op("GET", "/api/pedidos/{id}"),
-            op("GET", "/api/pedidos/{id}/eventos"),
-            op("GET", "/api/pedidos/{id}/eventos/stream"),
-            op("PUT", "/api/pedidos/{id}/status"),
-            op("GET", "/health"),
-            op("GET", "/ready"),
-            op("GET", "/metrics"),
-            op("GET", "/openapi.json"),
+            ("POST", "/api/pedidos"),
+            ("GET", "/api/pedidos/{id}"),
+            ("GET", "/api/pedidos/{id}/eventos"),
+            ("GET", "/api/pedidos/{id}/eventos/stream"),
+            ("PUT", "/api/pedidos/{id}/status"),
         ];
-        assert_eq!(operations(&document()), want.into_iter().collect());
+        assert_eq!(operations(&document()), with_tail(&want));
     }
 
     #[test]
