@@ -44,7 +44,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::{BoxError, Json, Router};
 use confeitaria_client::config::Secret;
 use confeitaria_service::http::{request_id, ServiceState};
@@ -237,25 +237,9 @@ pub fn router(gw: Gateway) -> Router {
                 limits::rate_limit,
             ))
     };
-    let catalog = limited(
-        Router::new()
-            .route("/api/produtos", any(proxy::catalog))
-            .route("/api/produtos/{*rest}", any(proxy::catalog))
-            .route("/api/categorias", any(proxy::catalog))
-            .route("/api/reservas", any(proxy::catalog))
-            .route("/api/reservas/{*rest}", any(proxy::catalog))
-            .route("/cluster/{*rest}", get(proxy::catalog)),
-    );
-    let cart = limited(
-        Router::new()
-            .route("/api/carrinho", any(proxy::cart))
-            .route("/api/carrinho/{*rest}", any(proxy::cart)),
-    );
-    let orders = limited(
-        Router::new()
-            .route("/api/pedidos", any(proxy::orders))
-            .route("/api/pedidos/{*rest}", any(proxy::orders)),
-    );
+    let catalog = limited(proxy::routes(Group::Catalog));
+    let cart = limited(proxy::routes(Group::Cart));
+    let orders = limited(proxy::routes(Group::Orders));
     let (own, _) = openapi::routes().split_for_parts();
     let own = own.route("/ready", get(ready));
     let routes = own.merge(catalog).merge(cart).merge(orders);

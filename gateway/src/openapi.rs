@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{painel, Gateway};
+use crate::{painel, proxy, Gateway};
 
 /// The gateway's own routes, each with its operation (not `/ready`, the tail, nor the
 /// passed-through routes: see [`document`]).
@@ -25,11 +25,19 @@ pub fn routes() -> OpenApiRouter<Gateway> {
         .routes(routes!(painel::controlar))
 }
 
-/// What every passed-through route may answer besides its upstream's own answers.
-fn passed_through(routes: &[(&str, &str)]) -> Value {
-    let routes: serde_json::Map<String, Value> = routes
+/// The passed-through routes with their upstream ([`proxy::PASSED_THROUGH`]), and what every
+/// one may answer besides its upstream's own answers.
+fn passed_through() -> Value {
+    let routes: serde_json::Map<String, Value> = proxy::PASSED_THROUGH
         .iter()
-        .map(|(path, upstream)| ((*path).to_owned(), json!(upstream)))
+        .map(|(path, group, get_only)| {
+            let route = if *get_only {
+                format!("GET {path}")
+            } else {
+                (*path).to_owned()
+            };
+            (route, json!(group.name()))
+        })
         .collect();
     json!({
         "routes": routes,
@@ -46,14 +54,7 @@ pub fn document() -> Value {
         ready: "A catalog node, the cart and orders each answered the latest probe (503 not_ready names which did not, under error.upstreams)",
     }
     .document(routes().split_for_parts().1);
-    doc["x-passed-through"] = passed_through(&[
-        ("/api/produtos, /api/produtos/*", "catalog"),
-        ("/api/categorias", "catalog"),
-        ("/api/reservas, /api/reservas/*", "catalog"),
-        ("GET /cluster/*", "catalog"),
-        ("/api/carrinho, /api/carrinho/*", "cart"),
-        ("/api/pedidos, /api/pedidos/*", "orders"),
-    ]);
+    doc["x-passed-through"] = passed_through();
     doc
 }
 
@@ -79,6 +80,16 @@ mod tests {
             ("POST", "/painel/nos/{id}/{acao}"),
         ];
         assert_eq!(operations(&document()), with_tail(&want));
+    }
+
+    #[test]
+    fn the_passed_through_routes_are_the_routers() {
+        let doc = document();
+        let routes = doc["x-passed-through"]["routes"].as_object().unwrap();
+        assert_eq!(routes.len(), proxy::PASSED_THROUGH.len());
+        assert_eq!(routes["GET /cluster/{*rest}"], "catalog");
+        assert_eq!(routes["/api/carrinho/{*rest}"], "cart");
+        assert_eq!(routes["/api/pedidos"], "orders");
     }
 
     #[test]

@@ -21,6 +21,8 @@ use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -57,19 +59,33 @@ pub fn client() -> UpstreamClient {
         .build(c)
 }
 
-/// `/api/produtos*`, `/api/categorias`, `/api/reservas*`, `GET /cluster/*`.
-pub async fn catalog(State(gw): State<Gateway>, req: Request) -> Response {
-    forward(&gw, Group::Catalog, req).await
-}
+/// Every route passed through: its path, its upstream, and whether GET alone passes (the
+/// cluster's read-only views; membership changes go to a node directly). The router
+/// ([`routes`]) and the document's `x-passed-through` (`crate::openapi`) are both built from it.
+pub const PASSED_THROUGH: [(&str, Group, bool); 10] = [
+    ("/api/produtos", Group::Catalog, false),
+    ("/api/produtos/{*rest}", Group::Catalog, false),
+    ("/api/categorias", Group::Catalog, false),
+    ("/api/reservas", Group::Catalog, false),
+    ("/api/reservas/{*rest}", Group::Catalog, false),
+    ("/cluster/{*rest}", Group::Catalog, true),
+    ("/api/carrinho", Group::Cart, false),
+    ("/api/carrinho/{*rest}", Group::Cart, false),
+    ("/api/pedidos", Group::Orders, false),
+    ("/api/pedidos/{*rest}", Group::Orders, false),
+];
 
-/// `/api/carrinho*`.
-pub async fn cart(State(gw): State<Gateway>, req: Request) -> Response {
-    forward(&gw, Group::Cart, req).await
-}
-
-/// `/api/pedidos*`, event streams included.
-pub async fn orders(State(gw): State<Gateway>, req: Request) -> Response {
-    forward(&gw, Group::Orders, req).await
+/// The passed-through routes of one upstream group, from [`PASSED_THROUGH`].
+pub fn routes(group: Group) -> Router<Gateway> {
+    PASSED_THROUGH.iter().filter(|(_, g, _)| *g == group).fold(
+        Router::new(),
+        |router, &(path, _, get_only)| {
+            let to = move |State(gw): State<Gateway>, req: Request| async move {
+                forward(&gw, group, req).await
+            };
+            router.route(path, if get_only { get(to) } else { any(to) })
+        },
+    )
 }
 
 /// Headers that describe one connection, not the message: never forwarded.
