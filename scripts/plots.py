@@ -5,7 +5,8 @@
   `--etcd` and `--etcd --etcd-tuned` rounds appended): one cumulative distribution of
   "kill -> first acknowledged write" per target, with p50, p90, p99 and worst in the legend;
 - docs/bench.png from docs/bench-results.csv (`confeitaria bench --etcd --baseline --csv`):
-  throughput against clients for writes and reads, the catalog beside etcd 3.4;
+  throughput and latency (p50, p99) against clients for writes and reads, the catalog beside
+  etcd 3.4;
 - docs/loadtest.png from docs/loadtest-history.csv and docs/loadtest-kills.csv (a Locust run
   through the gateway with `loadtest/kill-leader.sh`, loadtest/README.md): requests and
   failures per second and latency percentiles over time, each leader kill marked. Those two
@@ -82,28 +83,39 @@ def bench(src, dst):
         for row in csv.DictReader(f):
             if row["clients"] != "0" and not row["workload"].startswith("failover"):
                 rows[(row["target"], row["workload"])].append(
-                    (int(row["clients"]), float(row["ops_per_sec"]))
+                    (int(row["clients"]), float(row["ops_per_sec"]),
+                     float(row["p50_ms"]), float(row["p99_ms"]))
                 )
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), dpi=110, sharex=True)
     panels = [
         ("writes (stock set)", ["write"]),
         ("reads", ["read-linearizable", "read-local"]),
     ]
-    for ax, (title, workloads) in zip(axes, panels):
+    clients = sorted({p[0] for pts in rows.values() for p in pts})
+    for col, (title, workloads) in enumerate(panels):
+        top, bottom = axes[0][col], axes[1][col]
         for (target, workload), points in sorted(rows.items()):
             if workload not in workloads:
                 continue
             points.sort()
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, marker="o", label=f"{target} {workload}")
-        ax.set_xscale("log", base=2)
-        clients = sorted({c for pts in rows.values() for c, _ in pts})
-        ax.set_xticks(clients, [str(c) for c in clients])
-        ax.set_xlabel("concurrent clients")
-        ax.set_ylabel("operations/s")
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+            xs, ops, p50, p99 = zip(*points)
+            line, = top.plot(xs, ops, marker="o", label=f"{target} {workload}")
+            bottom.plot(xs, p99, marker="o", color=line.get_color(),
+                        label=f"{target} {workload} p99")
+            bottom.plot(xs, p50, marker=".", linestyle="--", color=line.get_color(),
+                        label=f"{target} {workload} p50")
+        top.set_ylabel("operations/s")
+        top.set_title(f"{title}: throughput")
+        bottom.set_yscale("log")
+        bottom.set_ylabel("latency, ms (log; p99 solid, p50 dashed)")
+        bottom.set_title(f"{title}: latency")
+        bottom.set_xlabel("concurrent clients")
+        for ax in (top, bottom):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(clients, [str(c) for c in clients])
+            ax.grid(True, alpha=0.3)
+        top.legend(fontsize=8)
+        bottom.legend(fontsize=6.5, ncol=2)
     fig.suptitle("Catalog (3 nodes) against etcd 3.4 (3 members), same 2-core machine")
     fig.tight_layout()
     fig.savefig(dst)
