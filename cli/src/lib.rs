@@ -7,7 +7,7 @@
 //!   a running `up`;
 //! - [`serve`]: the hidden `serve-*` subcommands those children run;
 //! - [`status`]: `status` and `watch`;
-//! - [`chaos`]: `chaos kill-leader`;
+//! - [`chaos`]: `chaos kill-leader`; [`rounds`]: one kill and its recovery, as it measures it;
 //! - [`shop`]: `produtos`, `estoque`, `token`, `node`;
 //! - [`bench`]: `bench`, side by side with etcd and a bare axum handler;
 //! - [`demo`]: `demo`, the guided demonstration with measured verdicts;
@@ -23,6 +23,7 @@ pub mod control;
 pub mod demo;
 pub mod error;
 pub mod output;
+pub mod rounds;
 pub mod serve;
 pub mod services;
 pub mod shop;

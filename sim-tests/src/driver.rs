@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use crate::checkers::LeaderSeen;
 use crate::cluster::{node_host, Nodes};
+use crate::config::SimConfig;
 use crate::failover::{Failover, Killer, Phase, Variant};
 use crate::history::{fmt_micros, Micros, NodeId};
 use crate::nemesis::{Fault, Window};
-use crate::runner::SimConfig;
 use crate::saga::ORDERS_HOST;
 use crate::shared::SharedRef;
 

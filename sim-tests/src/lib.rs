@@ -19,11 +19,13 @@
 //! - [`model`]: the sequential specification of a product's stock;
 //! - [`checkers`]: one property per module;
 //! - [`driver`]: between steps — role sampling, fault windows, crashes, healing;
+//! - [`config`]: what shapes a run besides its seed, and the named profiles;
 //! - [`runner`]: one run from one seed, and its byte-exact trace;
 //! - [`seeds`]: the seed budget, `SIM_SEED`, and the command that replays a failure.
 
 pub mod checkers;
 pub mod cluster;
+pub mod config;
 pub mod conn;
 pub mod control;
 pub mod driver;
@@ -38,4 +40,5 @@ pub mod seeds;
 pub mod shared;
 pub mod workload;
 
-pub use runner::{run, Report, SimConfig};
+pub use config::SimConfig;
+pub use runner::{run, Report};

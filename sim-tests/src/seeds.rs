@@ -19,7 +19,7 @@ pub fn budget(first: u64, count: u64) -> Vec<u64> {
     }
 }
 
-use crate::runner::SimConfig;
+use crate::config::SimConfig;
 use crate::workload::Kind;
 
 /// The one command that replays `seed` under `cfg`, printing its trace: the `replay` test for

@@ -3,14 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Smallest quantity one add may ask for, and the smallest quantity of a line.
-pub const QUANTIDADE_MINIMA: u64 = 1;
-/// Largest quantity of one line (and so of one add).
-pub const QUANTIDADE_MAXIMA: u64 = 99;
-/// Largest number of distinct products in one cart.
-pub const MAX_LINHAS: usize = 50;
-/// Length of a session id: 128 bits as hex characters.
-pub const SESSION_ID_LEN: usize = 32;
+pub use crate::limits::{MAX_LINHAS, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA, SESSION_ID_LEN};
 
 /// Whether `raw` is a session id: exactly [`SESSION_ID_LEN`] hex characters, either case
 /// (the schema is `crate::schema::SessionId`).

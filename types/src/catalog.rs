@@ -6,29 +6,14 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type}
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+pub use crate::limits::{
+    DESCRICAO_MAX, MAX_ESTOQUE, MAX_ITENS_RESERVA, MAX_PRECO_CENTAVOS, MAX_QUANTIDADE,
+    NOME_CATEGORIA_MAX, NOME_DOCE_MAX, RESERVA_ID_MAX, SLUG_MAX,
+};
 use crate::schema::{
     Contagem, DeltaEstoque, Descricao, DoceId, NomeCategoria, NomeDoce, PrecoCentavos,
     QuantidadeReserva, ReservaId, Slug, Unidades,
 };
-
-/// Largest price accepted, in cents.
-pub const MAX_PRECO_CENTAVOS: u64 = 100_000_000;
-/// Largest stock figure accepted in one command (and largest `delta`, either sign).
-pub const MAX_ESTOQUE: u64 = 1_000_000;
-/// Most lines in one reservation.
-pub const MAX_ITENS_RESERVA: usize = 100;
-/// Most units of one line in a reservation.
-pub const MAX_QUANTIDADE: u64 = 10_000;
-/// Longest category slug (`a-z`, `0-9`, `-`; at least one character).
-pub const SLUG_MAX: usize = 64;
-/// Longest category name, in characters (at least one).
-pub const NOME_CATEGORIA_MAX: usize = 100;
-/// Longest product name, in characters (at least one).
-pub const NOME_DOCE_MAX: usize = 200;
-/// Longest product description, in characters.
-pub const DESCRICAO_MAX: usize = 2000;
-/// Longest reservation id (`A-Z`, `a-z`, `0-9`, `_`, `-`; at least one character).
-pub const RESERVA_ID_MAX: usize = 128;
 
 /// A product category, e.g. `{"slug": "bolos", "nome": "Bolos"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -7,6 +7,7 @@
 //! - [`cluster`]: node addresses and the `/cluster/status` document;
 //! - [`time`]: instants as RFC 3339 text;
 //! - [`auth`]: the HS256 JWTs that admin and service calls carry;
+//! - [`limits`]: the validation limits, checked by the services and stated by [`schema`];
 //! - [`schema`]: the OpenAPI schemas of constrained values, from the validation constants;
 //! - [`whole`]: integers written `7` or `7.0`, as JSON Schema's `integer` allows.
 
@@ -15,6 +16,7 @@ pub mod cart;
 pub mod catalog;
 pub mod cluster;
 pub mod error;
+pub mod limits;
 pub mod orders;
 pub mod schema;
 pub mod time;

@@ -6,13 +6,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::limits::IDEMPOTENCY_KEY_MAX;
 use crate::schema::{Contagem, Instante, PedidoId, SessionId};
 
 /// Name of the Redis stream order events are published to.
 pub const STREAM_EVENTOS: &str = "pedidos:eventos";
-
-/// Longest accepted `Idempotency-Key`.
-pub const IDEMPOTENCY_KEY_MAX: usize = 200;
 
 /// Whether `raw` is an acceptable `Idempotency-Key`: 1 to [`IDEMPOTENCY_KEY_MAX`] visible
 /// ASCII characters (the schema is `crate::schema::IdempotencyKey`).

@@ -9,12 +9,11 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::cart::{QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA, SESSION_ID_LEN};
-use crate::catalog::{
-    DESCRICAO_MAX, MAX_ESTOQUE, MAX_PRECO_CENTAVOS, MAX_QUANTIDADE, NOME_CATEGORIA_MAX,
-    NOME_DOCE_MAX, RESERVA_ID_MAX, SLUG_MAX,
+use crate::limits::{
+    DESCRICAO_MAX, IDEMPOTENCY_KEY_MAX, MAX_ESTOQUE, MAX_PRECO_CENTAVOS, MAX_QUANTIDADE,
+    NOME_CATEGORIA_MAX, NOME_DOCE_MAX, QUANTIDADE_MAXIMA, QUANTIDADE_MINIMA, RESERVA_ID_MAX,
+    SESSION_ID_LEN, SLUG_MAX,
 };
-use crate::orders::IDEMPOTENCY_KEY_MAX;
 
 /// Largest integer a JSON number holds exactly (2^53 - 1): the documents bound unbounded
 /// counters by it, since a client's JSON parser may not hold more.

@@ -17,8 +17,8 @@ use http::Method;
 use tokio::time::Instant;
 
 use super::etcd::{b64, EtcdCluster};
-use crate::chaos::Round;
 use crate::error::CliError;
+use crate::rounds::Round;
 
 const PROBE_EVERY: Duration = Duration::from_millis(10);
 const PROBE_DEADLINE: Duration = Duration::from_secs(2);

@@ -12,9 +12,11 @@ use confeitaria_types::{
 use raft_store::catalog::CatalogState;
 use raft_store::{Command, CommandOutput};
 use serde::Serialize;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::extract::{Admin, Body, PathParam, QueryParams, ReadLevel, ReadParams, Service};
-use super::openapi::{PageLimit, PageOffset};
 use super::AppState;
 use crate::error::ApiError;
 
@@ -24,6 +26,34 @@ pub(crate) const DEFAULT_LIMIT: u64 = 20;
 pub(crate) const MAX_LIMIT: u64 = 100;
 /// The largest page offset `GET /api/produtos` takes (the document states it).
 pub(crate) const MAX_OFFSET: u64 = 1_000_000;
+
+/// `limit` of `GET /api/produtos` in the document: `1..=MAX_LIMIT`, [`DEFAULT_LIMIT`] when absent.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimit;
+
+impl PartialSchema for PageLimit {
+    fn schema() -> RefOr<Schema> {
+        confeitaria_types::schema::integer(1, MAX_LIMIT)
+            .default(Some(DEFAULT_LIMIT.into()))
+            .into()
+    }
+}
+
+impl ToSchema for PageLimit {}
+
+/// `offset` of `GET /api/produtos` in the document: `0..=MAX_OFFSET`, 0 when absent.
+#[derive(Debug, Clone, Copy)]
+pub struct PageOffset;
+
+impl PartialSchema for PageOffset {
+    fn schema() -> RefOr<Schema> {
+        confeitaria_types::schema::integer(0, MAX_OFFSET)
+            .default(Some(0.into()))
+            .into()
+    }
+}
+
+impl ToSchema for PageOffset {}
 
 /// Reads the applied state at the asked level, answering with `X-Raft-Applied-Index`.
 async fn read<T: Serialize>(

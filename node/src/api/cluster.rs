@@ -1,21 +1,15 @@
-//! Cluster and operations handlers: status, membership, readiness, and what the shared router
-//! tail ([`confeitaria_service::http`]) asks of the node: its deadline, metrics (with the Raft
-//! state sampled when scraped) and API document.
+//! Cluster and operations handlers: status, membership and readiness.
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use confeitaria_service::http::ServiceState;
-use confeitaria_service::metrics::ServiceMetrics;
 use confeitaria_types::schema::NoId;
 use confeitaria_types::{ClusterStatus, ErrorBody, Members, NovoMembro};
-use prometheus_client::registry::Registry;
-use serde_json::Value;
 
 use super::extract::{Admin, Body, PathParam};
-use super::{AppState, REQUEST_DEADLINE};
+use super::AppState;
 use crate::error::ApiError;
 use crate::rpc::wire::ForwardRequest;
 
@@ -118,25 +112,5 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     match check {
         Ok(Ok(())) => Json(serde_json::json!({"status": "ready"})).into_response(),
         _ => ApiError::Unavailable("not ready: no leader or not caught up".into()).into_response(),
-    }
-}
-
-impl ServiceState for AppState {
-    type Error = ApiError;
-
-    fn request_timeout(&self) -> Duration {
-        REQUEST_DEADLINE
-    }
-
-    fn metrics(&self) -> &ServiceMetrics {
-        &self.metrics.service
-    }
-
-    fn sample_metrics(&self, now: &mut Registry) {
-        crate::metrics::sample(now, &self.node);
-    }
-
-    fn openapi() -> Value {
-        super::openapi::document()
     }
 }

@@ -14,7 +14,12 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use confeitaria_service::http::ServiceState;
+use confeitaria_service::metrics::ServiceMetrics;
+use prometheus_client::registry::Registry;
+use serde_json::Value;
 
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::raft_node::CatalogNode;
 
@@ -32,6 +37,28 @@ pub struct AppState {
     pub node: Arc<CatalogNode>,
     /// The node's registry.
     pub metrics: Arc<Metrics>,
+}
+
+/// What the shared router tail ([`confeitaria_service::http`]) asks of the node: its deadline,
+/// metrics (with the Raft state sampled when scraped) and API document.
+impl ServiceState for AppState {
+    type Error = ApiError;
+
+    fn request_timeout(&self) -> Duration {
+        REQUEST_DEADLINE
+    }
+
+    fn metrics(&self) -> &ServiceMetrics {
+        &self.metrics.service
+    }
+
+    fn sample_metrics(&self, now: &mut Registry) {
+        crate::metrics::sample(now, &self.node);
+    }
+
+    fn openapi() -> Value {
+        openapi::document()
+    }
 }
 
 /// The API router: the node's routes, each under a catch for panics (a JSON 500, counted and

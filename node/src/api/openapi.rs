@@ -6,44 +6,14 @@
 //! cannot be added without its operation, nor an operation without its route.
 
 use serde_json::Value;
-use utoipa::openapi::schema::Schema;
-use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::catalog::{self, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
+use super::catalog::{self, PageLimit, PageOffset};
 use super::cluster;
 use super::extract::ReadLevel;
 use super::AppState;
-
-/// `limit` of `GET /api/produtos`: `1..=MAX_LIMIT`, [`DEFAULT_LIMIT`] when absent.
-#[derive(Debug, Clone, Copy)]
-pub struct PageLimit;
-
-impl PartialSchema for PageLimit {
-    fn schema() -> RefOr<Schema> {
-        confeitaria_types::schema::integer(1, MAX_LIMIT)
-            .default(Some(DEFAULT_LIMIT.into()))
-            .into()
-    }
-}
-
-impl ToSchema for PageLimit {}
-
-/// `offset` of `GET /api/produtos`: `0..=MAX_OFFSET`, 0 when absent.
-#[derive(Debug, Clone, Copy)]
-pub struct PageOffset;
-
-impl PartialSchema for PageOffset {
-    fn schema() -> RefOr<Schema> {
-        confeitaria_types::schema::integer(0, MAX_OFFSET)
-            .default(Some(0.into()))
-            .into()
-    }
-}
-
-impl ToSchema for PageOffset {}
 
 /// The routes a node removed from the membership refuses (503 `not_a_member`), each with its
 /// operation. `/ready` is added beside them by the router, and documented by the tail.
@@ -91,6 +61,7 @@ pub fn document() -> Value {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::api::catalog::{DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
     use confeitaria_service::openapi::{
         dangling_refs, operations, statuses, with_tail, ADMIN, SERVICE,
     };
