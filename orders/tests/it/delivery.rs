@@ -150,9 +150,10 @@ async fn events_left_in_the_outbox_are_delivered_after_a_restart_and_a_repeat_is
     drop(p);
 
     // Restarted, orders delivers them, and aborts right after they are acknowledged, before
-    // forgetting them.
+    // forgetting them. It does so at start-up, perhaps before `/health` ever answers, so the
+    // process is not waited for.
     store.falhando.store(false, Ordering::SeqCst);
-    let mut p = Process::start(&env, Some("after_publish")).await;
+    let mut p = Process::spawn(&env, Some("after_publish"));
     assert!(
         p.wait_aborted(Duration::from_secs(10)).await,
         "did not abort after delivering"

@@ -468,6 +468,27 @@ impl Process {
     /// Starts the binary on a free port with `failpoint` armed (if any) and waits for
     /// `/health`.
     pub async fn start(env: &ProcessEnv, failpoint: Option<&str>) -> Self {
+        let mut p = Self::spawn(env, failpoint);
+        let api = p.api.clone();
+        let up = eventually(Duration::from_secs(20), || {
+            let api = api.clone();
+            async move { api.healthy().await }
+        })
+        .await;
+        if !up {
+            let _ = p.child.kill();
+            panic!(
+                "orders binary did not come up: {}",
+                std::fs::read_to_string(&env.log).unwrap_or_default()
+            );
+        }
+        p
+    }
+
+    /// Starts the binary on a free port with `failpoint` armed (if any), without waiting for
+    /// it: for a failpoint that work done at start-up reaches, so the process may abort before
+    /// it would ever have been seen healthy.
+    pub fn spawn(env: &ProcessEnv, failpoint: Option<&str>) -> Self {
         let port = free_port();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -492,26 +513,12 @@ impl Process {
             cmd.env(orders::failpoint::VAR, f);
         }
         let child = cmd.spawn().unwrap();
-        let mut p = Self {
+        Self {
             api: OrdersApi {
                 url: format!("http://127.0.0.1:{port}"),
             },
             child,
-        };
-        let api = p.api.clone();
-        let up = eventually(Duration::from_secs(20), || {
-            let api = api.clone();
-            async move { api.healthy().await }
-        })
-        .await;
-        if !up {
-            let _ = p.child.kill();
-            panic!(
-                "orders binary did not come up: {}",
-                std::fs::read_to_string(&env.log).unwrap_or_default()
-            );
         }
-        p
     }
 
     /// Waits for the process to exit by itself; returns whether it aborted (SIGABRT).
