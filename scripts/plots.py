@@ -283,10 +283,10 @@ def simulation(seeds_src, failover_src, dst):
                       ha="center", va="bottom", fontsize=8)
     left.set_xticks(list(x), [n.replace(" (", "\n(") for n in names], fontsize=8)
     left.set_ylabel("operations (millions)")
-    left.set_ylim(0, max(bottom) * 1.35)
+    left.set_ylim(0, max(bottom) * 1.55)
     left.set_title("Seed runs: 3 nodes and 5 s of faults each, or 3 voters + 2 learners\n"
                    "and 8 s with the retention window (issue 13)", fontsize=10)
-    left.legend(loc="upper left", fontsize=8)
+    left.legend(loc="upper center", ncol=3, fontsize=7)
 
     # Right: simulated failover time per build, p50 / p90 / p99 / worst.
     stats = ["p50_ms", "p90_ms", "p99_ms", "worst_ms"]
