@@ -298,6 +298,17 @@ pub fn with_tail(own: &[(&str, &str)]) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// What every service's test checks of its document: no dangling `$ref`, and operations that
+/// are exactly the service's own routes (`own`) and the tail's. Panics with the difference.
+pub fn assert_complete(doc: &Value, own: &[(&str, &str)]) {
+    assert_eq!(dangling_refs(doc), Vec::<String>::new(), "dangling $ref");
+    assert_eq!(
+        operations(doc),
+        with_tail(own),
+        "operations and routes differ"
+    );
+}
+
 /// Every `(METHOD, path)` the document has an operation for, e.g. `("GET", "/health")`.
 pub fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     const METHODS: [&str; 8] = [
@@ -341,8 +352,7 @@ mod tests {
     #[test]
     fn the_tail_alone_has_its_paths_and_no_dangling_ref() {
         let doc = tail();
-        assert_eq!(dangling_refs(&doc), Vec::<String>::new());
-        assert_eq!(operations(&doc), with_tail(&[]));
+        assert_complete(&doc, &[]);
         assert!(doc["components"]["securitySchemes"][ADMIN].is_object());
         assert!(doc["components"]["schemas"]["ErrorDetail"].is_object());
     }
