@@ -4,6 +4,8 @@
 # member, voters and learners, and the nodes' CPU time per read), stop the shop. Each bench
 # line is stamped with the time and the load average, since the machine may be shared.
 # Usage: scripts/read-scaling.sh [CONFIG] [OUT_DIR]   (env SECS, CLIENTS, BIN)
+# Every point runs SECS seconds (bench's request cap is lifted): read-scaling-csv.py divides
+# each point's CPU ticks by reads/s × SECS.
 set -euo pipefail
 CONFIG=${1:-cluster.toml}
 OUT=${2:-target/read-scaling}
@@ -35,6 +37,7 @@ print(" ".join(str(s["node_id"]) + ":" + str(s["pid"]) for s in d["services"] if
   }
   echo "learners=$n $(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg) $(ticks)" | tee -a "$OUT/bench.log"
   "$BIN" --config "$CONFIG" bench --gateway --kills 0 --clients "$CLIENTS" --seconds "$SECS" \
+      --max-requests 100000000 \
       --csv "$OUT/bench-$n.csv" 2>&1 >/dev/null |
     while IFS= read -r line; do
       echo "learners=$n $(date -u +%T) load $(cut -d' ' -f1 /proc/loadavg) $(ticks) | $line"
