@@ -4,8 +4,8 @@
 # member, voters and learners, and the nodes' CPU time per read), stop the shop. Each bench
 # line is stamped with the time and the load average, since the machine may be shared.
 # Usage: scripts/read-scaling.sh [CONFIG] [OUT_DIR]   (env SECS, CLIENTS, BIN)
-# Every point runs SECS seconds (bench's request cap is lifted): read-scaling-csv.py divides
-# each point's CPU ticks by reads/s × SECS.
+# Every point runs SECS seconds (bench's request cap is lifted), so the points compare;
+# scripts/read-scaling-csv.py OUT_DIR turns the output into docs/read-scaling.csv.
 set -euo pipefail
 CONFIG=${1:-cluster.toml}
 OUT=${2:-target/read-scaling}
