@@ -112,7 +112,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
             _ = tick.tick() => {
                 let gone = sup.reap();
                 for (name, status) in &gone {
-                    eprintln!("{name} exited on its own ({status}); see {}", logs.join(format!("{name}.log")).display());
+                    eprintln!("{name} exited on its own ({status}); {}", log_tail(&logs, name));
                 }
                 if !gone.is_empty() {
                     state(&sup).write(&data_dir)?;
@@ -206,6 +206,19 @@ async fn accept_control(listener: UnixListener, tx: mpsc::Sender<ControlMsg>) {
     }
 }
 
+/// Lines of a service's log shown when it exits unasked: enough for the error that stopped it.
+const LOG_TAIL_LINES: usize = 8;
+
+/// Where a service's log is and its last lines, so the reason a service stopped is in the
+/// message itself (a test's or a container's data directory may be gone by the time one looks).
+fn log_tail(logs: &Path, name: &str) -> String {
+    let path = logs.join(format!("{name}.log"));
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n  ");
+    format!("last lines of {}:\n  {tail}", path.display())
+}
+
 /// Waits until every service answers its readiness path, showing progress on stderr.
 async fn wait_ready(sup: &mut Supervisor, timeout: Duration, logs: &Path) -> Result<(), CliError> {
     let transport = Transport::http();
@@ -221,8 +234,8 @@ async fn wait_ready(sup: &mut Supervisor, timeout: Duration, logs: &Path) -> Res
                 eprintln!();
             }
             return Err(CliError::Other(format!(
-                "{name} exited while starting ({status}); see {}",
-                logs.join(format!("{name}.log")).display()
+                "{name} exited while starting ({status}); {}",
+                log_tail(logs, &name)
             )));
         }
         let checks = sup
@@ -401,4 +414,22 @@ async fn print_ready(ctx: &Context, sup: &Supervisor, backing: &Backing) {
         "\nCtrl-C stops everything. In another terminal: `confeitaria watch`, then `confeitaria node kill {}`.",
         leader.map_or(1, |l| l.0)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_stopped_service_is_reported_with_its_last_log_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(dir.path().join("node-2.log"), log).unwrap();
+        let tail = log_tail(dir.path(), "node-2");
+        assert!(tail.contains("node-2.log"), "{tail}");
+        assert!(tail.ends_with("line 13\n  line 14\n  line 15\n  line 16\n  line 17\n  line 18\n  line 19\n  line 20"), "{tail}");
+        assert!(!tail.contains("line 12"), "{tail}");
+        assert!(log_tail(dir.path(), "absent").contains("absent.log"));
+    }
 }
