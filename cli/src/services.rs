@@ -114,6 +114,7 @@ pub fn with_redis(
     file: &mut ClusterFile,
     data_dir: &Path,
     redis_installed: bool,
+    ports: &mut FreePorts,
 ) -> Result<(Backing, Option<ServiceSpec>), CliError> {
     let services = [&file.cart, &file.orders];
     let configured = |i: usize| {
@@ -126,7 +127,7 @@ pub fn with_redis(
     if store || broker || !any_service || !redis_installed || !cfg!(feature = "services") {
         return Ok((Backing::Configured { store, broker }, None));
     }
-    let addr = resolve("127.0.0.1:0")?;
+    let addr = ports.resolve("127.0.0.1:0")?;
     let url = format!("redis://{addr}");
     for s in [&mut file.cart, &mut file.orders].into_iter().flatten() {
         s.redis_url = url.clone();
@@ -232,13 +233,74 @@ pub fn with_learners(mut file: ClusterFile, n: u32) -> Result<ClusterFile, CliEr
     Ok(file)
 }
 
-/// Replaces every port 0 in `file` by a port free now, so the addresses can be written into
-/// the Raft membership before any node starts. A node that already ran (it is in
-/// `previous`, the effective file of the last run on the same data) keeps its old
+/// Where `up` looks for free ports: below Linux's ephemeral range (32768–60999), which the
+/// source ports of every outgoing connection on the machine come from, and below the fixed
+/// ports of the container test (25001–29090).
+pub const FREE_PORTS: std::ops::Range<u16> = 10_000..25_000;
+
+/// The ports picked for a cluster file's port-0 addresses, each held bound until the whole
+/// file is resolved so no two addresses get the same one. Dropping it frees them for the
+/// services to bind a moment later; a port taken in between (another `up` starting at the
+/// same time) makes that service exit, and `up` says so with its log.
+pub struct FreePorts {
+    held: Vec<TcpListener>,
+    next: u16,
+}
+
+impl Default for FreePorts {
+    /// Starts the search at a random port of [`FREE_PORTS`], so that two `up`s started at
+    /// the same time rarely try the same ports.
+    fn default() -> Self {
+        let span = FREE_PORTS.end - FREE_PORTS.start;
+        Self {
+            held: Vec::new(),
+            next: FREE_PORTS.start + rand::random::<u16>() % span,
+        }
+    }
+}
+
+impl FreePorts {
+    /// `addr` itself, or with its port 0 replaced by a port of [`FREE_PORTS`] that is free
+    /// now and held until `self` is dropped.
+    pub fn resolve(&mut self, addr: &str) -> Result<String, CliError> {
+        let Some((host, port)) = addr.rsplit_once(':') else {
+            return Err(CliError::Other(format!("address '{addr}' has no port")));
+        };
+        if port != "0" {
+            return Ok(addr.to_owned());
+        }
+        for _ in FREE_PORTS {
+            let candidate = format!("{host}:{}", self.next);
+            self.next = if self.next + 1 == FREE_PORTS.end {
+                FREE_PORTS.start
+            } else {
+                self.next + 1
+            };
+            match TcpListener::bind(&candidate) {
+                Ok(l) => {
+                    self.held.push(l);
+                    return Ok(candidate);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+                Err(e) => return Err(CliError::io(format!("binding {candidate}"))(e)),
+            }
+        }
+        Err(CliError::Other(format!(
+            "no free port for '{addr}' in {}-{}",
+            FREE_PORTS.start,
+            FREE_PORTS.end - 1
+        )))
+    }
+}
+
+/// Replaces every port 0 in `file` by a port free now (held in `ports`), so the addresses can
+/// be written into the Raft membership before any node starts. A node that already ran (it is
+/// in `previous`, the effective file of the last run on the same data) keeps its old
 /// addresses, since its peers know it by them.
 pub fn resolve_free_ports(
     mut file: ClusterFile,
     previous: Option<&ClusterFile>,
+    ports: &mut FreePorts,
 ) -> Result<ClusterFile, CliError> {
     for n in &mut file.nodes {
         let before = previous.and_then(|p| p.nodes.iter().find(|o| o.id == n.id));
@@ -248,8 +310,8 @@ pub fn resolve_free_ports(
                 n.rpc = o.rpc.clone();
             }
             _ => {
-                n.api = resolve(&n.api)?;
-                n.rpc = resolve(&n.rpc)?;
+                n.api = ports.resolve(&n.api)?;
+                n.rpc = ports.resolve(&n.rpc)?;
             }
         }
     }
@@ -257,24 +319,9 @@ pub fn resolve_free_ports(
         .into_iter()
         .flatten()
     {
-        s.addr = resolve(&s.addr)?;
+        s.addr = ports.resolve(&s.addr)?;
     }
     Ok(file)
-}
-
-fn resolve(addr: &str) -> Result<String, CliError> {
-    let Some((host, port)) = addr.rsplit_once(':') else {
-        return Err(CliError::Other(format!("address '{addr}' has no port")));
-    };
-    if port != "0" {
-        return Ok(addr.to_owned());
-    }
-    let l = TcpListener::bind(addr).map_err(CliError::io(format!("binding {addr}")))?;
-    let port = l
-        .local_addr()
-        .map_err(CliError::io(format!("binding {addr}")))?
-        .port();
-    Ok(format!("{host}:{port}"))
 }
 
 #[cfg(test)]
@@ -298,7 +345,12 @@ rpc = "127.0.0.1:0"
 
     #[test]
     fn port_zero_becomes_a_concrete_port_and_others_stay() {
-        let f = resolve_free_ports(ClusterFile::parse(FILE).unwrap(), None).unwrap();
+        let f = resolve_free_ports(
+            ClusterFile::parse(FILE).unwrap(),
+            None,
+            &mut FreePorts::default(),
+        )
+        .unwrap();
         assert!(!f.nodes[0].api.ends_with(":0"));
         assert_ne!(f.nodes[0].api, f.nodes[0].rpc);
         assert_eq!(f.nodes[1].api, "127.0.0.1:5011");
@@ -329,9 +381,45 @@ rpc = "127.0.0.1:0"
     }
 
     #[test]
+    fn free_ports_are_distinct_held_and_outside_the_ephemeral_range() {
+        let start = FREE_PORTS.end - 3;
+        let mut a = FreePorts {
+            held: Vec::new(),
+            next: start,
+        };
+        let port = |addr: String| addr.rsplit_once(':').unwrap().1.parse::<u16>().unwrap();
+        let first: Vec<u16> = (0..6)
+            .map(|_| port(a.resolve("127.0.0.1:0").unwrap()))
+            .collect();
+        assert!(first.iter().all(|p| FREE_PORTS.contains(p)), "{first:?}");
+        let mut distinct = first.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), first.len(), "{first:?}");
+        // Held: a second picker starting at the same port skips every one of them.
+        let mut b = FreePorts {
+            held: Vec::new(),
+            next: start,
+        };
+        let second = port(b.resolve("127.0.0.1:0").unwrap());
+        assert!(!first.contains(&second), "{second} in {first:?}");
+        assert_eq!(a.resolve("127.0.0.1:5011").unwrap(), "127.0.0.1:5011");
+    }
+
+    #[test]
     fn a_node_that_ran_before_keeps_its_ports() {
-        let first = resolve_free_ports(ClusterFile::parse(FILE).unwrap(), None).unwrap();
-        let again = resolve_free_ports(ClusterFile::parse(FILE).unwrap(), Some(&first)).unwrap();
+        let first = resolve_free_ports(
+            ClusterFile::parse(FILE).unwrap(),
+            None,
+            &mut FreePorts::default(),
+        )
+        .unwrap();
+        let again = resolve_free_ports(
+            ClusterFile::parse(FILE).unwrap(),
+            Some(&first),
+            &mut FreePorts::default(),
+        )
+        .unwrap();
         assert_eq!(again.nodes[0].api, first.nodes[0].api);
         assert_eq!(again.nodes[0].rpc, first.nodes[0].rpc);
     }
@@ -357,7 +445,7 @@ rpc = "127.0.0.1:0"
     fn up_runs_its_own_redis_only_when_installed_and_none_is_configured() {
         let dir = tempfile::tempdir().unwrap();
         let mut f = with_services("");
-        let (b, spec) = with_redis(&mut f, dir.path(), true).unwrap();
+        let (b, spec) = with_redis(&mut f, dir.path(), true, &mut FreePorts::default()).unwrap();
         let spec = spec.unwrap();
         assert_eq!((b.store(), spec.ready), ("redis", Ready::RedisPing));
         let url = format!("redis://{}", spec.addr);
@@ -367,14 +455,14 @@ rpc = "127.0.0.1:0"
         assert!(dir.path().join("redis").is_dir());
 
         let mut f = with_services("");
-        let (b, spec) = with_redis(&mut f, dir.path(), false).unwrap();
+        let (b, spec) = with_redis(&mut f, dir.path(), false, &mut FreePorts::default()).unwrap();
         assert!(spec.is_none());
         assert_eq!(b.store(), "embedded (in memory)");
         assert_eq!(b.broker(), "direct (orders -> cart over HTTP)");
 
         // The cluster file's URL wins.
         let mut f = with_services("redis://10.0.0.5:6379");
-        let (b, spec) = with_redis(&mut f, dir.path(), true).unwrap();
+        let (b, spec) = with_redis(&mut f, dir.path(), true, &mut FreePorts::default()).unwrap();
         assert!(spec.is_none());
         assert_eq!(
             (b.store(), b.broker()),

@@ -45,10 +45,13 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> Result<(), CliError> {
     let effective = data_dir.join("cluster.effective.toml");
     let previous = ClusterFile::load(&effective).ok();
     let file = services::with_learners(file, args.learners)?;
-    let mut file = services::resolve_free_ports(file, previous.as_ref())?;
+    let mut ports = services::FreePorts::default();
+    let mut file = services::resolve_free_ports(file, previous.as_ref(), &mut ports)?;
     file.cluster.data_dir = data_dir.display().to_string();
-    let (backing, redis) =
-        services::with_redis(&mut file, &data_dir, services::on_path("redis-server"))?;
+    let redis_installed = services::on_path("redis-server");
+    let (backing, redis) = services::with_redis(&mut file, &data_dir, redis_installed, &mut ports)?;
+    // Freed only now, a moment before the services bind them.
+    drop(ports);
     let text = toml::to_string(&file)
         .map_err(|e| CliError::Other(format!("encoding the cluster file: {e}")))?;
     std::fs::write(&effective, text)
