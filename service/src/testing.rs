@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -27,12 +28,31 @@ where
     }
 }
 
-/// A loopback port that was free a moment ago.
+/// Where [`free_port`] looks: above Linux's ephemeral range (32768–60999), so that no
+/// outgoing connection's source port takes a port between a test choosing it and a server
+/// binding it (nor while a killed server is down before its restart on the same port); and
+/// apart from the ports `confeitaria up` chooses (10000–24999).
+pub const TEST_PORTS: std::ops::Range<u16> = 61_000..65_535;
+
+/// A port of [`TEST_PORTS`] free on every interface a moment ago (so on 127.0.0.1 to
+/// 127.0.0.4 alike), never the same one twice in a test process before all of them have been
+/// handed out: the search goes on from where the last one ended, begun at a random port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+    static NEXT: std::sync::LazyLock<AtomicU32> =
+        std::sync::LazyLock::new(|| AtomicU32::new(rand::random::<u32>()));
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = TEST_PORTS.start + u16::try_from(offset).unwrap_or_default();
+        if TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!(
+        "no free port in {}-{}",
+        TEST_PORTS.start,
+        TEST_PORTS.end - 1
+    )
 }
 
 /// A cluster file's text: `[cluster]` with a `secret` and the `cluster` lines (`jwt_secret`

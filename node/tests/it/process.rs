@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use confeitaria_client::catalog::CallPolicy;
 use confeitaria_client::CatalogClient;
+use confeitaria_service::testing::free_port;
 use confeitaria_types::auth::{self, TokenRole};
 use confeitaria_types::{ItemReserva, NovaReserva};
 use tokio::time::Instant;
@@ -54,14 +55,6 @@ impl Drop for Nodes {
             let _ = c.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write_config(dir: &Path) -> (std::path::PathBuf, Vec<String>) {

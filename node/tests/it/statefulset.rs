@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use confeitaria_service::testing::free_port;
 use tokio::time::Instant;
 
 use crate::helpers::get;
@@ -53,15 +54,6 @@ impl Drop for Pods {
             let _ = c.wait();
         }
     }
-}
-
-/// A port free on every interface, so on 127.0.0.1 to 127.0.0.4 alike.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The committed file with `catalog-N.catalog-peer` as 127.0.0.N, the pods' ports 5001 and
